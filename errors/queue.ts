@@ -1,0 +1,120 @@
+/**
+ * OpenSSL's per-thread error queue, and the slots that carry what a JS
+ * callback threw (or a verification failure it saw) out of the native call
+ * that triggered it. Internal to denossl.
+ *
+ * Every SSL_* call runs synchronously on the JS thread, so one slot of each
+ * kind is enough: {@link clearErrors} empties them before each call, the
+ * callbacks fill them during it, and the call site reads them right after.
+ *
+ * @module
+ */
+
+import { native } from "../ffi/library.ts";
+import { readCString } from "../ffi/memory.ts";
+import { SSLError } from "./ssl_error.ts";
+import type { OpenSSLErrorEntry, VerificationDetails } from "./ssl_error.ts";
+
+let callbackError: { error: unknown } | undefined;
+let verifyFailure: Pick<VerificationDetails, "depth" | "certificate"> | undefined;
+
+/** Empties OpenSSL's error queue and the callback slots; call before each SSL call. */
+export function clearErrors(): void {
+  native().crypto.ERR_clear_error();
+  callbackError = undefined;
+  verifyFailure = undefined;
+}
+
+/**
+ * Records what a JS callback threw; the first one wins.
+ *
+ * @param error The thrown value.
+ */
+export function recordCallbackError(error: unknown): void {
+  if (!callbackError) callbackError = { error };
+}
+
+/**
+ * Takes what a callback threw during the current call, if anything.
+ *
+ * @returns The slot, emptied.
+ */
+export function takeCallbackError(): { error: unknown } | undefined {
+  const e = callbackError;
+  callbackError = undefined;
+  return e;
+}
+
+/** Throws what a callback threw during the current call, if anything. */
+export function throwCallbackError(): void {
+  if (callbackError) {
+    const { error } = callbackError;
+    callbackError = undefined;
+    native().crypto.ERR_clear_error();
+    throw error;
+  }
+}
+
+/**
+ * Records the first certificate that failed verification in this call.
+ *
+ * @param failure Its depth and certificate.
+ */
+export function recordVerifyFailure(
+  failure: Pick<VerificationDetails, "depth" | "certificate">,
+): void {
+  if (!verifyFailure) verifyFailure = failure;
+}
+
+/**
+ * Takes the recorded verification failure, if any.
+ *
+ * @returns Depth and certificate, or undefined.
+ */
+export function takeVerifyFailure():
+  | Pick<VerificationDetails, "depth" | "certificate">
+  | undefined {
+  const f = verifyFailure;
+  verifyFailure = undefined;
+  return f;
+}
+
+/**
+ * Drains OpenSSL's error queue.
+ *
+ * @returns The entries, oldest first.
+ */
+export function drainErrorQueue(): OpenSSLErrorEntry[] {
+  const { crypto } = native();
+  const out: OpenSSLErrorEntry[] = [];
+  for (let i = 0; i < 64; i++) {
+    const packed = crypto.ERR_get_error();
+    if (Number(packed) === 0) break;
+    const code = Number(packed);
+    const libraryCode = Math.floor(code / 0x800000) & 0xff;
+    const reasonCode = code & 0x7fffff;
+    const library = readCString(crypto.ERR_lib_error_string(packed)) ?? `library ${libraryCode}`;
+    const reason = readCString(crypto.ERR_reason_error_string(packed)) ?? `reason ${reasonCode}`;
+    out.push({ code, library, reason, libraryCode, reasonCode });
+  }
+  if (out.length === 64) crypto.ERR_clear_error();
+  return out;
+}
+
+/**
+ * Builds an {@link SSLError} from the queue, for calls that report failure by
+ * a return value rather than through `SSL_get_error`.
+ *
+ * @param fallback The message when the queue is empty ("what failed").
+ * @returns The error (to throw).
+ */
+export function sslErrorFromQueue(fallback: string): SSLError {
+  const pending = takeCallbackError();
+  const errors = drainErrorQueue();
+  if (pending) throw pending.error;
+  if (errors.length === 0) return new SSLError([], fallback);
+  return new SSLError(
+    errors,
+    `${fallback}: ${errors.map((e) => `${e.reason} (${e.library})`).join("; ")}`,
+  );
+}

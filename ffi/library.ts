@@ -1,0 +1,395 @@
+/**
+ * Finds and opens libssl and libcrypto, once, on first use.
+ *
+ * Nothing happens at import. The first call that needs OpenSSL calls
+ * {@link native}, which opens the libraries in this order:
+ *
+ * 1. the paths given to {@link load} (`load({ libssl, libcrypto })`);
+ * 2. the environment overrides `DENOSSL_LIBSSL` / `DENOSSL_LIBCRYPTO`, read
+ *    only when `--allow-env` grants them (a missing permission skips them);
+ * 3. the platform's usual names: Linux `libssl.so.3`, macOS Homebrew and
+ *    MacPorts versioned paths, Windows `libssl-3-x64.dll`.
+ *
+ * A failure names every path tried and why it failed.
+ *
+ * @module
+ */
+
+import { CRYPTO_SYMBOLS, LIBC_SYMBOLS, SSL_SYMBOLS } from "./symbols.ts";
+import type { CryptoLibrary, LibcLibrary, SslLibrary } from "./symbols.ts";
+import { ULONG } from "./ctypes.ts";
+
+/**
+ * Paths of the libraries to open, for {@link load}.
+ *
+ * @example Pin an OpenSSL build
+ * ```ts ignore
+ * import { load } from "@denossl/denossl";
+ * load({
+ *   libssl: "/opt/openssl-3.3/lib64/libssl.so.3",
+ *   libcrypto: "/opt/openssl-3.3/lib64/libcrypto.so.3",
+ * });
+ * ```
+ */
+export interface LoadOptions {
+  /** Path or soname of libssl. */
+  libssl?: string;
+  /** Path or soname of libcrypto; must be the libssl's own build. */
+  libcrypto?: string;
+}
+
+/**
+ * The version of the loaded OpenSSL, as {@link opensslVersion} reports it.
+ *
+ * @example
+ * ```ts ignore
+ * const v: OpenSSLVersion = opensslVersion();
+ * console.log(v.text); // "OpenSSL 3.0.19 27 Jan 2026"
+ * ```
+ */
+export interface OpenSSLVersion {
+  /** `OpenSSL_version(OPENSSL_VERSION)`, for example `"OpenSSL 3.0.19 27 Jan 2026"`. */
+  text: string;
+  /** `OpenSSL_version_num()`, for example `0x30000130`. */
+  number: number;
+  /** Major version, 3 or more. */
+  major: number;
+  /** Minor version. */
+  minor: number;
+  /** Patch version. */
+  patch: number;
+  /** The libssl path that was opened. */
+  libssl: string;
+  /** The libcrypto path that was opened. */
+  libcrypto: string;
+}
+
+/** Opened libraries, for the rest of denossl (not public API). */
+export interface Native {
+  /** libssl symbols. */
+  ssl: SslLibrary;
+  /** libcrypto symbols. */
+  crypto: CryptoLibrary;
+  /** libc symbols, or null where libc could not be opened. */
+  libc: LibcLibrary | null;
+  /** The loaded version. */
+  version: OpenSSLVersion;
+}
+
+/**
+ * Thrown when OpenSSL cannot be loaded: FFI unavailable or not permitted, no
+ * library found at any candidate path, or a library older than 3.0.
+ *
+ * @example
+ * ```ts ignore
+ * try {
+ *   opensslVersion();
+ * } catch (e) {
+ *   if (e instanceof OpenSSLLoadError) console.error(e.message, e.tried);
+ * }
+ * ```
+ */
+export class OpenSSLLoadError extends Error {
+  /** Every path tried, with the reason it failed. */
+  readonly tried: readonly { path: string; reason: string }[];
+  /**
+   * @param message What went wrong.
+   * @param tried The candidates tried.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(
+    message: string,
+    tried: readonly { path: string; reason: string }[] = [],
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "OpenSSLLoadError";
+    this.tried = tried;
+  }
+}
+
+/** The oldest OpenSSL major version denossl accepts. */
+const MIN_MAJOR = 3;
+
+let loaded: Native | undefined;
+
+/** Library candidates for the running platform: [libssl, libcrypto] pairs. */
+function platformCandidates(): [string, string][] {
+  switch (Deno.build.os) {
+    case "darwin": {
+      const dirs = [
+        "/opt/homebrew/opt/openssl@3/lib",
+        "/usr/local/opt/openssl@3/lib",
+        "/opt/homebrew/lib",
+        "/usr/local/lib",
+        "/opt/local/lib",
+      ];
+      return [
+        ...dirs.map((d): [string, string] => [`${d}/libssl.3.dylib`, `${d}/libcrypto.3.dylib`]),
+        ["libssl.3.dylib", "libcrypto.3.dylib"],
+      ];
+    }
+    case "windows": {
+      const arch = Deno.build.arch === "aarch64" ? "arm64" : "x64";
+      return [[`libssl-3-${arch}.dll`, `libcrypto-3-${arch}.dll`], [
+        "libssl-3.dll",
+        "libcrypto-3.dll",
+      ]];
+    }
+    default:
+      return [
+        ["libssl.so.3", "libcrypto.so.3"],
+        ["libssl.so.4", "libcrypto.so.4"],
+        ["libssl.so", "libcrypto.so"],
+      ];
+  }
+}
+
+function libcCandidates(): string[] {
+  switch (Deno.build.os) {
+    case "darwin":
+      return ["libSystem.B.dylib"];
+    case "windows":
+      return ["ucrtbase.dll", "msvcrt.dll"];
+    default:
+      return ["libc.so.6", "libc.so"];
+  }
+}
+
+/** Reads an environment variable only if permission is already granted. */
+function readEnv(name: string): string | undefined {
+  try {
+    const status = Deno.permissions.querySync?.({ name: "env", variable: name });
+    if (status && status.state !== "granted") return undefined;
+    return Deno.env.get(name) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function describe(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  return message.split("\n")[0] ?? message;
+}
+
+function isPermissionError(e: unknown): boolean {
+  const errors = Deno.errors as Record<string, unknown>;
+  for (const name of ["NotCapable", "PermissionDenied"]) {
+    const cls = errors[name];
+    if (typeof cls === "function" && e instanceof (cls as new () => Error)) return true;
+  }
+  return false;
+}
+
+function ffiPermissionError(cause: unknown): OpenSSLLoadError {
+  return new OpenSSLLoadError(
+    "denossl needs FFI access to load OpenSSL: run Deno with --allow-ffi (unscoped; a scoped " +
+      "--allow-ffi=<path> needs absolute library paths through DENOSSL_LIBSSL/DENOSSL_LIBCRYPTO)",
+    [],
+    { cause },
+  );
+}
+
+const VERSION_PROBE = {
+  OpenSSL_version_num: { parameters: [], result: ULONG },
+  OpenSSL_version: { parameters: ["i32"], result: "pointer" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+function openPair(
+  libsslPath: string,
+  libcryptoPath: string,
+  tried: { path: string; reason: string }[],
+): Native | undefined {
+  let probe: Deno.DynamicLibrary<typeof VERSION_PROBE>;
+  try {
+    probe = Deno.dlopen(libcryptoPath, VERSION_PROBE);
+  } catch (e) {
+    if (isPermissionError(e)) throw ffiPermissionError(e);
+    tried.push({ path: libcryptoPath, reason: describe(e) });
+    return undefined;
+  }
+  const number = Number(probe.symbols.OpenSSL_version_num());
+  const textPtr = probe.symbols.OpenSSL_version(0);
+  const text = textPtr
+    ? Deno.UnsafePointerView.getCString(textPtr)
+    : `OpenSSL 0x${number.toString(16)}`;
+  probe.close();
+  const major = Math.floor(number / 0x10000000) & 0xf;
+  if (major < MIN_MAJOR) {
+    tried.push({
+      path: libcryptoPath,
+      reason: `${text} is older than OpenSSL 3.0, which denossl requires`,
+    });
+    return undefined;
+  }
+  let crypto: Deno.DynamicLibrary<typeof CRYPTO_SYMBOLS>;
+  try {
+    crypto = Deno.dlopen(libcryptoPath, CRYPTO_SYMBOLS);
+  } catch (e) {
+    tried.push({ path: libcryptoPath, reason: describe(e) });
+    return undefined;
+  }
+  let ssl: Deno.DynamicLibrary<typeof SSL_SYMBOLS>;
+  try {
+    ssl = Deno.dlopen(libsslPath, SSL_SYMBOLS);
+  } catch (e) {
+    crypto.close();
+    tried.push({ path: libsslPath, reason: describe(e) });
+    return undefined;
+  }
+  const sslNumber = Number(ssl.symbols.OpenSSL_version_num());
+  if (sslNumber !== number) {
+    ssl.close();
+    crypto.close();
+    tried.push({
+      path: libsslPath,
+      reason: `libssl is version 0x${sslNumber.toString(16)} but libcrypto is 0x${
+        number.toString(16)
+      }`,
+    });
+    return undefined;
+  }
+  let libc: LibcLibrary | null = null;
+  for (const path of libcCandidates()) {
+    try {
+      libc = Deno.dlopen(path, LIBC_SYMBOLS).symbols;
+      break;
+    } catch {
+      // errno and native descriptors are then unavailable; TLS itself still works.
+    }
+  }
+  return {
+    ssl: ssl.symbols,
+    crypto: crypto.symbols,
+    libc,
+    version: {
+      text,
+      number,
+      major,
+      minor: Math.floor(number / 0x100000) & 0xff,
+      patch: Math.floor(number / 0x10) & 0xff,
+      libssl: libsslPath,
+      libcrypto: libcryptoPath,
+    },
+  };
+}
+
+function open(options: LoadOptions): Native {
+  if (typeof Deno === "undefined" || typeof Deno.dlopen !== "function") {
+    throw new OpenSSLLoadError(
+      "Deno.dlopen is not available on this host, so OpenSSL cannot be loaded (FFI is missing, as on Deno Deploy)",
+    );
+  }
+  try {
+    const state = Deno.permissions.querySync?.({ name: "ffi" })?.state;
+    if (state === "denied") throw ffiPermissionError(undefined);
+  } catch (e) {
+    if (e instanceof OpenSSLLoadError) throw e;
+  }
+
+  const candidates: [string, string][] = [];
+  if (options.libssl || options.libcrypto) {
+    if (!options.libssl || !options.libcrypto) {
+      throw new TypeError("load() needs both libssl and libcrypto paths");
+    }
+    candidates.push([options.libssl, options.libcrypto]);
+  } else {
+    const envSsl = readEnv("DENOSSL_LIBSSL");
+    const envCrypto = readEnv("DENOSSL_LIBCRYPTO");
+    if (envSsl || envCrypto) {
+      const defaults = platformCandidates()[0]!;
+      candidates.push([envSsl ?? defaults[0], envCrypto ?? defaults[1]]);
+    } else {
+      candidates.push(...platformCandidates());
+    }
+  }
+  const tried: { path: string; reason: string }[] = [];
+  for (const [libssl, libcrypto] of candidates) {
+    const found = openPair(libssl, libcrypto, tried);
+    if (found) return found;
+  }
+  const list = tried.map((t) => `  ${t.path}: ${t.reason}`).join("\n");
+  throw new OpenSSLLoadError(
+    `Could not load OpenSSL 3 (libssl and libcrypto). Tried:\n${list}\n` +
+      "Install OpenSSL 3 (Debian/Ubuntu: libssl3, macOS: brew install openssl@3) or point " +
+      "DENOSSL_LIBSSL and DENOSSL_LIBCRYPTO at the libraries",
+    tried,
+  );
+}
+
+/**
+ * Opens OpenSSL from explicit paths, before anything else uses it. Without
+ * options, opens it as the first native call would. Calling it again after
+ * the library is open returns the loaded version when the paths agree.
+ *
+ * @param options Paths of libssl and libcrypto.
+ * @returns The loaded version.
+ * @throws {OpenSSLLoadError} When the libraries cannot be opened or are older than 3.0.
+ * @throws {Error} When OpenSSL is already loaded from other paths.
+ *
+ * @example Load OpenSSL from a chosen path
+ * ```ts ignore
+ * import { load } from "@denossl/denossl";
+ * const version = load({ libssl: "/usr/lib/libssl.so.3", libcrypto: "/usr/lib/libcrypto.so.3" });
+ * console.log(version.text);
+ * ```
+ */
+export function load(options: LoadOptions = {}): OpenSSLVersion {
+  if (loaded) {
+    const v = loaded.version;
+    if (
+      (options.libssl && options.libssl !== v.libssl) ||
+      (options.libcrypto && options.libcrypto !== v.libcrypto)
+    ) {
+      throw new Error(
+        `OpenSSL is already loaded from ${v.libssl}; load() must run before first use`,
+      );
+    }
+    return v;
+  }
+  loaded = open(options);
+  return loaded.version;
+}
+
+/**
+ * The opened libraries, opening them on first use. Internal to denossl.
+ *
+ * @returns The symbol tables and version.
+ */
+export function native(): Native {
+  return loaded ?? (load(), loaded!);
+}
+
+/**
+ * Reports the loaded OpenSSL's version, loading it first if needed.
+ *
+ * @returns The version and the paths that were opened.
+ * @throws {OpenSSLLoadError} When OpenSSL cannot be loaded.
+ *
+ * @example Print the OpenSSL version
+ * ```ts
+ * import { opensslVersion } from "@denossl/denossl";
+ * const v = opensslVersion();
+ * console.log(`${v.text} (${v.major}.${v.minor}.${v.patch})`);
+ * ```
+ */
+export function opensslVersion(): OpenSSLVersion {
+  return { ...native().version };
+}
+
+/**
+ * Throws a clear error when the loaded OpenSSL lacks an optional symbol.
+ *
+ * @param fn The optional symbol, possibly null.
+ * @param feature What the user asked for, for the message.
+ * @returns The symbol, narrowed to non-null.
+ */
+export function requireSymbol<T>(fn: T | null | undefined, feature: string): T {
+  if (fn == null) {
+    const v = native().version;
+    throw new Error(
+      `${feature} is not supported by the loaded OpenSSL ${v.major}.${v.minor}.${v.patch}`,
+    );
+  }
+  return fn;
+}

@@ -1,0 +1,93 @@
+/**
+ * denossl: the system OpenSSL (libssl and libcrypto, 3.0 or newer) driven
+ * from TypeScript through `Deno.dlopen`, with pyOpenSSL's API and Deno's
+ * shapes.
+ *
+ * Importing this module does nothing native: no library is opened and no
+ * permission is needed until the first call that uses OpenSSL. Run with
+ * `--allow-ffi` (unscoped) to use it.
+ *
+ * @example Print the loaded OpenSSL
+ * ```ts
+ * import { opensslVersion } from "@denossl/denossl";
+ * console.log(opensslVersion().text);
+ * ```
+ *
+ * @module
+ */
+
+export { load, OpenSSLLoadError, opensslVersion } from "./ffi/library.ts";
+export type { LoadOptions, OpenSSLVersion } from "./ffi/library.ts";
+export {
+  ClosedError,
+  SSLError,
+  SysCallError,
+  VerificationError,
+  WantReadError,
+  WantWriteError,
+  WantX509LookupError,
+  ZeroReturnError,
+} from "./errors/ssl_error.ts";
+export type { OpenSSLErrorEntry, VerificationDetails } from "./errors/ssl_error.ts";
+export {
+  DTLS1_2_VERSION,
+  DTLS1_VERSION,
+  FILETYPE_ASN1,
+  FILETYPE_PEM,
+  MODE_ACCEPT_MOVING_WRITE_BUFFER,
+  MODE_AUTO_RETRY,
+  MODE_ENABLE_PARTIAL_WRITE,
+  MODE_RELEASE_BUFFERS,
+  OP_ALL,
+  OP_ALLOW_CLIENT_RENEGOTIATION,
+  OP_ALLOW_NO_DHE_KEX,
+  OP_ALLOW_UNSAFE_LEGACY_RENEGOTIATION,
+  OP_CIPHER_SERVER_PREFERENCE,
+  OP_CLEANSE_PLAINTEXT,
+  OP_COOKIE_EXCHANGE,
+  OP_DISABLE_TLSEXT_CA_NAMES,
+  OP_DONT_INSERT_EMPTY_FRAGMENTS,
+  OP_ENABLE_KTLS,
+  OP_ENABLE_MIDDLEBOX_COMPAT,
+  OP_IGNORE_UNEXPECTED_EOF,
+  OP_LEGACY_SERVER_CONNECT,
+  OP_NO_ANTI_REPLAY,
+  OP_NO_COMPRESSION,
+  OP_NO_DTLSv1,
+  OP_NO_DTLSv1_2,
+  OP_NO_ENCRYPT_THEN_MAC,
+  OP_NO_EXTENDED_MASTER_SECRET,
+  OP_NO_QUERY_MTU,
+  OP_NO_RENEGOTIATION,
+  OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION,
+  OP_NO_SSLv3,
+  OP_NO_TICKET,
+  OP_NO_TLSv1,
+  OP_NO_TLSv1_1,
+  OP_NO_TLSv1_2,
+  OP_NO_TLSv1_3,
+  OP_PRIORITIZE_CHACHA,
+  OP_TLS_ROLLBACK_BUG,
+  OP_TLSEXT_PADDING,
+  RECEIVED_SHUTDOWN,
+  SENT_SHUTDOWN,
+  SESS_CACHE_BOTH,
+  SESS_CACHE_CLIENT,
+  SESS_CACHE_NO_AUTO_CLEAR,
+  SESS_CACHE_NO_INTERNAL,
+  SESS_CACHE_NO_INTERNAL_LOOKUP,
+  SESS_CACHE_NO_INTERNAL_STORE,
+  SESS_CACHE_OFF,
+  SESS_CACHE_SERVER,
+  SSL3_VERSION,
+  TLS1_1_VERSION,
+  TLS1_2_VERSION,
+  TLS1_3_VERSION,
+  TLS1_VERSION,
+  VERIFY_CLIENT_ONCE,
+  VERIFY_FAIL_IF_NO_PEER_CERT,
+  VERIFY_NONE,
+  VERIFY_PEER,
+  VERIFY_POST_HANDSHAKE,
+} from "./ffi/constants.ts";
+export { X509 } from "./crypto/x509.ts";
