@@ -11,16 +11,25 @@
  */
 
 import { native } from "../ffi/library.ts";
-import { readCString } from "../ffi/memory.ts";
+import { readCString, setErrno } from "../ffi/memory.ts";
+import { ERR_LIB_SYS } from "../ffi/constants.ts";
 import { SSLError } from "./ssl_error.ts";
 import type { OpenSSLErrorEntry, VerificationDetails } from "./ssl_error.ts";
+
+/** `ERR_SYSTEM_FLAG`: the bit that marks a packed errno in an error code (`INT_MAX + 1`). */
+const ERR_SYSTEM_FLAG = 0x80000000;
 
 let callbackError: { error: unknown } | undefined;
 let verifyFailure: Pick<VerificationDetails, "depth" | "certificate"> | undefined;
 
-/** Empties OpenSSL's error queue and the callback slots; call before each SSL call. */
+/**
+ * Empties OpenSSL's error queue and the callback slots, and zeroes the C
+ * `errno`, so that what the next SSL call leaves behind is its own; call
+ * before each SSL call.
+ */
 export function clearErrors(): void {
   native().crypto.ERR_clear_error();
+  setErrno(0);
   callbackError = undefined;
   verifyFailure = undefined;
 }
@@ -91,10 +100,14 @@ export function drainErrorQueue(): OpenSSLErrorEntry[] {
     const packed = crypto.ERR_get_error();
     if (Number(packed) === 0) break;
     const code = Number(packed);
-    const libraryCode = Math.floor(code / 0x800000) & 0xff;
-    const reasonCode = code & 0x7fffff;
+    // OpenSSL 3 packs a system error (errno) as ERR_SYSTEM_FLAG | errno: ERR_GET_LIB is then
+    // ERR_LIB_SYS and ERR_GET_REASON the errno, and ERR_reason_error_string returns NULL.
+    const system = code >= ERR_SYSTEM_FLAG;
+    const libraryCode = system ? ERR_LIB_SYS : Math.floor(code / 0x800000) & 0xff;
+    const reasonCode = system ? code - ERR_SYSTEM_FLAG : code & 0x7fffff;
     const library = readCString(crypto.ERR_lib_error_string(packed)) ?? `library ${libraryCode}`;
-    const reason = readCString(crypto.ERR_reason_error_string(packed)) ?? `reason ${reasonCode}`;
+    const reason = readCString(crypto.ERR_reason_error_string(packed)) ??
+      (system ? `system error ${reasonCode}` : `reason ${reasonCode}`);
     out.push({ code, library, reason, libraryCode, reasonCode });
   }
   if (out.length === 64) crypto.ERR_clear_error();

@@ -4,7 +4,9 @@
  *
  * Order, as in pyOpenSSL's `_raise_ssl_error`: first what a JS callback threw
  * during the call, then `SSL_get_error`'s verdict: WANT_READ, WANT_WRITE,
- * WANT_X509_LOOKUP, ZERO_RETURN, SYSCALL (with errno, or "Unexpected EOF"),
+ * WANT_X509_LOOKUP (and the other "a callback asked to be called again"
+ * codes, WANT_CLIENT_HELLO_CB and WANT_RETRY_VERIFY), ZERO_RETURN, SYSCALL
+ * (with errno, or "Unexpected EOF"),
  * and SSL with the queue drained (a verification failure becomes a
  * {@link VerificationError}; OpenSSL 3's unexpected-EOF reason becomes a
  * {@link SysCallError} with errno -1).
@@ -21,8 +23,10 @@ import {
   SSL_ERROR_SSL,
   SSL_ERROR_SYSCALL,
   SSL_ERROR_WANT_ACCEPT,
+  SSL_ERROR_WANT_CLIENT_HELLO_CB,
   SSL_ERROR_WANT_CONNECT,
   SSL_ERROR_WANT_READ,
+  SSL_ERROR_WANT_RETRY_VERIFY,
   SSL_ERROR_WANT_WRITE,
   SSL_ERROR_WANT_X509_LOOKUP,
   SSL_ERROR_ZERO_RETURN,
@@ -76,6 +80,8 @@ export function sslError(ssl: Deno.PointerValue, ret: number): unknown {
     case SSL_ERROR_WANT_ACCEPT:
       return new WantWriteError();
     case SSL_ERROR_WANT_X509_LOOKUP:
+    case SSL_ERROR_WANT_CLIENT_HELLO_CB:
+    case SSL_ERROR_WANT_RETRY_VERIFY:
       return new WantX509LookupError();
     case SSL_ERROR_ZERO_RETURN:
       return new ZeroReturnError();
@@ -84,7 +90,10 @@ export function sslError(ssl: Deno.PointerValue, ret: number): unknown {
       const sys = errors.find((e) => e.libraryCode === ERR_LIB_SYS);
       if (sys) return new SysCallError(sys.reasonCode, errors);
       if (errors.length > 0) return new SSLError(errors);
-      return new SysCallError(ret < 0 && sysErrno !== 0 ? sysErrno : -1);
+      // clearErrors() zeroes errno before the call and OpenSSL clears it before each BIO
+      // read or write, so a nonzero errno here is the failed system call's. The return value
+      // is not consulted: SSL_read_ex/SSL_write_ex report every failure as 0, not -1.
+      return new SysCallError(sysErrno !== 0 ? sysErrno : -1);
     }
     case SSL_ERROR_SSL: {
       const errors = drainErrorQueue();

@@ -183,8 +183,8 @@ function isPermissionError(e: unknown): boolean {
 
 function ffiPermissionError(cause: unknown): OpenSSLLoadError {
   return new OpenSSLLoadError(
-    "denossl needs FFI access to load OpenSSL: run Deno with --allow-ffi (unscoped; a scoped " +
-      "--allow-ffi=<path> needs absolute library paths through DENOSSL_LIBSSL/DENOSSL_LIBCRYPTO)",
+    "denossl needs FFI access to load OpenSSL: run Deno with --allow-ffi (unscoped: a scoped " +
+      "--allow-ffi=<path> refuses bare library names and Deno's pointer APIs, which denossl needs)",
     [],
     { cause },
   );
@@ -209,11 +209,19 @@ function openPair(
     return undefined;
   }
   const number = Number(probe.symbols.OpenSSL_version_num());
-  const textPtr = probe.symbols.OpenSSL_version(0);
-  const text = textPtr
-    ? Deno.UnsafePointerView.getCString(textPtr)
-    : `OpenSSL 0x${number.toString(16)}`;
-  probe.close();
+  let text: string;
+  try {
+    const textPtr = probe.symbols.OpenSSL_version(0);
+    text = textPtr
+      ? Deno.UnsafePointerView.getCString(textPtr)
+      : `OpenSSL 0x${number.toString(16)}`;
+  } catch (e) {
+    // Under a scoped --allow-ffi=<path>, Deno opens the library but refuses its pointer APIs.
+    if (isPermissionError(e)) throw ffiPermissionError(e);
+    throw e;
+  } finally {
+    probe.close();
+  }
   const major = Math.floor(number / 0x10000000) & 0xf;
   if (major < MIN_MAJOR) {
     tried.push({
@@ -226,6 +234,7 @@ function openPair(
   try {
     crypto = Deno.dlopen(libcryptoPath, CRYPTO_SYMBOLS);
   } catch (e) {
+    if (isPermissionError(e)) throw ffiPermissionError(e);
     tried.push({ path: libcryptoPath, reason: describe(e) });
     return undefined;
   }
@@ -234,6 +243,8 @@ function openPair(
     ssl = Deno.dlopen(libsslPath, SSL_SYMBOLS);
   } catch (e) {
     crypto.close();
+    // A scoped --allow-ffi may grant libcrypto's path and not libssl's.
+    if (isPermissionError(e)) throw ffiPermissionError(e);
     tried.push({ path: libsslPath, reason: describe(e) });
     return undefined;
   }
@@ -345,10 +356,10 @@ export function load(options: LoadOptions = {}): OpenSSLVersion {
         `OpenSSL is already loaded from ${v.libssl}; load() must run before first use`,
       );
     }
-    return v;
+    return { ...v };
   }
   loaded = open(options);
-  return loaded.version;
+  return { ...loaded.version };
 }
 
 /**

@@ -157,7 +157,24 @@ export function withMemBio<T>(fn: (bio: Deno.PointerObject) => T, data?: Uint8Ar
  * @returns errno, or 0 where it cannot be read.
  */
 export function errno(): number {
-  const libc = native().libc;
-  const loc = libc?.__errno_location?.() ?? libc?.__error?.() ?? null;
+  const loc = errnoLocation();
   return loc === null ? 0 : new Deno.UnsafePointerView(loc).getInt32();
+}
+
+/**
+ * Sets the C `errno` of the calling thread (to 0 before an SSL call, so that
+ * a value found afterwards belongs to that call).
+ *
+ * @param value The new errno.
+ */
+export function setErrno(value: number): void {
+  const loc = errnoLocation();
+  if (loc === null) return;
+  // getArrayBuffer views the native memory itself, so the write lands in errno.
+  new Int32Array(Deno.UnsafePointerView.getArrayBuffer(loc, 4))[0] = value;
+}
+
+function errnoLocation(): Deno.PointerValue {
+  const libc = native().libc;
+  return libc?.__errno_location?.() ?? libc?.__error?.() ?? null;
 }
