@@ -77,6 +77,7 @@ export const SSL_SYMBOLS = {
   SSL_CTX_set_alpn_select_cb: { parameters: ["pointer", "function", "pointer"], result: "void" }, // void SSL_CTX_set_alpn_select_cb(SSL_CTX *ctx, SSL_CTX_alpn_select_cb_func cb, void *arg)
   SSL_CTX_set_keylog_callback: { parameters: ["pointer", "function"], result: "void" }, // void SSL_CTX_set_keylog_callback(SSL_CTX *ctx, SSL_CTX_keylog_cb_func cb)
   SSL_CTX_set_info_callback: { parameters: ["pointer", "function"], result: "void" }, // void SSL_CTX_set_info_callback(SSL_CTX *ctx, void (*cb)(const SSL *ssl, int type, int val))
+  SSL_CTX_set_cert_cb: { parameters: ["pointer", "function", "pointer"], result: "void" }, // void SSL_CTX_set_cert_cb(SSL_CTX *c, int (*cert_cb)(SSL *ssl, void *arg), void *arg)
   SSL_CTX_set_client_hello_cb: { parameters: ["pointer", "function", "pointer"], result: "void" }, // void SSL_CTX_set_client_hello_cb(SSL_CTX *c, SSL_client_hello_cb_fn cb, void *arg)
   SSL_CTX_sess_set_new_cb: { parameters: ["pointer", "function"], result: "void" }, // void SSL_CTX_sess_set_new_cb(SSL_CTX *ctx, int (*new_session_cb)(SSL *, SSL_SESSION *))
   SSL_CTX_set_session_id_context: { parameters: ["pointer", "buffer", "u32"], result: "i32" }, // int SSL_CTX_set_session_id_context(SSL_CTX *ctx, const unsigned char *sid_ctx, unsigned int sid_ctx_len)
@@ -255,6 +256,15 @@ export const CRYPTO_SYMBOLS = {
   },
   BIO_ctrl_pending: { parameters: ["pointer"], result: "usize" }, // size_t BIO_ctrl_pending(BIO *b)
   BIO_up_ref: { parameters: ["pointer"], result: "i32" }, // int BIO_up_ref(BIO *a)
+  BIO_new_bio_pair: {
+    parameters: [
+      "buffer", // BIO **bio1
+      "usize", // size_t writebuf1
+      "buffer", // BIO **bio2
+      "usize", // size_t writebuf2
+    ],
+    result: "i32", // int
+  },
   BIO_new_dgram: { parameters: ["i32", "i32"], result: "pointer" }, // BIO *BIO_new_dgram(int fd, int close_flag)
   BIO_ADDR_new: { parameters: [], result: "pointer" }, // BIO_ADDR *BIO_ADDR_new(void)
   BIO_ADDR_free: { parameters: ["pointer"], result: "void" }, // void BIO_ADDR_free(BIO_ADDR *)
