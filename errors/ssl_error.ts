@@ -12,10 +12,16 @@ import type { X509 } from "../crypto/x509.ts";
 /**
  * One entry of OpenSSL's error queue.
  *
- * @example
- * ```ts ignore
- * const entry: OpenSSLErrorEntry = err.errors[0]!;
- * console.log(entry.library, entry.reason); // "SSL routines" "no cipher match"
+ * @example List the entries of an error
+ * ```ts
+ * import { type OpenSSLErrorEntry, SSLError } from "@denossl/denossl";
+ *
+ * function show(e: SSLError): void {
+ *   for (const entry of e.errors as OpenSSLErrorEntry[]) {
+ *     console.log(entry.library, entry.reason); // "SSL routines" "no cipher match"
+ *   }
+ * }
+ * show(new SSLError());
  * ```
  */
 export interface OpenSSLErrorEntry {
@@ -37,24 +43,32 @@ function describeEntries(errors: readonly OpenSSLErrorEntry[]): string {
 
 /**
  * Anything OpenSSL reported: a protocol failure, a bad certificate or key, an
- * unusable configuration. `errors` holds the drained error queue.
+ * unusable configuration. `errors` holds the drained error queue; the message
+ * is built from it and is never empty.
  *
- * @example Catch a configuration error
+ * @example Read the queue entries behind an error
  * ```ts
- * import { Context, SSLError, TLS_METHOD } from "@denossl/denossl";
- * using ctx = new Context(TLS_METHOD);
- * try {
- *   ctx.setCipherList("NO-SUCH-CIPHER");
- * } catch (e) {
- *   if (!(e instanceof SSLError)) throw e;
- *   console.log(e.message); // "no cipher match (SSL routines)"
- * }
+ * import { SSLError } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * const e = new SSLError([{
+ *   code: 0x0a0000b9,
+ *   library: "SSL routines",
+ *   reason: "no cipher match",
+ *   libraryCode: 20,
+ *   reasonCode: 185,
+ * }]);
+ * assert.equal(e.message, "no cipher match (SSL routines)");
+ * assert.equal(e.errors[0]?.reason, "no cipher match");
+ * assert.equal(new SSLError().message, "Unknown OpenSSL error (empty error queue)");
  * ```
  */
 export class SSLError extends Error {
   /** The OpenSSL error queue entries behind this error, oldest first. */
   readonly errors: readonly OpenSSLErrorEntry[];
   /**
+   * Creates an error from drained queue entries.
+   *
    * @param errors The drained queue entries.
    * @param message The message; defaults to the entries' reasons. Never empty.
    * @param options Standard error options (`cause`).
@@ -73,13 +87,22 @@ export class SSLError extends Error {
  * The operation needs more data from the peer before it can go on
  * (`SSL_ERROR_WANT_READ`). Feed the connection and call again.
  *
- * @example
- * ```ts ignore
- * try { conn.recv(1024); } catch (e) { if (e instanceof WantReadError) { /* feed bioWrite *\/ } }
+ * @example Tell "no data yet" from a failure
+ * ```ts
+ * import { SSLError, WantReadError } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * const e: unknown = new WantReadError();
+ * assert.ok(e instanceof WantReadError && e instanceof SSLError);
+ * assert.deepEqual((e as WantReadError).errors, []);
  * ```
  */
 export class WantReadError extends SSLError {
-  /** @param message Optional message. */
+  /**
+   * Creates the error.
+   *
+   * @param message Optional message.
+   */
   constructor(message = "The operation needs more data from the peer (want read)") {
     super([], message);
     this.name = "WantReadError";
@@ -90,13 +113,20 @@ export class WantReadError extends SSLError {
  * The operation must flush data to the peer before it can go on
  * (`SSL_ERROR_WANT_WRITE`).
  *
- * @example
- * ```ts ignore
- * try { conn.send(data); } catch (e) { if (e instanceof WantWriteError) { /* drain bioRead *\/ } }
+ * @example Recognise a full outgoing buffer
+ * ```ts
+ * import { WantWriteError } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * assert.match(new WantWriteError().message, /want write/);
  * ```
  */
 export class WantWriteError extends SSLError {
-  /** @param message Optional message. */
+  /**
+   * Creates the error.
+   *
+   * @param message Optional message.
+   */
   constructor(message = "The operation must write to the peer first (want write)") {
     super([], message);
     this.name = "WantWriteError";
@@ -105,15 +135,24 @@ export class WantWriteError extends SSLError {
 
 /**
  * A certificate callback asked to be called again
- * (`SSL_ERROR_WANT_X509_LOOKUP`).
+ * (`SSL_ERROR_WANT_X509_LOOKUP`), also a client hello callback's retry
+ * (`SSL_ERROR_WANT_CLIENT_HELLO_CB`) and a verify retry
+ * (`SSL_ERROR_WANT_RETRY_VERIFY`). Call the same operation again.
  *
- * @example
- * ```ts ignore
- * if (e instanceof WantX509LookupError) conn.doHandshake();
+ * @example Recognise a callback's request to be called again
+ * ```ts
+ * import { WantX509LookupError } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new WantX509LookupError().name, "WantX509LookupError");
  * ```
  */
 export class WantX509LookupError extends SSLError {
-  /** @param message Optional message. */
+  /**
+   * Creates the error.
+   *
+   * @param message Optional message.
+   */
   constructor(
     message = "A certificate lookup callback asked to be called again (want X509 lookup)",
   ) {
@@ -126,13 +165,21 @@ export class WantX509LookupError extends SSLError {
  * The peer closed the TLS session cleanly with close_notify
  * (`SSL_ERROR_ZERO_RETURN`).
  *
- * @example
- * ```ts ignore
- * try { conn.recv(1024); } catch (e) { if (e instanceof ZeroReturnError) conn.shutdown(); }
+ * @example Tell a clean close from an abrupt one
+ * ```ts
+ * import { SysCallError, ZeroReturnError } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * const e: unknown = new ZeroReturnError();
+ * assert.ok(e instanceof ZeroReturnError && !(e instanceof SysCallError));
  * ```
  */
 export class ZeroReturnError extends SSLError {
-  /** @param message Optional message. */
+  /**
+   * Creates the error.
+   *
+   * @param message Optional message.
+   */
   constructor(message = "The peer closed the TLS session (close_notify)") {
     super([], message);
     this.name = "ZeroReturnError";
@@ -168,9 +215,16 @@ const ERRNO_NAMES: Record<number, string> = {
  * `"Unexpected EOF"`, also when OpenSSL 3 reports
  * `SSL_R_UNEXPECTED_EOF_WHILE_READING`.
  *
- * @example
- * ```ts ignore
- * if (e instanceof SysCallError && e.errno === -1) console.log("peer hung up");
+ * @example Tell an unexpected EOF from a failed system call
+ * ```ts
+ * import { SysCallError } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * const eof = new SysCallError(-1);
+ * assert.equal(eof.message, "Unexpected EOF");
+ * assert.equal(eof.code, "UNEXPECTED_EOF");
+ * const reset = new SysCallError(104);
+ * assert.equal(reset.message, "System call failed: ECONNRESET (errno 104)");
  * ```
  */
 export class SysCallError extends SSLError {
@@ -179,6 +233,8 @@ export class SysCallError extends SSLError {
   /** The errno's symbolic name (`"ECONNRESET"`), or `"UNEXPECTED_EOF"`. */
   readonly code: string;
   /**
+   * Creates the error.
+   *
    * @param errno The errno, or -1 for an unexpected EOF.
    * @param errors Queue entries, if any.
    */
@@ -194,9 +250,17 @@ export class SysCallError extends SSLError {
 /**
  * Details of a failed certificate verification, for {@link VerificationError}.
  *
- * @example
- * ```ts ignore
- * const d: VerificationDetails = { verifyCode: 62, verifyMessage: "hostname mismatch", depth: 0, certificate: null };
+ * @example Describe a hostname mismatch
+ * ```ts
+ * import type { VerificationDetails } from "@denossl/denossl";
+ *
+ * const d: VerificationDetails = {
+ *   verifyCode: 62,
+ *   verifyMessage: "hostname mismatch",
+ *   depth: 0,
+ *   certificate: null,
+ * };
+ * console.log(d.verifyMessage);
  * ```
  */
 export interface VerificationDetails {
@@ -214,13 +278,19 @@ export interface VerificationDetails {
  * Certificate verification failed: during a handshake (OpenSSL's
  * `certificate verify failed`) or in `X509Store.verify`.
  *
- * @example Tell an untrusted peer from other failures
- * ```ts ignore
- * try {
- *   await conn.handshake();
- * } catch (e) {
- *   if (e instanceof VerificationError) console.log(e.verifyCode, e.verifyMessage, e.depth);
- * }
+ * @example Read why a certificate was refused
+ * ```ts
+ * import { SSLError, VerificationError } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * const e = new VerificationError({
+ *   verifyCode: 18,
+ *   verifyMessage: "self-signed certificate",
+ *   depth: 0,
+ *   certificate: null,
+ * });
+ * assert.ok(e instanceof SSLError);
+ * assert.equal(e.message, "certificate verify failed: self-signed certificate (X509_V_ERR 18 at depth 0)");
  * ```
  */
 export class VerificationError extends SSLError {
@@ -233,6 +303,8 @@ export class VerificationError extends SSLError {
   /** The failing certificate, when known. */
   readonly certificate: X509 | null;
   /**
+   * Creates the error.
+   *
    * @param details Code, message, depth and certificate.
    * @param errors Queue entries, if any.
    */
@@ -254,20 +326,22 @@ export class VerificationError extends SSLError {
  * A method was called on an object that was already closed. It extends
  * `Deno.errors.BadResource`, what Deno's own closed connections throw.
  *
- * @example
+ * @example Catch it as Deno's own BadResource
  * ```ts
- * import { ClosedError, Context, TLS_METHOD } from "@denossl/denossl";
- * const ctx = new Context(TLS_METHOD);
- * ctx.close();
- * try {
- *   ctx.getOptions();
- * } catch (e) {
- *   console.log(e instanceof ClosedError); // true
- * }
+ * import { ClosedError } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * const e = new ClosedError("Connection");
+ * assert.ok(e instanceof Deno.errors.BadResource);
+ * assert.equal(e.message, "Connection is closed");
  * ```
  */
 export class ClosedError extends Deno.errors.BadResource {
-  /** @param what The closed object, for the message ("Context", "Connection"). */
+  /**
+   * Creates the error.
+   *
+   * @param what The closed object, for the message ("Context", "Connection").
+   */
   constructor(what: string) {
     super(`${what} is closed`);
     this.name = "ClosedError";

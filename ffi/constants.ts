@@ -114,7 +114,7 @@ export const OP_NO_DTLSv1_2 = 1 << 27;
 /** Disable renegotiation. */
 export const OP_NO_RENEGOTIATION = 2 ** 30;
 /** The workarounds OpenSSL considers safe (`SSL_OP_ALL`). */
-export const OP_ALL = 2 ** 31 + (1 << 11) + (1 << 6) + (1 << 4);
+export const OP_ALL: number = 2 ** 31 + (1 << 11) + (1 << 6) + (1 << 4);
 
 // ---- modes ---------------------------------------------------------------------
 /** `SSL_write` may return after writing part of the buffer. */

@@ -41,10 +41,12 @@ export interface LoadOptions {
 /**
  * The version of the loaded OpenSSL, as {@link opensslVersion} reports it.
  *
- * @example
- * ```ts ignore
+ * @example Check the loaded version
+ * ```ts
+ * import { type OpenSSLVersion, opensslVersion } from "@denossl/denossl";
+ *
  * const v: OpenSSLVersion = opensslVersion();
- * console.log(v.text); // "OpenSSL 3.0.19 27 Jan 2026"
+ * console.log(v.text, v.libssl); // "OpenSSL 3.0.19 27 Jan 2026" "libssl.so.3"
  * ```
  */
 export interface OpenSSLVersion {
@@ -80,12 +82,15 @@ export interface Native {
  * Thrown when OpenSSL cannot be loaded: FFI unavailable or not permitted, no
  * library found at any candidate path, or a library older than 3.0.
  *
- * @example
- * ```ts ignore
+ * @example Explain a failed load
+ * ```ts
+ * import { OpenSSLLoadError, opensslVersion } from "@denossl/denossl";
+ *
  * try {
  *   opensslVersion();
  * } catch (e) {
- *   if (e instanceof OpenSSLLoadError) console.error(e.message, e.tried);
+ *   if (!(e instanceof OpenSSLLoadError)) throw e;
+ *   for (const { path, reason } of e.tried) console.error(`${path}: ${reason}`);
  * }
  * ```
  */
@@ -93,6 +98,8 @@ export class OpenSSLLoadError extends Error {
   /** Every path tried, with the reason it failed. */
   readonly tried: readonly { path: string; reason: string }[];
   /**
+   * Creates the error.
+   *
    * @param message What went wrong.
    * @param tried The candidates tried.
    * @param options Standard error options (`cause`).
