@@ -91,3 +91,22 @@ export {
   VERIFY_POST_HANDSHAKE,
 } from "./ffi/constants.ts";
 export { X509 } from "./crypto/x509.ts";
+export type { SubjectAltName, X509Extension } from "./crypto/x509.ts";
+export { X509Name } from "./crypto/name.ts";
+export type { X509NameEntry, X509NameInput } from "./crypto/name.ts";
+export { PKey } from "./crypto/pkey.ts";
+export type { GenerateKeyOptions, KeyPEMOptions, KeyType } from "./crypto/pkey.ts";
+export { X509Store, X509StoreFlags } from "./crypto/store.ts";
+export type { VerifyOptions, VerifyPurpose } from "./crypto/store.ts";
+export { createPKCS12, loadPKCS12 } from "./crypto/pkcs12.ts";
+export type { CreatePKCS12Options, PKCS12Contents } from "./crypto/pkcs12.ts";
+export { CertificateBuilder } from "./crypto/builder.ts";
+export type { BasicConstraints } from "./crypto/builder.ts";
+export { TestCA } from "./crypto/test_ca.ts";
+export type {
+  IssuedCertificate,
+  IssueOptions,
+  TestCAOptions,
+  TestKeyType,
+  TestValidityOptions,
+} from "./crypto/test_ca.ts";

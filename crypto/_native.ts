@@ -19,7 +19,7 @@ const PEM_R_NO_START_LINE = 108;
 const TM_SIZE = 64;
 
 /** The buffer a native call is reading, kept reachable until it returns. */
-let pinned: Uint8Array | undefined;
+let _pinned: Uint8Array | undefined;
 
 /** A `d2i_*` function: `T *d2i_T(T **a, const unsigned char **in, long len)`. */
 type D2I = (a: null, inp: BigUint64Array<ArrayBuffer>, len: bigint) => Deno.PointerValue;
@@ -72,13 +72,13 @@ export function decodeDER(d2i: D2I, der: Uint8Array, what: string): Deno.Pointer
   const buf = new Uint8Array(der);
   const inOut = new PointerOut();
   clearErrors();
-  pinned = buf; // reachable for the whole call, whatever the optimizer does
+  _pinned = buf; // reachable for the whole call, whatever the optimizer does
   try {
     const ptr = d2i(null, inOut.set(Deno.UnsafePointer.of(buf)), long(buf.length));
     if (ptr === null) throw cryptoError(what);
     return ptr;
   } finally {
-    pinned = undefined;
+    _pinned = undefined;
   }
 }
 
@@ -91,19 +91,23 @@ export function decodeDER(d2i: D2I, der: Uint8Array, what: string): Deno.Pointer
  * @returns The DER bytes.
  * @throws {SSLError} When encoding fails.
  */
-export function encodeDER(i2d: I2D, ptr: Deno.PointerObject, what: string): Uint8Array<ArrayBuffer> {
+export function encodeDER(
+  i2d: I2D,
+  ptr: Deno.PointerObject,
+  what: string,
+): Uint8Array<ArrayBuffer> {
   clearErrors();
   const length = i2d(ptr, null);
   if (length <= 0) throw cryptoError(what);
   const buf = new Uint8Array(length);
   const out = new PointerOut();
-  pinned = buf;
+  _pinned = buf;
   try {
     const written = i2d(ptr, out.set(Deno.UnsafePointer.of(buf)));
     if (written !== length) throw cryptoError(what);
     return buf;
   } finally {
-    pinned = undefined;
+    _pinned = undefined;
   }
 }
 
@@ -139,7 +143,10 @@ export function bioOutput(
  * @param read Reads from the BIO.
  * @returns What `read` returned.
  */
-export function withInputBio<T>(data: Uint8Array<ArrayBuffer>, read: (bio: Deno.PointerObject) => T): T {
+export function withInputBio<T>(
+  data: Uint8Array<ArrayBuffer>,
+  read: (bio: Deno.PointerObject) => T,
+): T {
   const { crypto } = native();
   const bio = crypto.BIO_new_mem_buf(data, data.length);
   if (bio === null) throw new Error("Out of memory: BIO_new_mem_buf failed");

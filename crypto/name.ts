@@ -13,14 +13,14 @@ import { asn1StringToText, bioOutput, cryptoError, objectName, ulong } from "./_
 /** `ASN1_STRFLGS_ESC_MSB`: escape bytes >= 0x80 as `\\XX` (left out, so text stays UTF-8). */
 const ASN1_STRFLGS_ESC_MSB = 0x4;
 /** `XN_FLAG_RFC2253` without `ASN1_STRFLGS_ESC_MSB`. */
-const XN_FLAG_RFC2253 = (0x1 | 0x2 | 0x4 | 0x10 | 0x100 | 0x200 | (1 << 16) | (1 << 20) | (1 << 24)) &
+const XN_FLAG_RFC2253 =
+  (0x1 | 0x2 | 0x4 | 0x10 | 0x100 | 0x200 | (1 << 16) | (1 << 20) | (1 << 24)) &
   ~ASN1_STRFLGS_ESC_MSB;
 /** `XN_FLAG_ONELINE` without `ASN1_STRFLGS_ESC_MSB`. */
 const XN_FLAG_ONELINE = (0x1 | 0x2 | 0x4 | 0x10 | 0x100 | 0x200 | 0x8 | (2 << 16) | (1 << 23)) &
   ~ASN1_STRFLGS_ESC_MSB;
 /** `MBSTRING_UTF8`. */
 const MBSTRING_UTF8 = 0x1000;
-
 
 const registry = new FinalizationRegistry<bigint>((address) => {
   const ptr = Deno.UnsafePointer.create(address);
@@ -181,7 +181,11 @@ export class X509Name {
       if (entry === null) continue;
       const { name, oid } = objectName(crypto.X509_NAME_ENTRY_get_object(entry));
       out.push(
-        Object.freeze({ name, oid, value: asn1StringToText(crypto.X509_NAME_ENTRY_get_data(entry)) }),
+        Object.freeze({
+          name,
+          oid,
+          value: asn1StringToText(crypto.X509_NAME_ENTRY_get_data(entry)),
+        }),
       );
     }
     this.#entries = Object.freeze(out);
@@ -281,7 +285,10 @@ export class X509Name {
     const ptr = this._handle;
     const { crypto } = native();
     return utf8(
-      bioOutput((bio) => crypto.X509_NAME_print_ex(bio, ptr, 0, ulong(flags)) >= 0, "Could not print a name"),
+      bioOutput(
+        (bio) => crypto.X509_NAME_print_ex(bio, ptr, 0, ulong(flags)) >= 0,
+        "Could not print a name",
+      ),
     );
   }
 

@@ -9,7 +9,14 @@ import { native } from "../ffi/library.ts";
 import { cstr, PointerOut, readCString, utf8 } from "../ffi/memory.ts";
 import { clearErrors, drainErrorQueue } from "../errors/queue.ts";
 import { ClosedError, SSLError } from "../errors/ssl_error.ts";
-import { bioOutput, cryptoError, decodeDER, encodeDER, inputBytes, withInputBio } from "./_native.ts";
+import {
+  bioOutput,
+  cryptoError,
+  decodeDER,
+  encodeDER,
+  inputBytes,
+  withInputBio,
+} from "./_native.ts";
 
 const registry = new FinalizationRegistry<bigint>((address) => {
   const ptr = Deno.UnsafePointer.create(address);
@@ -192,7 +199,9 @@ export class PKey {
     }
     const text = typeof pem === "string" ? pem : utf8(bytes);
     const { crypto } = native();
-    if (/-----BEGIN PUBLIC KEY-----/.test(text) && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) {
+    if (
+      /-----BEGIN PUBLIC KEY-----/.test(text) && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)
+    ) {
       clearErrors();
       const ptr = withInputBio(bytes, (bio) => crypto.PEM_read_bio_PUBKEY(bio, null, null, null));
       if (ptr === null) throw cryptoError("Could not parse PEM public key");
@@ -207,7 +216,7 @@ export class PKey {
       drainErrorQueue();
       throw new SSLError(
         [],
-        "Could not parse PEM private key: no \"-----BEGIN ... PRIVATE KEY-----\" block found",
+        'Could not parse PEM private key: no "-----BEGIN ... PRIVATE KEY-----" block found',
       );
     }
     if (encrypted && passphrase === undefined) {
@@ -298,7 +307,7 @@ export class PKey {
     const buf = new Uint8Array(80);
     const len = new BigUint64Array(1);
     clearErrors();
-    if (native().crypto.EVP_PKEY_get_group_name(handle, buf, buf.length, len) !== 1) {
+    if (native().crypto.EVP_PKEY_get_group_name(handle, buf, BigInt(buf.length), len) !== 1) {
       native().crypto.ERR_clear_error();
       return null;
     }
@@ -379,7 +388,10 @@ export class PKey {
     const handle = this._handle;
     const { crypto } = native();
     return utf8(
-      bioOutput((bio) => crypto.PEM_write_bio_PUBKEY(bio, handle), "Could not write the public key"),
+      bioOutput(
+        (bio) => crypto.PEM_write_bio_PUBKEY(bio, handle),
+        "Could not write the public key",
+      ),
     );
   }
 

@@ -1,0 +1,404 @@
+/**
+ * Trust stores (OpenSSL's `X509_STORE`) and certificate chain verification
+ * outside a handshake.
+ *
+ * @module
+ */
+
+import { native } from "../ffi/library.ts";
+import { cstr } from "../ffi/memory.ts";
+import { clearErrors } from "../errors/queue.ts";
+import { verifyErrorString } from "../errors/raise.ts";
+import { ClosedError, SSLError, VerificationError } from "../errors/ssl_error.ts";
+import {
+  cryptoError,
+  decodeDER,
+  inputBytes,
+  pemEndOrErrors,
+  timeT,
+  ulong,
+  withInputBio,
+} from "./_native.ts";
+import { X509 } from "./x509.ts";
+
+const registry = new FinalizationRegistry<bigint>((address) => {
+  const ptr = Deno.UnsafePointer.create(address);
+  if (ptr) native().crypto.X509_STORE_free(ptr);
+});
+
+/** Flags for {@link X509Store.setFlags} (`X509_V_FLAG_*`). */
+export const X509StoreFlags = Object.freeze({
+  /** Check the leaf against CRLs. */
+  CRL_CHECK: 0x4,
+  /** Check every certificate of the chain against CRLs. */
+  CRL_CHECK_ALL: 0x8,
+  /** Ignore unhandled critical extensions. */
+  IGNORE_CRITICAL: 0x10,
+  /** Strict X.509 checks. */
+  X509_STRICT: 0x20,
+  /** Allow proxy certificates. */
+  ALLOW_PROXY_CERTS: 0x40,
+  /** Enable policy checking. */
+  POLICY_CHECK: 0x80,
+  /** Require an explicit policy. */
+  EXPLICIT_POLICY: 0x100,
+  /** Inhibit anyPolicy. */
+  INHIBIT_ANY: 0x200,
+  /** Inhibit policy mapping. */
+  INHIBIT_MAP: 0x400,
+  /** Check the signature of self-signed roots too. */
+  CHECK_SS_SIGNATURE: 0x4000,
+  /** Prefer trusted certificates when building the chain. */
+  TRUSTED_FIRST: 0x8000,
+  /** Accept a chain ending in any trusted certificate, not only a root. */
+  PARTIAL_CHAIN: 0x80000,
+  /** Do not try alternative chains. */
+  NO_ALT_CHAINS: 0x100000,
+  /** Do not check validity dates. */
+  NO_CHECK_TIME: 0x200000,
+});
+
+/** Purposes for {@link VerifyOptions.purpose}, with OpenSSL's `X509_PURPOSE_*` ids. */
+const PURPOSES = {
+  sslclient: 1,
+  sslserver: 2,
+  nssslserver: 3,
+  smimesign: 4,
+  smimeencrypt: 5,
+  crlsign: 6,
+  any: 7,
+  ocsphelper: 8,
+  timestampsign: 9,
+} as const;
+
+/** A verification purpose, as `openssl verify -purpose` names them. */
+export type VerifyPurpose = keyof typeof PURPOSES;
+
+/**
+ * Options for {@link X509Store.verify}.
+ *
+ * @example
+ * ```ts ignore
+ * const options: VerifyOptions = { chain: [intermediate], hostname: "localhost", purpose: "sslserver" };
+ * ```
+ */
+export interface VerifyOptions {
+  /** Untrusted intermediates that may complete the chain. */
+  chain?: readonly X509[];
+  /** Check the leaf against this DNS name or IP address. */
+  hostname?: string;
+  /** Check the chain is fit for this purpose. */
+  purpose?: VerifyPurpose;
+  /** Verify as of this moment rather than now (or the store's {@link X509Store.setTime}). */
+  time?: Date;
+}
+
+/** A store pointer the next `new X509Store()` adopts instead of allocating (see `_borrow`). */
+let adopting: Deno.PointerObject | null = null;
+
+function isIPAddress(host: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(":");
+}
+
+/**
+ * A set of trusted certificates (and CRLs) to verify chains against.
+ *
+ * @example Verify a leaf against a test CA
+ * ```ts
+ * import { TestCA, X509Store } from "@denossl/denossl";
+ * using ca = TestCA.create();
+ * using leaf = ca.issue({ dns: ["localhost"] });
+ * using store = new X509Store();
+ * store.addCert(ca.cert);
+ * const chain = store.verify(leaf.cert, { hostname: "localhost", purpose: "sslserver" });
+ * console.log(chain.length); // 2: the leaf and the root
+ * for (const c of chain) c.close();
+ * ```
+ */
+export class X509Store {
+  #ptr: Deno.PointerObject | null;
+
+  /**
+   * Creates an empty store.
+   *
+   * @throws {SSLError} When OpenSSL cannot allocate it.
+   */
+  constructor() {
+    let ptr = adopting;
+    adopting = null;
+    if (ptr === null) {
+      clearErrors();
+      ptr = native().crypto.X509_STORE_new();
+      if (ptr === null) throw cryptoError("Could not create a certificate store");
+    }
+    this.#ptr = ptr;
+    registry.register(this, BigInt(Deno.UnsafePointer.value(ptr)), this);
+  }
+
+  /**
+   * Wraps an `X509_STORE*` borrowed from OpenSSL (an `SSL_CTX`'s), taking a
+   * reference of its own. Internal.
+   *
+   * @param ptr The pointer; its reference count is raised.
+   * @returns The store.
+   */
+  static _borrow(ptr: Deno.PointerObject): X509Store {
+    native().crypto.X509_STORE_up_ref(ptr);
+    adopting = ptr;
+    return new X509Store();
+  }
+
+  /** The `X509_STORE*`, for denossl's own use. Throws {@link ClosedError} when closed. */
+  get _handle(): Deno.PointerObject {
+    if (this.#ptr === null) throw new ClosedError("X509Store");
+    return this.#ptr;
+  }
+
+  /**
+   * Trusts a certificate (the store takes its own reference). Adding the same
+   * certificate twice is harmless.
+   *
+   * @param cert The certificate.
+   * @returns This store.
+   * @throws {SSLError} When OpenSSL refuses it.
+   * @throws {ClosedError} When closed.
+   */
+  addCert(cert: X509): this {
+    if (!(cert instanceof X509)) throw new TypeError("addCert() takes an X509");
+    clearErrors();
+    if (native().crypto.X509_STORE_add_cert(this._handle, cert._handle) !== 1) {
+      throw cryptoError("Could not add the certificate to the store");
+    }
+    return this;
+  }
+
+  /**
+   * Adds certificate revocation lists, checked when the flags ask for it
+   * ({@link X509StoreFlags}.CRL_CHECK).
+   *
+   * @param crl PEM text (one or more `X509 CRL` blocks) or DER bytes.
+   * @returns This store.
+   * @throws {SSLError} When the CRL cannot be parsed.
+   * @throws {ClosedError} When closed.
+   */
+  addCRL(crl: string | Uint8Array): this {
+    const handle = this._handle;
+    const { crypto } = native();
+    const bytes = inputBytes(crl, "CRL");
+    const isPEM = typeof crl === "string" || bytes.indexOf(0x2d) === 0; // "-"
+    const add = (ptr: Deno.PointerObject) => {
+      const ok = crypto.X509_STORE_add_crl(handle, ptr);
+      crypto.X509_CRL_free(ptr);
+      if (ok !== 1) throw cryptoError("Could not add the CRL to the store");
+    };
+    if (!isPEM) {
+      add(decodeDER(crypto.d2i_X509_CRL, bytes, "Could not parse DER CRL"));
+      return this;
+    }
+    clearErrors();
+    let count = 0;
+    const failure = withInputBio(bytes, (bio) => {
+      for (;;) {
+        const ptr = crypto.PEM_read_bio_X509_CRL(bio, null, null, null);
+        if (ptr === null) return pemEndOrErrors();
+        add(ptr);
+        count++;
+      }
+    });
+    if (failure !== null) {
+      throw new SSLError(
+        failure,
+        `Could not parse PEM CRL: ${failure.map((e) => e.reason).join("; ")}`,
+      );
+    }
+    if (count === 0) throw new SSLError([], "Could not parse PEM CRL: no X509 CRL block found");
+    return this;
+  }
+
+  /**
+   * Loads trusted certificates from a PEM file and/or a hashed directory
+   * (`c_rehash` layout).
+   *
+   * @param file A PEM bundle path, or null.
+   * @param directory A directory path, or null.
+   * @returns This store.
+   * @throws {TypeError} When both are null.
+   * @throws {SSLError} When loading fails (missing file, bad PEM).
+   * @throws {ClosedError} When closed.
+   */
+  loadLocations(file: string | null, directory: string | null = null): this {
+    if (file === null && directory === null) {
+      throw new TypeError("loadLocations() needs a file or a directory");
+    }
+    clearErrors();
+    if (
+      native().crypto.X509_STORE_load_locations(
+        this._handle,
+        file === null ? null : cstr(file, "file"),
+        directory === null ? null : cstr(directory, "directory"),
+      ) !== 1
+    ) {
+      throw cryptoError(`Could not load trusted certificates from ${file ?? directory}`);
+    }
+    return this;
+  }
+
+  /**
+   * Trusts the system's default certificate locations (OpenSSL's
+   * `OPENSSLDIR`, or `SSL_CERT_FILE` / `SSL_CERT_DIR`).
+   *
+   * @returns This store.
+   * @throws {SSLError} When OpenSSL fails.
+   * @throws {ClosedError} When closed.
+   */
+  setDefaultPaths(): this {
+    clearErrors();
+    if (native().crypto.X509_STORE_set_default_paths(this._handle) !== 1) {
+      throw cryptoError("Could not load the default trusted certificate locations");
+    }
+    return this;
+  }
+
+  /**
+   * Sets verification flags (added to those already set).
+   *
+   * @param flags {@link X509StoreFlags} values, OR-ed.
+   * @returns This store.
+   * @throws {ClosedError} When closed.
+   */
+  setFlags(flags: number): this {
+    if (!Number.isInteger(flags) || flags < 0) {
+      throw new RangeError("Flags must be a non-negative integer");
+    }
+    clearErrors();
+    if (native().crypto.X509_STORE_set_flags(this._handle, ulong(flags)) !== 1) {
+      throw cryptoError("Could not set the store flags");
+    }
+    return this;
+  }
+
+  /**
+   * Verifies as of a fixed moment instead of now.
+   *
+   * @param time The moment.
+   * @returns This store.
+   * @throws {TypeError} When the date is invalid.
+   * @throws {ClosedError} When closed.
+   */
+  setTime(time: Date): this {
+    const { crypto } = native();
+    const param = crypto.X509_STORE_get0_param(this._handle);
+    crypto.X509_VERIFY_PARAM_set_time(param, timeT(time, "time"));
+    return this;
+  }
+
+  /**
+   * Verifies a certificate against the store.
+   *
+   * @param cert The certificate (leaf) to verify.
+   * @param options Untrusted intermediates, hostname, purpose, time.
+   * @returns The verified chain, leaf first and trust anchor last (new
+   *   objects the caller may close).
+   * @throws {VerificationError} When verification fails: `verifyCode`
+   *   (`X509_V_ERR_*`), `verifyMessage`, `depth` and `certificate` tell why and where.
+   * @throws {ClosedError} When the store or a certificate is closed.
+   *
+   * @example Tell why a chain is rejected
+   * ```ts
+   * import { TestCA, VerificationError, X509Store } from "@denossl/denossl";
+   * using ca = TestCA.create();
+   * using leaf = ca.issue({ dns: ["localhost"] });
+   * using store = new X509Store().addCert(ca.cert);
+   * try {
+   *   store.verify(leaf.cert, { hostname: "example.com" });
+   * } catch (e) {
+   *   if (!(e instanceof VerificationError)) throw e;
+   *   console.log(e.verifyCode, e.verifyMessage); // 62 "hostname mismatch"
+   * }
+   * ```
+   */
+  verify(cert: X509, options: VerifyOptions = {}): X509[] {
+    if (!(cert instanceof X509)) throw new TypeError("verify() takes an X509");
+    const handle = this._handle;
+    const target = cert._handle;
+    const chain = (options.chain ?? []).map((c) => {
+      if (!(c instanceof X509)) throw new TypeError("chain must hold X509 objects");
+      return c._handle;
+    });
+    const purpose = options.purpose === undefined ? undefined : PURPOSES[options.purpose];
+    if (options.purpose !== undefined && purpose === undefined) {
+      throw new TypeError(`Unknown purpose ${options.purpose}`);
+    }
+    const time = options.time === undefined ? undefined : timeT(options.time, "time");
+    const host = options.hostname === undefined ? undefined : cstr(options.hostname, "hostname");
+
+    const { crypto } = native();
+    clearErrors();
+    const ctx = crypto.X509_STORE_CTX_new();
+    if (ctx === null) throw cryptoError("Could not create a verification context");
+    let untrusted: Deno.PointerValue = null;
+    try {
+      if (chain.length > 0) {
+        untrusted = crypto.OPENSSL_sk_new_null();
+        if (untrusted === null) throw cryptoError("Could not allocate the chain");
+        for (const c of chain) {
+          if (crypto.OPENSSL_sk_push(untrusted, c) <= 0) {
+            throw cryptoError("Could not build the chain");
+          }
+        }
+      }
+      if (crypto.X509_STORE_CTX_init(ctx, handle, target, untrusted) !== 1) {
+        throw cryptoError("Could not start verification");
+      }
+      const param = crypto.X509_STORE_CTX_get0_param(ctx);
+      if (host) {
+        const ok = isIPAddress(options.hostname!)
+          ? crypto.X509_VERIFY_PARAM_set1_ip_asc(param, host)
+          : crypto.X509_VERIFY_PARAM_set1_host(param, host, BigInt(host.length - 1));
+        if (ok !== 1) throw cryptoError(`Invalid hostname ${options.hostname}`);
+      }
+      if (purpose !== undefined && crypto.X509_STORE_CTX_set_purpose(ctx, purpose) !== 1) {
+        throw cryptoError(`Could not set the purpose ${options.purpose}`);
+      }
+      if (time !== undefined) crypto.X509_STORE_CTX_set_time(ctx, ulong(0), time);
+
+      const result = crypto.X509_verify_cert(ctx);
+      if (result !== 1) {
+        const code = crypto.X509_STORE_CTX_get_error(ctx);
+        if (result < 0 || code === 0) throw cryptoError("Certificate verification could not run");
+        const current = crypto.X509_STORE_CTX_get_current_cert(ctx);
+        crypto.ERR_clear_error();
+        throw new VerificationError({
+          verifyCode: code,
+          verifyMessage: verifyErrorString(code),
+          depth: crypto.X509_STORE_CTX_get_error_depth(ctx),
+          certificate: current === null ? null : X509._borrow(current),
+        });
+      }
+      const verified = crypto.X509_STORE_CTX_get0_chain(ctx);
+      const out: X509[] = [];
+      const n = verified === null ? 0 : crypto.OPENSSL_sk_num(verified);
+      for (let i = 0; i < n; i++) {
+        const c = crypto.OPENSSL_sk_value(verified, i);
+        if (c !== null) out.push(X509._borrow(c));
+      }
+      return out;
+    } finally {
+      crypto.X509_STORE_CTX_free(ctx);
+      if (untrusted !== null) crypto.OPENSSL_sk_free(untrusted);
+    }
+  }
+
+  /** Frees the store (certificates it holds stay alive while referenced); idempotent. */
+  close(): void {
+    if (this.#ptr === null) return;
+    registry.unregister(this);
+    native().crypto.X509_STORE_free(this.#ptr);
+    this.#ptr = null;
+  }
+
+  /** Same as {@link X509Store.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
