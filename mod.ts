@@ -90,6 +90,22 @@ export {
   VERIFY_PEER,
   VERIFY_POST_HANDSHAKE,
 } from "./ffi/constants.ts";
+export {
+  Context,
+  DTLS_CLIENT_METHOD,
+  DTLS_METHOD,
+  DTLS_SERVER_METHOD,
+  SSLv23_METHOD,
+  TLS_CLIENT_METHOD,
+  TLS_METHOD,
+  TLS_SERVER_METHOD,
+  TLSv1_1_METHOD,
+  TLSv1_2_METHOD,
+  TLSv1_METHOD,
+} from "./connection/context.ts";
+export type { CertificateInput, KeyInput, PasswdCallback } from "./connection/context.ts";
+export { Connection, MSG_PEEK } from "./connection/connection.ts";
+export type { VerifyCallback } from "./connection/_verify.ts";
 export { X509 } from "./crypto/x509.ts";
 export type { SubjectAltName, X509Extension } from "./crypto/x509.ts";
 export { X509Name } from "./crypto/name.ts";

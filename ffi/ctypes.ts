@@ -25,3 +25,14 @@ export const ULONG = (Deno.build.os === "windows" ? "u32" : "u64") as "u64";
 export function long(value: number): bigint {
   return value as unknown as bigint;
 }
+
+/**
+ * Passes a JS number as a C `size_t` argument; the same type-level
+ * conversion as {@link long} (Deno accepts numbers for `usize` parameters).
+ *
+ * @param value A non-negative safe integer.
+ * @returns The same value, typed for the symbol table.
+ */
+export function usize(value: number): bigint {
+  return value as unknown as bigint;
+}

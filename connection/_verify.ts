@@ -1,0 +1,98 @@
+/**
+ * The shared certificate-verification trampoline. OpenSSL calls it once per
+ * certificate in the peer's chain during a handshake; it finds the connection
+ * from the store context, records the first failure (for
+ * `VerificationError.depth` and `.certificate`), and asks the user's
+ * callback, if any. A throwing callback fails the handshake and its
+ * exception comes out of the call that drove it. Internal.
+ *
+ * @module
+ */
+
+import { native } from "../ffi/library.ts";
+import { X509 } from "../crypto/x509.ts";
+import { recordCallbackError, recordVerifyFailure } from "../errors/queue.ts";
+import { ownerOf } from "./_registry.ts";
+
+/** `X509_V_OK`. */
+const X509_V_OK = 0;
+/** `X509_V_ERR_APPLICATION_VERIFICATION`. */
+const X509_V_ERR_APPLICATION_VERIFICATION = 50;
+
+/**
+ * A certificate verification callback, as in pyOpenSSL: called for each
+ * certificate of the peer's chain, from the root (highest depth) to the leaf
+ * (depth 0), with OpenSSL's own verdict in `ok`. Return true to accept the
+ * certificate, false to fail the handshake. A thrown exception fails the
+ * handshake and is re-thrown from the call that drove it.
+ *
+ * @example Accept only a pinned leaf
+ * ```ts ignore
+ * const pin = "AB:CD:...";
+ * ctx.setVerify(VERIFY_PEER, (_conn, cert, _errnum, depth, ok) =>
+ *   depth === 0 ? cert.fingerprint("sha256") === pin : ok);
+ * ```
+ */
+export type VerifyCallback<C = unknown> = (
+  connection: C,
+  certificate: X509,
+  errnum: number,
+  depth: number,
+  ok: boolean,
+) => boolean;
+
+/** What the trampoline needs from a connection. */
+export interface VerifyTarget {
+  /** The callback in force for this connection, or null for OpenSSL's verdict. */
+  readonly _verifyCallback: VerifyCallback<never> | null;
+}
+
+let trampoline: Deno.UnsafeCallback<{ parameters: ["i32", "pointer"]; result: "i32" }> | undefined;
+let storeIndex = -1;
+
+function verify(preverifyOk: number, store: Deno.PointerValue): number {
+  const { ssl: lib, crypto } = native();
+  try {
+    if (storeIndex < 0) storeIndex = lib.SSL_get_ex_data_X509_STORE_CTX_idx();
+    const ssl = crypto.X509_STORE_CTX_get_ex_data(store, storeIndex);
+    const conn = ownerOf<VerifyTarget>(ssl);
+    const callback = conn?._verifyCallback ?? null;
+    if (preverifyOk && callback === null) return 1;
+    const depth = crypto.X509_STORE_CTX_get_error_depth(store);
+    const current = crypto.X509_STORE_CTX_get_current_cert(store);
+    const errnum = crypto.X509_STORE_CTX_get_error(store);
+    if (!preverifyOk) {
+      recordVerifyFailure({ depth, certificate: current ? X509._borrow(current) : null });
+    }
+    if (callback === null || current === null) return preverifyOk ? 1 : 0;
+    const accepted = (callback as VerifyCallback<unknown>)(
+      conn,
+      X509._borrow(current),
+      errnum,
+      depth,
+      preverifyOk !== 0,
+    );
+    if (accepted) {
+      crypto.X509_STORE_CTX_set_error(store, X509_V_OK);
+      return 1;
+    }
+    if (errnum === X509_V_OK) {
+      crypto.X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+    }
+    return 0;
+  } catch (e) {
+    recordCallbackError(e);
+    crypto.X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+    return 0;
+  }
+}
+
+/**
+ * The verify trampoline's function pointer, created on first use.
+ *
+ * @returns The pointer to pass to `SSL_CTX_set_verify` / `SSL_set_verify`.
+ */
+export function verifyTrampoline(): Deno.PointerObject {
+  trampoline ??= new Deno.UnsafeCallback({ parameters: ["i32", "pointer"], result: "i32" }, verify);
+  return trampoline.pointer;
+}
