@@ -148,7 +148,8 @@ export function withInputBio<T>(
   read: (bio: Deno.PointerObject) => T,
 ): T {
   const { crypto } = native();
-  const bio = crypto.BIO_new_mem_buf(data, data.length);
+  // An empty array would pass as a null pointer, which BIO_new_mem_buf refuses.
+  const bio = crypto.BIO_new_mem_buf(data.length > 0 ? data : new Uint8Array(1), data.length);
   if (bio === null) throw new Error("Out of memory: BIO_new_mem_buf failed");
   try {
     return read(bio);

@@ -42,8 +42,8 @@ const EXFLAG_CA = 0x10;
 const EXFLAG_KUSAGE = 0x2;
 /** `X509V3_EXT_DUMP_UNKNOWN`: hex-dump extensions OpenSSL cannot print. */
 const X509V3_EXT_DUMP_UNKNOWN = 3 << 16;
-/** `openssl x509 -text`'s name flags in 3.0: `XN_FLAG_SEP_CPLUS_SPC | ASN1_STRFLGS_UTF8_CONVERT`. */
-const TEXT_NAME_FLAGS = (2 << 16) | 0x10;
+/** `openssl x509 -text`'s name flags in 3.0: `XN_FLAG_ONELINE` (UTF-8 shown as `\\XX` escapes). */
+const TEXT_NAME_FLAGS = 0x1 | 0x2 | 0x4 | 0x10 | 0x100 | 0x200 | 0x8 | (2 << 16) | (1 << 23);
 /** `EVP_MAX_MD_SIZE`. */
 const EVP_MAX_MD_SIZE = 64;
 
