@@ -13,6 +13,10 @@ import { cryptoError, decodeDER, encodeDER } from "./_native.ts";
 import { PKey } from "./pkey.ts";
 import { X509 } from "./x509.ts";
 
+/** `ERR_LIB_PKCS12`. */
+const ERR_LIB_PKCS12 = 35;
+/** `PKCS12_R_MAC_ABSENT`: the bundle has no MAC. */
+const PKCS12_R_MAC_ABSENT = 108;
 /** `PKCS12_DEFAULT_ITER`: key derivation and MAC iterations. */
 const PKCS12_DEFAULT_ITER = 2048;
 
@@ -85,12 +89,17 @@ export function loadPKCS12(data: Uint8Array, passphrase: string): PKCS12Contents
     clearErrors();
     if (crypto.PKCS12_verify_mac(p12, pass, pass.length - 1) !== 1) {
       const errors = drainErrorQueue();
-      throw new SSLError(
-        errors,
-        `Wrong passphrase for PKCS#12 bundle: the integrity check (MAC) failed${
-          errors.length ? ` (${[...new Set(errors.map((e) => e.reason))].join("; ")})` : ""
-        }`,
-      );
+      // PKCS12_R_MAC_ABSENT: a bundle made with -nomac has nothing to check; parsing decides.
+      if (
+        !errors.some((e) =>
+          e.libraryCode === ERR_LIB_PKCS12 && e.reasonCode === PKCS12_R_MAC_ABSENT
+        )
+      ) {
+        throw new SSLError(
+          errors,
+          "Wrong passphrase for PKCS#12 bundle: the integrity check (MAC) failed",
+        );
+      }
     }
     const keyOut = new PointerOut();
     const certOut = new PointerOut();

@@ -164,7 +164,12 @@ export class PKey {
       }
       const out = new PointerOut();
       if (crypto.EVP_PKEY_generate(ctx, out.buffer) !== 1) {
-        throw cryptoError(`Could not generate a ${type} key`);
+        // OpenSSL 3.0 accepts any group name when set and rejects it only here.
+        throw cryptoError(
+          options.type === "ec"
+            ? `Could not generate an EC key on curve ${options.curve ?? "P-256"}`
+            : `Could not generate a ${type} key`,
+        );
       }
       return new PKey(out.get()!);
     } finally {
