@@ -104,7 +104,19 @@ export {
   TLSv1_METHOD,
 } from "./connection/context.ts";
 export type { CertificateInput, KeyInput, PasswdCallback } from "./connection/context.ts";
-export { Connection, MSG_PEEK } from "./connection/connection.ts";
+export { Connection, ConnectionBase, MSG_PEEK } from "./connection/connection.ts";
+export type {
+  AddrOf,
+  ConnectionConstructor,
+  HandshakeInfo,
+  TransportMembers,
+} from "./connection/connection.ts";
+export type {
+  SplitTransport,
+  StreamPairTransport,
+  StreamTransport,
+  Transport,
+} from "./connection/transport.ts";
 export type { VerifyCallback } from "./connection/_verify.ts";
 export { X509 } from "./crypto/x509.ts";
 export type { SubjectAltName, X509Extension } from "./crypto/x509.ts";

@@ -9,18 +9,24 @@ import { usize } from "../ffi/ctypes.ts";
 import { cstr, readCString, toBytes } from "../ffi/memory.ts";
 import {
   BIO_set_mem_eof_return,
+  SENT_SHUTDOWN,
+  SSL_ERROR_WANT_READ,
+  SSL_ERROR_WANT_WRITE,
+  SSL_ERROR_ZERO_RETURN,
   SSL_set_tlsext_host_name,
   TLSEXT_NAMETYPE_host_name,
   VERIFY_NONE,
 } from "../ffi/constants.ts";
 import { ClosedError, WantReadError } from "../errors/ssl_error.ts";
 import { clearErrors, sslErrorFromQueue, throwCallbackError } from "../errors/queue.ts";
-import { raiseSSLError } from "../errors/raise.ts";
+import { raiseSSLError, sslError } from "../errors/raise.ts";
 import { X509 } from "../crypto/x509.ts";
 import { Context } from "./context.ts";
 import { registerOwner, unregisterOwner } from "./_registry.ts";
 import { verifyTrampoline } from "./_verify.ts";
 import type { VerifyCallback } from "./_verify.ts";
+import { toPipe } from "./transport.ts";
+import type { Pipe, Transport } from "./transport.ts";
 
 /** `MSG_PEEK`: with {@link Connection.recv}, read without consuming. */
 export const MSG_PEEK = 2;
@@ -73,27 +79,41 @@ const registry = new FinalizationRegistry<bigint>((address) => {
  * leaf.close();
  * ```
  */
-export class Connection {
+export class ConnectionBase<T extends Transport = Transport> {
   #ssl: Deno.PointerObject | null;
   #context: Context;
   #rbio: Deno.PointerObject | null = null;
   #wbio: Deno.PointerObject | null = null;
-  #verifyCallback: VerifyCallback<Connection> | null;
+  #verifyCallback: VerifyCallback<Connection<Transport>> | null;
   readonly #count = new BigUint64Array(1);
+  // ---- async engine state (stream transports) ----
+  readonly #transport: T;
+  #pipe: Pipe | null = null;
+  #inBuf: Uint8Array<ArrayBuffer> | null = null;
+  #fillPromise: Promise<void> | null = null;
+  #writeChain: Promise<void> = Promise.resolve();
+  #handshakePromise: Promise<HandshakeInfo> | null = null;
+  #closedSignal: Promise<never> | null = null;
+  #rejectClosed: ((e: unknown) => void) | null = null;
+  #readable: ReadableStream<Uint8Array<ArrayBuffer>> | null = null;
+  #writable: WritableStream<Uint8Array> | null = null;
+  #roleSet = false;
 
   /**
    * Creates a connection from a context.
    *
    * @param context The configuration to use; it can no longer be changed afterwards.
-   * @param transport `null` for memory BIOs.
+   * @param transport `null` for memory BIOs (you move ciphertext with
+   *   `bioRead`/`bioWrite`), or a stream transport that the connection pumps
+   *   itself: any object with `read(p)`/`write(p)` (a `Deno.Conn`, a
+   *   `Deno.TlsConn`, your own), `{ reader, writer }`, or
+   *   `{ readable, writable }`.
    * @throws {TypeError} When the arguments are of the wrong type.
    * @throws {SSLError} When OpenSSL cannot create the connection.
    */
-  constructor(context: Context, transport: null = null) {
+  constructor(context: Context, transport: T = null as T) {
     if (!(context instanceof Context)) throw new TypeError("context must be a Context");
-    if (transport !== null) {
-      throw new TypeError("Only the null (memory BIO) transport is supported yet");
-    }
+    const pipe = transport === null || transport === undefined ? null : toPipe(transport);
     const { ssl: lib, crypto } = native();
     clearErrors();
     const ssl = lib.SSL_new(context._handle);
@@ -116,6 +136,8 @@ export class Connection {
     lib.SSL_set_bio(ssl, rbio, wbio); // the SSL owns both from here on
     this.#rbio = rbio;
     this.#wbio = wbio;
+    this.#transport = transport;
+    this.#pipe = pipe;
   }
 
   /** The `SSL*`, for denossl's own use. Throws when closed. */
@@ -125,15 +147,37 @@ export class Connection {
   }
 
   /** The verify callback in force (the context's at creation, or this connection's own). Internal. */
-  get _verifyCallback(): VerifyCallback<Connection> | null {
+  get _verifyCallback(): VerifyCallback<Connection<Transport>> | null {
     return this.#verifyCallback;
   }
 
   #memoryBio(which: "read" | "write"): Deno.PointerObject {
     this._handle;
     const bio = which === "read" ? this.#rbio : this.#wbio;
-    if (bio === null) throw new TypeError("This connection does not use memory BIOs");
+    if (bio === null || this.#pipe !== null) {
+      throw new TypeError(
+        "This connection's transport moves its ciphertext: bioRead/bioWrite are for memory BIOs",
+      );
+    }
     return bio;
+  }
+
+  /** The transport given to the constructor (null in memory mode). Internal. */
+  get _transport(): T {
+    return this.#transport;
+  }
+
+  /** The objects passthrough lookups resolve on, in order. Internal. */
+  get _passthroughTargets(): readonly object[] {
+    return this.#pipe?.targets ?? [];
+  }
+
+  /**
+   * How ciphertext moves: `"memory"` (you move it with `bioRead`/`bioWrite`)
+   * or `"stream"` (the connection pumps its transport).
+   */
+  get transportMode(): "memory" | "stream" {
+    return this.#pipe === null ? "memory" : "stream";
   }
 
   // ---- state ---------------------------------------------------------------------
@@ -148,6 +192,7 @@ export class Connection {
    */
   setConnectState(): void {
     native().ssl.SSL_set_connect_state(this._handle);
+    this.#roleSet = true;
   }
 
   /**
@@ -160,6 +205,7 @@ export class Connection {
    */
   setAcceptState(): void {
     native().ssl.SSL_set_accept_state(this._handle);
+    this.#roleSet = true;
   }
 
   /**
@@ -288,7 +334,7 @@ export class Connection {
    * conn.setVerify(VERIFY_PEER, (_c, _cert, _err, _depth, ok) => ok);
    * ```
    */
-  setVerify(mode: number, callback?: VerifyCallback<Connection> | null): void {
+  setVerify(mode: number, callback?: VerifyCallback<Connection<Transport>> | null): void {
     const ssl = this._handle;
     if (typeof mode !== "number" || !Number.isInteger(mode) || mode < 0 || mode > 0xf) {
       throw new RangeError("mode must be VERIFY_NONE or a combination of VERIFY_* flags");
@@ -681,6 +727,358 @@ export class Connection {
     BIO_set_mem_eof_return(this.#memoryBio("read"), 0);
   }
 
+  // ---- Deno's async face (stream transports) ---------------------------------------------
+
+  #pipeOrThrow(): Pipe {
+    this._handle;
+    if (this.#pipe === null) {
+      throw new TypeError(
+        "This connection has no transport (memory mode): use the synchronous methods with bioRead/bioWrite",
+      );
+    }
+    return this.#pipe;
+  }
+
+  #closed(): Promise<never> {
+    if (this.#closedSignal === null) {
+      this.#closedSignal = new Promise<never>((_, reject) => {
+        this.#rejectClosed = reject;
+      });
+      this.#closedSignal.catch(() => {});
+    }
+    return this.#closedSignal;
+  }
+
+  /** Moves what OpenSSL wrote into the outgoing BIO to the transport, in order. */
+  #flush(): Promise<void> {
+    const wbio = this.#wbio;
+    const pipe = this.#pipe;
+    if (wbio === null || pipe === null) return this.#writeChain;
+    const { crypto } = native();
+    const pending = Number(crypto.BIO_ctrl_pending(wbio));
+    if (pending === 0) return this.#writeChain;
+    const out = new Uint8Array(pending);
+    const n = crypto.BIO_read(wbio, out, pending);
+    const bytes = n === pending ? out : out.subarray(0, Math.max(0, n));
+    const chain = this.#writeChain.then(() => pipe.writeAll(bytes));
+    chain.catch(() => {}); // callers that await see the error; nobody else must crash on it
+    this.#writeChain = chain;
+    return chain;
+  }
+
+  /** Reads once from the transport into the incoming BIO; at most one read is in flight. */
+  #fill(): Promise<void> {
+    this.#fillPromise ??= this.#doFill().finally(() => {
+      this.#fillPromise = null;
+    });
+    return this.#fillPromise;
+  }
+
+  async #doFill(): Promise<void> {
+    const pipe = this.#pipeOrThrow();
+    const buf = this.#inBuf ??= new Uint8Array(IN_BUFFER_SIZE);
+    const read = pipe.read(buf);
+    read.catch(() => {});
+    const n = await Promise.race([read, this.#closed()]);
+    const rbio = this.#rbio;
+    if (rbio === null) throw new ClosedError("Connection");
+    const { crypto } = native();
+    if (n === null) {
+      BIO_set_mem_eof_return(rbio, 0); // the peer's transport ended: reads now see EOF
+      return;
+    }
+    if (n > 0) crypto.BIO_write(rbio, buf, n);
+  }
+
+  /**
+   * Runs the handshake over the transport if it has not run yet; `read` and
+   * `write` call it for you. Concurrent calls share one handshake.
+   *
+   * @returns Deno's `TlsHandshakeInfo` (`alpnProtocol`) plus the protocol,
+   *   cipher and peer certificate.
+   * @throws {VerificationError} When the peer's certificate is refused.
+   * @throws {SSLError} When the handshake fails; `SysCallError` when the peer vanishes.
+   * @example
+   * ```ts ignore
+   * const info = await conn.handshake();
+   * console.log(info.protocol, info.cipher, info.alpnProtocol);
+   * ```
+   */
+  handshake(): Promise<HandshakeInfo> {
+    try {
+      this.#pipeOrThrow();
+      if (!this.#roleSet) {
+        throw new TypeError("Call setConnectState() or setAcceptState() before the handshake");
+      }
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    this.#handshakePromise ??= this.#runHandshake();
+    return this.#handshakePromise;
+  }
+
+  async #runHandshake(): Promise<HandshakeInfo> {
+    const lib = native().ssl;
+    for (;;) {
+      const ssl = this._handle;
+      clearErrors();
+      const ret = lib.SSL_do_handshake(ssl);
+      if (ret === 1) {
+        throwCallbackError();
+        await this.#flush();
+        return this.#handshakeInfo();
+      }
+      const code = lib.SSL_get_error(ssl, ret);
+      if (code === SSL_ERROR_WANT_READ) {
+        await this.#flush();
+        await this.#fill();
+        continue;
+      }
+      if (code === SSL_ERROR_WANT_WRITE) {
+        await this.#flush();
+        continue;
+      }
+      const error = sslError(ssl, ret);
+      await this.#flush().catch(() => {}); // let the peer see our alert
+      throw error;
+    }
+  }
+
+  #handshakeInfo(): HandshakeInfo {
+    const { ssl: lib } = native();
+    const ssl = this._handle;
+    const data = new BigUint64Array(1);
+    const len = new Uint32Array(1);
+    lib.SSL_get0_alpn_selected(ssl, data, len);
+    const ptr = Deno.UnsafePointer.create(data[0]!);
+    const alpnProtocol = ptr === null || len[0] === 0
+      ? null
+      : new TextDecoder().decode(Deno.UnsafePointerView.getArrayBuffer(ptr, len[0]!));
+    return {
+      alpnProtocol,
+      protocol: this.getProtocolVersionName(),
+      cipher: this.getCipherName() ?? "",
+      peerCertificate: this.getPeerCertificate(),
+    };
+  }
+
+  /**
+   * Reads decrypted bytes into `p`, as `Deno.Conn.read` does.
+   *
+   * @param p Where to put them.
+   * @returns The count, or null once the peer closed the TLS session
+   *   (close_notify).
+   * @throws {SysCallError} When the peer's transport ended without close_notify
+   *   (errno -1, "Unexpected EOF"), unless `OP_IGNORE_UNEXPECTED_EOF` is set.
+   * @throws {ClosedError} When the connection is closed, also while the read waits.
+   * @example
+   * ```ts ignore
+   * const buf = new Uint8Array(16384);
+   * const n = await conn.read(buf);
+   * ```
+   */
+  async read(p: Uint8Array): Promise<number | null> {
+    if (this.#handshakePromise === null || !this.isHandshakeDone()) await this.handshake();
+    const lib = native().ssl;
+    const count = this.#count;
+    for (;;) {
+      const ssl = this._handle;
+      if (p.length === 0) return 0;
+      clearErrors();
+      const ret = lib.SSL_read_ex(ssl, p, usize(p.length), count);
+      if (ret === 1) {
+        throwCallbackError();
+        if (this.#outgoingPending()) this.#flush();
+        return Number(count[0]);
+      }
+      const code = lib.SSL_get_error(ssl, ret);
+      if (code === SSL_ERROR_WANT_READ) {
+        if (this.#outgoingPending()) this.#flush();
+        await this.#fill();
+        continue;
+      }
+      if (code === SSL_ERROR_ZERO_RETURN) return null;
+      if (code === SSL_ERROR_WANT_WRITE) {
+        await this.#flush();
+        continue;
+      }
+      throw sslError(ssl, ret);
+    }
+  }
+
+  #outgoingPending(): boolean {
+    const wbio = this.#wbio;
+    return wbio !== null && Number(native().crypto.BIO_ctrl_pending(wbio)) > 0;
+  }
+
+  /**
+   * Encrypts and sends all of `p`, as `Deno.Conn.write` does (it resolves once
+   * every byte went to the transport). Large writes are sent as records
+   * coalesced into transport writes of up to 256 KiB.
+   *
+   * @param p The bytes.
+   * @returns `p.length`.
+   * @throws {SSLError} When OpenSSL fails; a transport error as the transport throws it.
+   * @example
+   * ```ts ignore
+   * await conn.write(new TextEncoder().encode("hello"));
+   * ```
+   */
+  async write(p: Uint8Array): Promise<number> {
+    if (this.#handshakePromise === null || !this.isHandshakeDone()) await this.handshake();
+    const lib = native().ssl;
+    const { crypto } = native();
+    const count = this.#count;
+    let offset = 0;
+    while (offset < p.length) {
+      const ssl = this._handle;
+      clearErrors();
+      const rest = offset === 0 ? p : p.subarray(offset);
+      const ret = lib.SSL_write_ex(ssl, rest, usize(rest.length), count);
+      if (ret === 1) {
+        throwCallbackError();
+        offset += Number(count[0]);
+        if (Number(crypto.BIO_ctrl_pending(this.#wbio)) >= FLUSH_THRESHOLD) await this.#flush();
+        continue;
+      }
+      const code = lib.SSL_get_error(ssl, ret);
+      if (code === SSL_ERROR_WANT_READ) {
+        await this.#flush();
+        await this.#fill();
+        continue;
+      }
+      if (code === SSL_ERROR_WANT_WRITE) {
+        await this.#flush();
+        continue;
+      }
+      throw sslError(ssl, ret);
+    }
+    await this.#flush();
+    return p.length;
+  }
+
+  /**
+   * Sends close_notify, then half-closes the transport (its `closeWrite`,
+   * when it has one). The peer's `read` then returns null; this side can
+   * still read what the peer sends.
+   *
+   * @example
+   * ```ts ignore
+   * await conn.closeWrite();
+   * ```
+   */
+  async closeWrite(): Promise<void> {
+    const pipe = this.#pipeOrThrow();
+    if (this.#handshakePromise !== null) await this.#handshakePromise;
+    const ssl = this._handle;
+    if ((native().ssl.SSL_get_shutdown(ssl) & SENT_SHUTDOWN) === 0) {
+      clearErrors();
+      native().ssl.SSL_shutdown(ssl);
+      native().crypto.ERR_clear_error();
+    }
+    await this.#flush();
+    await pipe.closeWrite();
+  }
+
+  /**
+   * The decrypted bytes as a web stream (Deno's `conn.readable`). Cancelling
+   * it closes the connection; it ends at close_notify.
+   *
+   * @example
+   * ```ts ignore
+   * for await (const chunk of conn.readable) console.log(chunk.length);
+   * ```
+   */
+  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    this.#pipeOrThrow();
+    this.#readable ??= new ReadableStream<Uint8Array<ArrayBuffer>>({
+      type: "bytes",
+      autoAllocateChunkSize: READABLE_CHUNK_SIZE,
+      pull: async (c) => {
+        const controller = c as ReadableByteStreamController;
+        const request = controller.byobRequest!;
+        const view = request.view as Uint8Array<ArrayBuffer>;
+        let n: number | null;
+        try {
+          n = await this.read(view);
+        } catch (e) {
+          if (e instanceof ClosedError) {
+            controller.close();
+            request.respond(0);
+            return;
+          }
+          throw e;
+        }
+        if (n === null) {
+          controller.close();
+          request.respond(0);
+        } else {
+          request.respond(n);
+        }
+      },
+      cancel: () => this.close(),
+    });
+    return this.#readable;
+  }
+
+  /**
+   * A web stream that encrypts and sends what is written to it (Deno's
+   * `conn.writable`). Closing it sends close_notify and half-closes the
+   * transport; aborting it closes the connection.
+   *
+   * @example
+   * ```ts ignore
+   * await conn.readable.pipeTo(conn.writable); // echo
+   * ```
+   */
+  get writable(): WritableStream<Uint8Array> {
+    this.#pipeOrThrow();
+    this.#writable ??= new WritableStream<Uint8Array>({
+      write: async (chunk) => {
+        await this.write(chunk);
+      },
+      close: () => this.closeWrite(),
+      abort: () => this.close(),
+    });
+    return this.#writable;
+  }
+
+  /** The transport's local address (an all-zero TCP address when the transport has none). */
+  get localAddr(): AddrOf<T> {
+    return addrOf(this._passthroughTargets, "localAddr") as AddrOf<T>;
+  }
+
+  /** The transport's remote address (an all-zero TCP address when the transport has none). */
+  get remoteAddr(): AddrOf<T> {
+    return addrOf(this._passthroughTargets, "remoteAddr") as AddrOf<T>;
+  }
+
+  /**
+   * Lets the transport keep the event loop alive (its `ref()`, when it has one).
+   *
+   * @example
+   * ```ts ignore
+   * conn.ref();
+   * ```
+   */
+  ref(): void {
+    this._handle;
+    callOn(this._passthroughTargets, "ref");
+  }
+
+  /**
+   * Stops the transport from keeping the event loop alive (its `unref()`).
+   *
+   * @example
+   * ```ts ignore
+   * conn.unref();
+   * ```
+   */
+  unref(): void {
+    this._handle;
+    callOn(this._passthroughTargets, "unref");
+  }
+
   // ---- lifecycle --------------------------------------------------------------------------
 
   /** Whether {@link close} was called. */
@@ -689,8 +1087,12 @@ export class Connection {
   }
 
   /**
-   * Frees the connection's native state, without sending close_notify (call
-   * {@link shutdown} first for a clean close). Idempotent.
+   * Closes the connection, as `Deno.Conn.close` does, and frees its native
+   * state. In memory mode nothing is sent (call {@link shutdown} first for a
+   * clean close). Over a transport, a close_notify is sent when the handshake
+   * finished and none was sent yet, then the transport is closed once queued
+   * writes are out (await {@link Symbol.asyncDispose} to wait for that). A
+   * pending `read` settles at once with `ClosedError`. Idempotent.
    *
    * @example
    * ```ts ignore
@@ -698,18 +1100,174 @@ export class Connection {
    * ```
    */
   close(): void {
+    this.#closeNow();
+  }
+
+  #closeNow(): Promise<void> {
     const ssl = this.#ssl;
-    if (ssl === null) return;
+    if (ssl === null) return this.#writeChain.catch(() => {});
+    const pipe = this.#pipe;
+    let last: Promise<void> = this.#writeChain;
+    if (pipe !== null) {
+      const lib = native().ssl;
+      if (
+        lib.SSL_is_init_finished(ssl) === 1 && (lib.SSL_get_shutdown(ssl) & SENT_SHUTDOWN) === 0
+      ) {
+        clearErrors();
+        lib.SSL_shutdown(ssl);
+        native().crypto.ERR_clear_error();
+        last = this.#flush();
+      }
+    }
     this.#ssl = null;
     this.#rbio = null;
     this.#wbio = null;
     registry.unregister(this);
     unregisterOwner(ssl);
     native().ssl.SSL_free(ssl);
+    this.#rejectClosed?.(new ClosedError("Connection"));
+    if (this.#closedSignal === null) {
+      this.#closedSignal = Promise.reject(new ClosedError("Connection"));
+      this.#closedSignal.catch(() => {});
+    }
+    if (pipe === null) return Promise.resolve();
+    const done = last.catch(() => {}).then(() => pipe.close());
+    this.#writeChain = done;
+    return done;
   }
 
   /** Same as {@link close}. */
   [Symbol.dispose](): void {
     this.close();
   }
+
+  /**
+   * Closes the connection and waits until the final close_notify and any
+   * queued writes reached the transport and the transport is closed.
+   *
+   * @example
+   * ```ts ignore
+   * await using conn = await connectTls({ hostname: "example.com", port: 443 });
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.#closeNow();
+  }
 }
+
+/** Size of the buffer a connection reads its transport into. */
+const IN_BUFFER_SIZE = 64 * 1024;
+/** Outgoing ciphertext queued before `write` flushes it mid-call. */
+const FLUSH_THRESHOLD = 256 * 1024;
+/** Chunk size of `readable` when the reader brings no buffer. */
+const READABLE_CHUNK_SIZE = 16 * 1024;
+
+const ZERO_ADDR: Deno.NetAddr = Object.freeze({ transport: "tcp", hostname: "0.0.0.0", port: 0 });
+
+function addrOf(targets: readonly object[], key: "localAddr" | "remoteAddr"): Deno.Addr {
+  for (const t of targets) {
+    if (key in t) return (t as Record<string, Deno.Addr>)[key]!;
+  }
+  return ZERO_ADDR;
+}
+
+function callOn(targets: readonly object[], key: "ref" | "unref"): void {
+  for (const t of targets) {
+    const fn = (t as Record<string, unknown>)[key];
+    if (typeof fn === "function") {
+      fn.call(t);
+      return;
+    }
+  }
+}
+
+/**
+ * What `handshake()` resolves to: Deno's `TlsHandshakeInfo` plus what Deno
+ * does not tell.
+ *
+ * @example
+ * ```ts ignore
+ * const { alpnProtocol, protocol, cipher, peerCertificate } = await conn.handshake();
+ * ```
+ */
+export interface HandshakeInfo extends Deno.TlsHandshakeInfo {
+  /** The negotiated protocol version, for example `"TLSv1.3"`. */
+  protocol: string;
+  /** The negotiated cipher, for example `"TLS_AES_256_GCM_SHA384"`. */
+  cipher: string;
+  /** The peer's certificate, or null when it sent none. */
+  peerCertificate: X509 | null;
+}
+
+/** The address type a transport reports (`Deno.NetAddr` when it reports none). */
+export type AddrOf<T> = T extends { readonly localAddr: infer A } ? A : Deno.NetAddr;
+
+/** Members of a transport reachable on its connection through passthrough. */
+export type TransportMembers<T> = T extends null ? unknown
+  : T extends { reader: infer R; writer: infer W }
+    ? Omit<R, keyof ConnectionBase> & Omit<W, keyof ConnectionBase | keyof R>
+  : T extends { readable: ReadableStream; writable: WritableStream } ? unknown
+  : Omit<T, keyof ConnectionBase>;
+
+/**
+ * A TLS connection over transport `T`: everything of {@link ConnectionBase}
+ * plus the transport's own members, reached through passthrough (a lookup
+ * that fails on the connection resolves on its transport, as in pyOpenSSL),
+ * so `conn.setNoDelay(true)` works on a connection over a `Deno.TcpConn`.
+ *
+ * @example
+ * ```ts ignore
+ * const tcp = await Deno.connect({ hostname: "example.com", port: 443 });
+ * const conn: Connection<Deno.TcpConn> = new Connection(ctx, tcp);
+ * conn.setNoDelay(true);
+ * ```
+ */
+export type Connection<T extends Transport = Transport> = ConnectionBase<T> & TransportMembers<T>;
+
+/**
+ * The constructor of {@link Connection}: `new Connection(context, transport)`.
+ *
+ * @example
+ * ```ts ignore
+ * const conn = new Connection(ctx, null); // memory BIOs
+ * ```
+ */
+export interface ConnectionConstructor {
+  /**
+   * Creates a connection.
+   *
+   * @param context The configuration; it can no longer be changed afterwards.
+   * @param transport `null` for memory BIOs, or a transport to pump.
+   */
+  new <T extends Transport = null>(context: Context, transport?: T): Connection<T>;
+  /** The prototype. */
+  readonly prototype: ConnectionBase;
+}
+
+/**
+ * A TLS connection: see {@link ConnectionBase} for its methods and
+ * {@link Connection} (the type) for passthrough.
+ */
+export const Connection: ConnectionConstructor = ConnectionBase as unknown as ConnectionConstructor;
+
+// Passthrough: a Proxy at the end of the prototype chain, reached only after
+// the class's own lookup failed, so the hot path never pays for it.
+Object.setPrototypeOf(
+  ConnectionBase.prototype,
+  new Proxy(Object.create(Object.prototype) as object, {
+    get(target, key, receiver): unknown {
+      if (key in target || typeof key === "symbol") return Reflect.get(target, key, receiver);
+      if (!(receiver instanceof ConnectionBase)) return undefined;
+      for (const t of receiver._passthroughTargets) {
+        if (key in t) {
+          const value = (t as Record<string, unknown>)[key];
+          return typeof value === "function" ? value.bind(t) : value;
+        }
+      }
+      return undefined;
+    },
+    has(target, key): boolean {
+      return key in target;
+    },
+  }),
+);

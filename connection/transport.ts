@@ -1,0 +1,198 @@
+/**
+ * Transports: what a `Connection` reads ciphertext from and writes it to.
+ * Every accepted shape is normalized into one {@link Pipe}. Internal, but the
+ * shapes are public: see {@link Transport}.
+ *
+ * @module
+ */
+
+/**
+ * Anything with Deno's `read`/`write` pair: a `Deno.Conn` (TCP, Unix), a
+ * `Deno.TlsConn` (TLS inside TLS), or your own object.
+ *
+ * @example A test double
+ * ```ts ignore
+ * const transport: StreamTransport = { read: async (p) => null, write: async (p) => p.length };
+ * ```
+ */
+export interface StreamTransport {
+  /** Reads into `p`; resolves to the count, or null at end of stream. */
+  read(p: Uint8Array): Promise<number | null>;
+  /** Writes from `p`; resolves to the count written (possibly partial). */
+  write(p: Uint8Array): Promise<number>;
+  /** Optional: closes the transport. */
+  close?(): void;
+  /** Optional: half-closes the transport for writing. */
+  closeWrite?(): Promise<void>;
+}
+
+/**
+ * Separate objects for each direction, with `read` and `write` methods.
+ *
+ * @example TLS over a child process's pipes
+ * ```ts ignore
+ * new Connection(ctx, { reader: child.stdout, writer: child.stdin });
+ * ```
+ */
+export interface SplitTransport {
+  /** Where ciphertext comes from. */
+  reader: { read(p: Uint8Array): Promise<number | null>; close?(): void };
+  /** Where ciphertext goes. */
+  writer: { write(p: Uint8Array): Promise<number>; close?(): void };
+}
+
+/**
+ * Separate web streams for each direction (a child process's
+ * `stdout`/`stdin`, a `TransformStream` pair, ...).
+ *
+ * @example TLS over stdin/stdout
+ * ```ts ignore
+ * new Connection(ctx, { readable: Deno.stdin.readable, writable: Deno.stdout.writable });
+ * ```
+ */
+export interface StreamPairTransport {
+  /** Where ciphertext comes from. */
+  readable: ReadableStream<Uint8Array>;
+  /** Where ciphertext goes. */
+  writable: WritableStream<Uint8Array>;
+}
+
+/**
+ * Every transport shape a `Connection` accepts: `null` for memory BIOs, or a
+ * stream, split or stream-pair transport.
+ *
+ * @example
+ * ```ts ignore
+ * const t: Transport = await Deno.connect({ port: 443, hostname: "example.com" });
+ * ```
+ */
+export type Transport = null | StreamTransport | SplitTransport | StreamPairTransport;
+
+/** The one shape the engine drives. */
+export interface Pipe {
+  read(p: Uint8Array): Promise<number | null>;
+  /** Writes every byte. */
+  writeAll(p: Uint8Array): Promise<void>;
+  closeWrite(): Promise<void>;
+  close(): void;
+  /** The objects passthrough lookups go to, in order. */
+  targets: object[];
+}
+
+function isFn(v: unknown): v is (...a: unknown[]) => unknown {
+  return typeof v === "function";
+}
+
+async function writeAllTo(write: (p: Uint8Array) => Promise<number>, p: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < p.length) {
+    const n = await write(off === 0 ? p : p.subarray(off));
+    if (!(n > 0)) throw new Deno.errors.WriteZero("The transport wrote 0 bytes");
+    off += n;
+  }
+}
+
+function fromStreamPair(t: StreamPairTransport): Pipe {
+  const reader = t.readable.getReader();
+  const writer = t.writable.getWriter();
+  let leftover: Uint8Array | null = null;
+  let writerClosed = false;
+  return {
+    targets: [t.readable, t.writable],
+    async read(p): Promise<number | null> {
+      let chunk = leftover;
+      leftover = null;
+      while (chunk === null || chunk.length === 0) {
+        const r = await reader.read();
+        if (r.done) return null;
+        chunk = r.value;
+      }
+      const n = Math.min(p.length, chunk.length);
+      p.set(chunk.subarray(0, n));
+      if (n < chunk.length) leftover = chunk.subarray(n);
+      return n;
+    },
+    async writeAll(p): Promise<void> {
+      // The stream may keep the chunk: hand it a copy.
+      await writer.write(p.slice());
+    },
+    async closeWrite(): Promise<void> {
+      if (writerClosed) return;
+      writerClosed = true;
+      await writer.close().catch(() => {});
+    },
+    close(): void {
+      reader.cancel().catch(() => {});
+      if (!writerClosed) {
+        writerClosed = true;
+        writer.close().catch(() => {});
+      }
+    },
+  };
+}
+
+/**
+ * Normalizes a transport.
+ *
+ * @param t The user's transport.
+ * @returns The pipe.
+ * @throws {TypeError} When the shape is not recognised.
+ */
+export function toPipe(t: Exclude<Transport, null>): Pipe {
+  const any = t as unknown as Record<string, unknown>;
+  if (isFn(any.read) && isFn(any.write)) {
+    const s = t as StreamTransport;
+    return {
+      targets: [s],
+      read: (p) => s.read(p),
+      writeAll: (p) => writeAllTo((b) => s.write(b), p),
+      closeWrite: async () => {
+        if (isFn(any.closeWrite)) await s.closeWrite!();
+      },
+      close: () => {
+        try {
+          s.close?.();
+        } catch (e) {
+          if (!(e instanceof Deno.errors.BadResource)) throw e;
+        }
+      },
+    };
+  }
+  const reader = any.reader as SplitTransport["reader"] | undefined;
+  const writer = any.writer as SplitTransport["writer"] | undefined;
+  if (reader && writer && isFn(reader.read) && isFn(writer.write)) {
+    const closeQuietly = (o: { close?(): void }): void => {
+      try {
+        o.close?.();
+      } catch (e) {
+        if (!(e instanceof Deno.errors.BadResource)) throw e;
+      }
+    };
+    let writerClosed = false;
+    return {
+      targets: [reader, writer],
+      read: (p) => reader.read(p),
+      writeAll: (p) => writeAllTo((b) => writer.write(b), p),
+      closeWrite: () => {
+        if (!writerClosed) {
+          writerClosed = true;
+          closeQuietly(writer);
+        }
+        return Promise.resolve();
+      },
+      close: () => {
+        closeQuietly(reader);
+        if (!writerClosed) {
+          writerClosed = true;
+          closeQuietly(writer);
+        }
+      },
+    };
+  }
+  if (any.readable instanceof ReadableStream && any.writable instanceof WritableStream) {
+    return fromStreamPair(t as StreamPairTransport);
+  }
+  throw new TypeError(
+    "transport must be null, an object with read()/write(), { reader, writer } or { readable, writable }",
+  );
+}
