@@ -26,8 +26,33 @@ const registry = new FinalizationRegistry<bigint>((address) => {
   if (ptr) native().crypto.X509_STORE_free(ptr);
 });
 
-/** Flags for {@link X509Store.setFlags} (`X509_V_FLAG_*`). */
-export const X509StoreFlags = Object.freeze({
+/**
+ * Flags for {@link X509Store.setFlags} (`X509_V_FLAG_*`).
+ *
+ * @example Check revocation of the whole chain
+ * ```ts ignore
+ * store.addCRL(crlPEM).setFlags(X509StoreFlags.CRL_CHECK | X509StoreFlags.CRL_CHECK_ALL);
+ * ```
+ */
+export const X509StoreFlags: Readonly<
+  Record<
+    | "CRL_CHECK"
+    | "CRL_CHECK_ALL"
+    | "IGNORE_CRITICAL"
+    | "X509_STRICT"
+    | "ALLOW_PROXY_CERTS"
+    | "POLICY_CHECK"
+    | "EXPLICIT_POLICY"
+    | "INHIBIT_ANY"
+    | "INHIBIT_MAP"
+    | "CHECK_SS_SIGNATURE"
+    | "TRUSTED_FIRST"
+    | "PARTIAL_CHAIN"
+    | "NO_ALT_CHAINS"
+    | "NO_CHECK_TIME",
+    number
+  >
+> = Object.freeze({
   /** Check the leaf against CRLs. */
   CRL_CHECK: 0x4,
   /** Check every certificate of the chain against CRLs. */
@@ -58,8 +83,27 @@ export const X509StoreFlags = Object.freeze({
   NO_CHECK_TIME: 0x200000,
 });
 
+/**
+ * A verification purpose, as `openssl verify -purpose` names them.
+ *
+ * @example
+ * ```ts ignore
+ * const purpose: VerifyPurpose = "sslserver";
+ * ```
+ */
+export type VerifyPurpose =
+  | "sslclient"
+  | "sslserver"
+  | "nssslserver"
+  | "smimesign"
+  | "smimeencrypt"
+  | "crlsign"
+  | "any"
+  | "ocsphelper"
+  | "timestampsign";
+
 /** Purposes for {@link VerifyOptions.purpose}, with OpenSSL's `X509_PURPOSE_*` ids. */
-const PURPOSES = {
+const PURPOSES: Readonly<Record<VerifyPurpose, number>> = {
   sslclient: 1,
   sslserver: 2,
   nssslserver: 3,
@@ -69,10 +113,7 @@ const PURPOSES = {
   any: 7,
   ocsphelper: 8,
   timestampsign: 9,
-} as const;
-
-/** A verification purpose, as `openssl verify -purpose` names them. */
-export type VerifyPurpose = keyof typeof PURPOSES;
+};
 
 /**
  * Options for {@link X509Store.verify}.
