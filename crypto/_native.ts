@@ -251,6 +251,7 @@ export function asn1StringToText(str: Deno.PointerValue): string {
   const ptr = out.get();
   if (ptr === null) return "";
   try {
+    if (length === 0) return "";
     return utf8(new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(ptr, length).slice(0)));
   } finally {
     opensslFree(ptr);
