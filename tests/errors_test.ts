@@ -453,12 +453,15 @@ Deno.test("an error thrown in a callback is re-thrown as the same object by the 
   await withCertificate(async (files) => {
     const { ssl, crypto } = native();
     const boom = new RangeError("thrown by the verify callback");
+    const userVerify = (): number => {
+      throw boom;
+    };
     using callback = closing(
       new Deno.UnsafeCallback(
         { parameters: ["i32", "pointer"], result: "i32" } as const,
         () => {
           try {
-            throw boom;
+            return userVerify();
           } catch (e) {
             recordCallbackError(e);
             return 0; // tell OpenSSL to fail
