@@ -157,8 +157,8 @@ export function withMemBio<T>(fn: (bio: Deno.PointerObject) => T, data?: Uint8Ar
  * @returns errno, or 0 where it cannot be read.
  */
 export function errno(): number {
-  const loc = errnoLocation();
-  return loc === null ? 0 : new Deno.UnsafePointerView(loc).getInt32();
+  const view = errnoView();
+  return view === null ? 0 : view[0]!;
 }
 
 /**
@@ -168,13 +168,20 @@ export function errno(): number {
  * @param value The new errno.
  */
 export function setErrno(value: number): void {
-  const loc = errnoLocation();
-  if (loc === null) return;
-  // getArrayBuffer views the native memory itself, so the write lands in errno.
-  new Int32Array(Deno.UnsafePointerView.getArrayBuffer(loc, 4))[0] = value;
+  const view = errnoView();
+  if (view !== null) view[0] = value;
 }
 
-function errnoLocation(): Deno.PointerValue {
+// errno lives at a fixed address per thread, and every SSL call runs on the JS
+// thread: look it up once and keep a view of it (no FFI call or allocation on
+// the hot path).
+let errnoCell: Int32Array | null | undefined;
+
+function errnoView(): Int32Array | null {
+  if (errnoCell !== undefined) return errnoCell;
   const libc = native().libc;
-  return libc?.__errno_location?.() ?? libc?.__error?.() ?? null;
+  const loc = libc?.__errno_location?.() ?? libc?.__error?.() ?? null;
+  // getArrayBuffer views the native memory itself, so writes land in errno.
+  errnoCell = loc === null ? null : new Int32Array(Deno.UnsafePointerView.getArrayBuffer(loc, 4));
+  return errnoCell;
 }
