@@ -415,3 +415,167 @@ export function SSL_total_renegotiations(ssl: Ptr): number {
 export function BIO_set_mem_eof_return(bio: Ptr, value: number): number {
   return Number(native().crypto.BIO_ctrl(bio, BIO_C_SET_BUF_MEM_EOF_RETURN, long(value), null));
 }
+
+// ---- negotiation and introspection (issue 5) -------------------------------------------
+/** `SSL_CTRL_GET_TLSEXT_TICKET_KEYS`. */
+export const SSL_CTRL_GET_TLSEXT_TICKET_KEYS = 58;
+/** `SSL_CTRL_SET_TLSEXT_TICKET_KEYS`. */
+export const SSL_CTRL_SET_TLSEXT_TICKET_KEYS = 59;
+/** `TLSEXT_STATUSTYPE_ocsp`: the status type a client requests for OCSP stapling. */
+export const TLSEXT_STATUSTYPE_ocsp = 1;
+/** `SSL_TLSEXT_ERR_OK`: a TLS extension callback succeeded. */
+export const SSL_TLSEXT_ERR_OK = 0;
+/** `SSL_TLSEXT_ERR_ALERT_FATAL`: a TLS extension callback failed the handshake. */
+export const SSL_TLSEXT_ERR_ALERT_FATAL = 2;
+/** `SSL_TLSEXT_ERR_NOACK`: a TLS extension callback declined (the extension is not acknowledged). */
+export const SSL_TLSEXT_ERR_NOACK = 3;
+/** `SSL_CLIENT_HELLO_SUCCESS`. */
+export const SSL_CLIENT_HELLO_SUCCESS = 1;
+/** `SSL_CLIENT_HELLO_ERROR`. */
+export const SSL_CLIENT_HELLO_ERROR = 0;
+/** `SSL_AD_HANDSHAKE_FAILURE` (alert 40). */
+export const SSL_AD_HANDSHAKE_FAILURE = 40;
+/** `SSL_AD_INTERNAL_ERROR` (alert 80). */
+export const SSL_AD_INTERNAL_ERROR = 80;
+/** `SSL_KEY_UPDATE_NOT_REQUESTED`: update our keys only. */
+export const SSL_KEY_UPDATE_NOT_REQUESTED = 0;
+/** `SSL_KEY_UPDATE_REQUESTED`: update our keys and ask the peer to update theirs. */
+export const SSL_KEY_UPDATE_REQUESTED = 1;
+
+// Info callback `where` bits (ssl.h), public under their OpenSSL names.
+/** `SSL_CB_LOOP`: a handshake state changed. */
+export const SSL_CB_LOOP = 0x01;
+/** `SSL_CB_EXIT`: a handshake function returned (`ret` is its result). */
+export const SSL_CB_EXIT = 0x02;
+/** `SSL_CB_READ`: with `SSL_CB_ALERT`, an alert was read. */
+export const SSL_CB_READ = 0x04;
+/** `SSL_CB_WRITE`: with `SSL_CB_ALERT`, an alert was written. */
+export const SSL_CB_WRITE = 0x08;
+/** `SSL_CB_ALERT`: an alert was sent or received (`ret` is level << 8 | description). */
+export const SSL_CB_ALERT = 0x4000;
+/** `SSL_CB_READ_ALERT`. */
+export const SSL_CB_READ_ALERT = 0x4004;
+/** `SSL_CB_WRITE_ALERT`. */
+export const SSL_CB_WRITE_ALERT = 0x4008;
+/** `SSL_ST_CONNECT`: the client side. */
+export const SSL_ST_CONNECT = 0x1000;
+/** `SSL_ST_ACCEPT`: the server side. */
+export const SSL_ST_ACCEPT = 0x2000;
+/** `SSL_CB_CONNECT_LOOP`. */
+export const SSL_CB_CONNECT_LOOP = 0x1001;
+/** `SSL_CB_CONNECT_EXIT`. */
+export const SSL_CB_CONNECT_EXIT = 0x1002;
+/** `SSL_CB_ACCEPT_LOOP`. */
+export const SSL_CB_ACCEPT_LOOP = 0x2001;
+/** `SSL_CB_ACCEPT_EXIT`. */
+export const SSL_CB_ACCEPT_EXIT = 0x2002;
+/** `SSL_CB_HANDSHAKE_START`: a handshake (or renegotiation, or TLS 1.3 key update) started. */
+export const SSL_CB_HANDSHAKE_START = 0x10;
+/** `SSL_CB_HANDSHAKE_DONE`: a handshake finished. */
+export const SSL_CB_HANDSHAKE_DONE = 0x20;
+
+/**
+ * `SSL_CTX_set_tlsext_servername_callback(ctx, cb)`.
+ *
+ * @param ctx The `SSL_CTX`.
+ * @param cb `int cb(SSL *s, int *al, void *arg)`, or null to remove it.
+ * @returns 1 on success.
+ */
+export function SSL_CTX_set_tlsext_servername_callback(ctx: Ptr, cb: Ptr): number {
+  return Number(native().ssl.SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB, cb));
+}
+
+/**
+ * `SSL_CTX_set_tlsext_status_cb(ctx, cb)`: the OCSP status callback, shared by
+ * both roles (a server staples in it, a client checks the staple in it).
+ *
+ * @param ctx The `SSL_CTX`.
+ * @param cb `int cb(SSL *s, void *arg)`, or null to remove it.
+ * @returns 1 on success.
+ */
+export function SSL_CTX_set_tlsext_status_cb(ctx: Ptr, cb: Ptr): number {
+  return Number(native().ssl.SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_STATUS_REQ_CB, cb));
+}
+
+/**
+ * `SSL_set_tlsext_status_type(ssl, type)`: a client asks for a stapled OCSP response.
+ *
+ * @param ssl The `SSL`.
+ * @param type `TLSEXT_STATUSTYPE_ocsp`.
+ * @returns 1 on success.
+ */
+export function SSL_set_tlsext_status_type(ssl: Ptr, type: number): number {
+  return Number(
+    native().ssl.SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_STATUS_REQ_TYPE, long(type), null),
+  );
+}
+
+/**
+ * `SSL_get_tlsext_status_ocsp_resp(ssl, &resp)`: the stapled response a client received.
+ *
+ * @param ssl The `SSL`.
+ * @param out Storage for the `unsigned char *` (owned by the `SSL`).
+ * @returns The response's length, or -1 when there is none.
+ */
+export function SSL_get_tlsext_status_ocsp_resp(ssl: Ptr, out: BigUint64Array<ArrayBuffer>): number {
+  return Number(
+    native().ssl.SSL_ctrl(
+      ssl,
+      SSL_CTRL_GET_TLSEXT_STATUS_REQ_OCSP_RESP,
+      long(0),
+      Deno.UnsafePointer.of(out),
+    ),
+  );
+}
+
+/**
+ * `SSL_set_tlsext_status_ocsp_resp(ssl, resp, len)`: the response a server
+ * staples. The `SSL` takes ownership of `resp`, which must come from
+ * `OPENSSL_malloc` (`CRYPTO_malloc`).
+ *
+ * @param ssl The `SSL`.
+ * @param resp The response, allocated by OpenSSL's allocator.
+ * @param length Its length.
+ * @returns 1 on success.
+ */
+export function SSL_set_tlsext_status_ocsp_resp(ssl: Ptr, resp: Ptr, length: number): number {
+  return Number(
+    native().ssl.SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_STATUS_REQ_OCSP_RESP, long(length), resp),
+  );
+}
+
+/**
+ * `SSL_CTX_set_tlsext_ticket_keys(ctx, keys, 80)`.
+ *
+ * @param ctx The `SSL_CTX`.
+ * @param keys 80 bytes: key name (16), HMAC secret (32), AES key (32).
+ * @returns 1 on success.
+ */
+export function SSL_CTX_set_tlsext_ticket_keys(ctx: Ptr, keys: Uint8Array<ArrayBuffer>): number {
+  return Number(
+    native().ssl.SSL_CTX_ctrl(
+      ctx,
+      SSL_CTRL_SET_TLSEXT_TICKET_KEYS,
+      long(keys.length),
+      Deno.UnsafePointer.of(keys),
+    ),
+  );
+}
+
+/**
+ * `SSL_CTX_get_tlsext_ticket_keys(ctx, keys, 80)`.
+ *
+ * @param ctx The `SSL_CTX`.
+ * @param keys 80 bytes to fill.
+ * @returns 1 on success.
+ */
+export function SSL_CTX_get_tlsext_ticket_keys(ctx: Ptr, keys: Uint8Array<ArrayBuffer>): number {
+  return Number(
+    native().ssl.SSL_CTX_ctrl(
+      ctx,
+      SSL_CTRL_GET_TLSEXT_TICKET_KEYS,
+      long(keys.length),
+      Deno.UnsafePointer.of(keys),
+    ),
+  );
+}

@@ -221,6 +221,8 @@ export const SSL_SYMBOLS = {
   SSL_group_to_name: { parameters: ["pointer", "i32"], result: "pointer" }, // const char *SSL_group_to_name(SSL *s, int id)
   DTLSv1_listen: { parameters: ["pointer", "pointer"], result: "i32" }, // int DTLSv1_listen(SSL *s, BIO_ADDR *client)
   SSL_get0_group_name: { parameters: ["pointer"], result: "pointer", optional: true }, // const char *SSL_get0_group_name(SSL *s) (3.2+)
+  SSL_CIPHER_find: { parameters: ["pointer", "pointer"], result: "pointer" }, // const SSL_CIPHER *SSL_CIPHER_find(SSL *ssl, const unsigned char *ptr)
+  SSL_client_hello_get1_extensions_present: { parameters: ["pointer", "buffer", "buffer"], result: "i32" }, // int SSL_client_hello_get1_extensions_present(SSL *s, int **out, size_t *outlen)
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** libcrypto symbols: version, error queue, BIOs, memory. */
@@ -230,6 +232,7 @@ export const CRYPTO_SYMBOLS = {
   OPENSSL_version_minor: { parameters: [], result: "u32" }, // unsigned int OPENSSL_version_minor(void)
   OPENSSL_version_patch: { parameters: [], result: "u32" }, // unsigned int OPENSSL_version_patch(void)
   CRYPTO_free: { parameters: ["pointer", "buffer", "i32"], result: "void" }, // void CRYPTO_free(void *ptr, const char *file, int line)
+  CRYPTO_malloc: { parameters: ["usize", "buffer", "i32"], result: "pointer" }, // void *CRYPTO_malloc(size_t num, const char *file, int line)
 
   // ---- error queue ------------------------------------------------------------
   ERR_get_error: { parameters: [], result: ULONG }, // unsigned long ERR_get_error(void)

@@ -1,0 +1,733 @@
+/**
+ * The shared callback trampolines of negotiation (ALPN, SNI, client hello,
+ * OCSP stapling, new sessions) and observation (key log, info), and the
+ * helpers that `Context` and `Connection` call to install them. Internal,
+ * apart from the exported callback types and {@link NO_OVERLAPPING_PROTOCOLS}.
+ *
+ * Each trampoline is one `Deno.UnsafeCallback` made on first use and never
+ * closed (OpenSSL may call it as long as any `SSL_CTX` holds it) nor ref'd.
+ * It finds its `Connection` through `ownerOf(ssl)`, then the JS callback on
+ * the connection's current `Context` (`getContext()`, which follows an SNI
+ * switch just as OpenSSL's `s->ctx` does). A JS exception is caught,
+ * recorded with `recordCallbackError`, OpenSSL is told to fail, and the call
+ * that drove OpenSSL re-throws it.
+ *
+ * @module
+ */
+
+import { native } from "../ffi/library.ts";
+import { usize } from "../ffi/ctypes.ts";
+import { address, copyBytes, readCString, toBytes, utf8 } from "../ffi/memory.ts";
+import {
+  SSL_AD_HANDSHAKE_FAILURE,
+  SSL_AD_INTERNAL_ERROR,
+  SSL_CLIENT_HELLO_ERROR,
+  SSL_CLIENT_HELLO_SUCCESS,
+  SSL_CTX_set_tlsext_servername_callback,
+  SSL_CTX_set_tlsext_status_cb,
+  SSL_get_tlsext_status_ocsp_resp,
+  SSL_set_tlsext_status_ocsp_resp,
+  SSL_TLSEXT_ERR_ALERT_FATAL,
+  SSL_TLSEXT_ERR_NOACK,
+  SSL_TLSEXT_ERR_OK,
+} from "../ffi/constants.ts";
+import { recordCallbackError } from "../errors/queue.ts";
+import { ownerOf } from "./_registry.ts";
+import { Session } from "./session.ts";
+import type { Connection } from "./connection.ts";
+import type { Context } from "./context.ts";
+
+/**
+ * Returned by an ALPN select callback when none of the client's protocols
+ * is acceptable: the handshake goes on without ALPN (OpenSSL's
+ * `SSL_TLSEXT_ERR_NOACK`), as pyOpenSSL's `NO_OVERLAPPING_PROTOCOLS`.
+ *
+ * @example Decline ALPN
+ * ```ts ignore
+ * ctx.setAlpnSelectCallback((_conn, offered) =>
+ *   offered.includes("h2") ? "h2" : NO_OVERLAPPING_PROTOCOLS);
+ * ```
+ */
+export const NO_OVERLAPPING_PROTOCOLS: unique symbol = Symbol("NO_OVERLAPPING_PROTOCOLS");
+
+/**
+ * Chooses the application protocol on the server, from the protocols the
+ * client offered (in the client's order). Return one of them, or
+ * {@link NO_OVERLAPPING_PROTOCOLS} to go on without ALPN. An empty string
+ * fails the handshake (`no_application_protocol`); a protocol the client did
+ * not offer fails it with a `TypeError`; a throw fails it and comes out of
+ * the call that drove the handshake.
+ *
+ * @example Prefer HTTP/2
+ * ```ts ignore
+ * ctx.setAlpnSelectCallback((_conn, offered) =>
+ *   offered.includes("h2") ? "h2" : offered.includes("http/1.1") ? "http/1.1" : NO_OVERLAPPING_PROTOCOLS);
+ * ```
+ */
+export type AlpnSelectCallback = (
+  connection: Connection,
+  offered: string[],
+) => string | typeof NO_OVERLAPPING_PROTOCOLS;
+
+/**
+ * Runs on the server when the ClientHello names a server (SNI), before the
+ * certificate is chosen. Read the name with `connection.getServername()` and
+ * switch with `connection.setContext(other)`: the certificate, key, trust
+ * store, client CA list and verification mode, depth and callback of
+ * `other` then apply. A throw fails the handshake and comes out of the call
+ * that drove it.
+ *
+ * @example Pick the context by name
+ * ```ts ignore
+ * ctx.setTlsextServernameCallback((conn) => {
+ *   const other = byName.get(conn.getServername() ?? "");
+ *   if (other) conn.setContext(other);
+ * });
+ * ```
+ */
+export type ServernameCallback = (connection: Connection) => void;
+
+/**
+ * What a client offered in its ClientHello, as a server's client hello
+ * callback sees it before OpenSSL makes any choice.
+ */
+export interface ClientHello {
+  /** The legacy `client_version` field (`TLS1_2_VERSION` for TLS 1.3 clients). */
+  legacyVersion: number;
+  /** The versions offered: the `supported_versions` extension, else `[legacyVersion]`. GREASE values included. */
+  versions: number[];
+  /** The cipher suites offered, as IANA code points, in the client's order. */
+  ciphers: number[];
+  /** OpenSSL's names of the offered cipher suites it knows, in the client's order. */
+  cipherNames: string[];
+  /** The server name (SNI), or null. */
+  serverName: string | null;
+  /** The ALPN protocols offered, in the client's order (empty without ALPN). */
+  alpnProtocols: string[];
+  /** The `supported_groups` code points offered. */
+  groups: number[];
+  /** The extension types present, in the order sent. */
+  extensions: number[];
+}
+
+/**
+ * Inspects the ClientHello on the server before anything is negotiated
+ * (`SSL_CTX_set_client_hello_cb`). Return false to refuse the client
+ * (handshake_failure alert); a throw fails the handshake and comes out of
+ * the call that drove it.
+ *
+ * @example Refuse clients that offer no TLS 1.3
+ * ```ts ignore
+ * ctx.setClientHelloCallback((_conn, hello) => hello.versions.includes(TLS1_3_VERSION));
+ * ```
+ */
+export type ClientHelloCallback = (
+  connection: Connection,
+  hello: ClientHello,
+) => boolean | void;
+
+/**
+ * Receives each new session a connection establishes: on a client, the
+ * session to resume later (with TLS 1.3 it arrives after the handshake, with
+ * each ticket). Clients need `SESS_CACHE_CLIENT` in
+ * `Context.setSessionCacheMode` for OpenSSL to call it. The session is the
+ * callback's to keep or close. A throw comes out of the call that read the
+ * session.
+ *
+ * @example Keep the latest session
+ * ```ts ignore
+ * let latest: Session | undefined;
+ * ctx.setSessionCacheMode(SESS_CACHE_CLIENT);
+ * ctx.setNewSessionCallback((_conn, session) => { latest?.close(); latest = session; });
+ * ```
+ */
+export type NewSessionCallback = (connection: Connection, session: Session) => void;
+
+/**
+ * Receives each NSS key log line (`SSL_CTX_set_keylog_callback`), the format
+ * Wireshark reads (`SSLKEYLOGFILE`): `CLIENT_RANDOM <random> <secret>` for
+ * TLS 1.2, `CLIENT_HANDSHAKE_TRAFFIC_SECRET`, `SERVER_HANDSHAKE_TRAFFIC_SECRET`,
+ * `CLIENT_TRAFFIC_SECRET_0`, `SERVER_TRAFFIC_SECRET_0`, `EXPORTER_SECRET` for
+ * TLS 1.3. A throw comes out of the call that produced the line.
+ *
+ * @example Write an SSLKEYLOGFILE
+ * ```ts ignore
+ * ctx.setKeylogCallback((_conn, line) => Deno.writeTextFileSync("keys.log", line + "\n", { append: true }));
+ * ```
+ */
+export type KeylogCallback = (connection: Connection, line: string) => void;
+
+/**
+ * Follows a connection's handshake and alerts (`SSL_CTX_set_info_callback`):
+ * `where` holds `SSL_CB_*` bits, `ret` the result (for `SSL_CB_ALERT`, the
+ * alert as `level << 8 | description`). A throw comes out of the call that
+ * triggered it.
+ *
+ * @example Log alerts
+ * ```ts ignore
+ * ctx.setInfoCallback((_conn, where, ret) => {
+ *   if (where & SSL_CB_ALERT) console.log("alert", ret & 0xff);
+ * });
+ * ```
+ */
+export type InfoCallback = (connection: Connection, where: number, ret: number) => void;
+
+/**
+ * Gives the DER OCSP response a server staples, when the client asked for
+ * one (`requestOcsp`). Return null or empty bytes to staple nothing. A throw
+ * fails the handshake and comes out of the call that drove it.
+ *
+ * @example Staple a cached response
+ * ```ts ignore
+ * ctx.setOcspServerCallback(() => cachedOcspDer);
+ * ```
+ */
+export type OcspServerCallback = (connection: Connection) => Uint8Array | null;
+
+/**
+ * Checks the OCSP response the server stapled (empty bytes when none), on a
+ * client that called `requestOcsp()`. Return false to fail the handshake. A
+ * throw fails it too and comes out of the call that drove it.
+ *
+ * @example Require a staple
+ * ```ts ignore
+ * ctx.setOcspClientCallback((_conn, der) => der.length > 0);
+ * ```
+ */
+export type OcspClientCallback = (connection: Connection, der: Uint8Array) => boolean;
+
+/** What a connection must offer the trampolines. */
+interface Owner {
+  getContext(): Context;
+  isServer(): boolean;
+  getVerifyMode?(): number;
+  setVerify(mode: number, callback?: unknown): void;
+  setVerifyDepth(depth: number): void;
+}
+
+interface Hooks {
+  alpnSelect?: AlpnSelectCallback;
+  servername?: ServernameCallback;
+  clientHello?: ClientHelloCallback;
+  newSession?: NewSessionCallback;
+  keylog?: KeylogCallback;
+  info?: InfoCallback;
+  ocspServer?: OcspServerCallback;
+  ocspClient?: OcspClientCallback;
+}
+
+const hooks = new WeakMap<Context, Hooks>();
+/** The context a connection started with, once an SNI callback may have switched it. */
+const sessionContexts = new WeakMap<object, Context>();
+
+function hooksFor(ctx: Context): Hooks {
+  let h = hooks.get(ctx);
+  if (!h) hooks.set(ctx, h = {});
+  return h;
+}
+
+function ownerHooks(ssl: Deno.PointerValue): { conn: Owner; hooks: Hooks } | undefined {
+  const conn = ownerOf<Owner>(ssl);
+  if (!conn) return undefined;
+  return { conn, hooks: hooks.get(conn.getContext()) ?? {} };
+}
+
+function setInt32(ptr: Deno.PointerValue, value: number): void {
+  if (ptr !== null) new Int32Array(Deno.UnsafePointerView.getArrayBuffer(ptr, 4))[0] = value;
+}
+
+function requireFunction(callback: unknown): void {
+  if (typeof callback !== "function") throw new TypeError("callback must be a function");
+}
+
+// ---- ALPN ---------------------------------------------------------------------------
+
+/**
+ * Encodes protocol names in ALPN wire format (length-prefixed).
+ *
+ * @param protos The names.
+ * @returns The wire bytes.
+ * @throws {TypeError} When the list is empty or a name is empty or longer than 255 bytes.
+ */
+export function alpnWire(protos: readonly (string | Uint8Array)[]): Uint8Array<ArrayBuffer> {
+  if (!Array.isArray(protos) || protos.length === 0) {
+    throw new TypeError("ALPN protocols must be a non-empty array");
+  }
+  const encoded = protos.map((p) => {
+    if (typeof p !== "string" && !(p instanceof Uint8Array)) {
+      throw new TypeError("Each ALPN protocol must be a string or a Uint8Array");
+    }
+    const bytes = toBytes(p);
+    if (bytes.length === 0 || bytes.length > 255) {
+      throw new TypeError("Each ALPN protocol must be 1 to 255 bytes long");
+    }
+    return bytes;
+  });
+  const out = new Uint8Array(encoded.reduce((n, b) => n + 1 + b.length, 0));
+  let offset = 0;
+  for (const b of encoded) {
+    out[offset++] = b.length;
+    out.set(b, offset);
+    offset += b.length;
+  }
+  return out;
+}
+
+/** Decodes an ALPN list, with each entry's offset in `wire`. */
+function alpnEntries(wire: Uint8Array): { name: string; bytes: Uint8Array; offset: number }[] {
+  const out: { name: string; bytes: Uint8Array; offset: number }[] = [];
+  let i = 0;
+  while (i < wire.length) {
+    const n = wire[i]!;
+    const bytes = wire.subarray(i + 1, i + 1 + n);
+    if (bytes.length !== n) break;
+    out.push({ name: utf8(bytes), bytes, offset: i + 1 });
+    i += 1 + n;
+  }
+  return out;
+}
+
+const ALPN_CB = {
+  parameters: ["pointer", "pointer", "pointer", "pointer", "u32", "pointer"],
+  result: "i32",
+} as const;
+let alpnTrampoline: Deno.UnsafeCallback<typeof ALPN_CB> | undefined;
+
+function alpnSelect(
+  ssl: Deno.PointerValue,
+  out: Deno.PointerValue,
+  outlen: Deno.PointerValue,
+  input: Deno.PointerValue,
+  inlen: number,
+): number {
+  try {
+    const found = ownerHooks(ssl);
+    const callback = found?.hooks.alpnSelect;
+    if (!found || !callback || input === null || out === null || outlen === null) {
+      return SSL_TLSEXT_ERR_NOACK;
+    }
+    const offered = alpnEntries(copyBytes(input, inlen));
+    const choice = callback(
+      found.conn as unknown as Connection,
+      offered.map((e) => e.name),
+    );
+    if (choice === NO_OVERLAPPING_PROTOCOLS) return SSL_TLSEXT_ERR_NOACK;
+    if (typeof choice !== "string") {
+      throw new TypeError(
+        "The ALPN select callback must return a string or NO_OVERLAPPING_PROTOCOLS",
+      );
+    }
+    if (choice === "") return SSL_TLSEXT_ERR_ALERT_FATAL;
+    const wanted = toBytes(choice);
+    const entry = offered.find((e) =>
+      e.bytes.length === wanted.length && e.bytes.every((b, i) => b === wanted[i])
+    );
+    if (!entry) {
+      throw new TypeError(
+        `The ALPN select callback chose "${choice}", which the client did not offer`,
+      );
+    }
+    // Point into OpenSSL's own `in` buffer, which outlives the callback (as SSL_select_next_proto does).
+    const chosen = Deno.UnsafePointer.offset(input as Deno.PointerObject, entry.offset);
+    new BigUint64Array(Deno.UnsafePointerView.getArrayBuffer(out, 8))[0] = address(chosen);
+    new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(outlen, 1))[0] = entry.bytes.length;
+    return SSL_TLSEXT_ERR_OK;
+  } catch (e) {
+    recordCallbackError(e);
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  }
+}
+
+/**
+ * Installs the ALPN select callback of a context.
+ *
+ * @param owner The context.
+ * @param ctx Its `SSL_CTX*`, checked mutable by the caller.
+ * @param callback The callback.
+ */
+export function setAlpnSelectCallback(
+  owner: Context,
+  ctx: Deno.PointerObject,
+  callback: AlpnSelectCallback,
+): void {
+  requireFunction(callback);
+  alpnTrampoline ??= new Deno.UnsafeCallback(ALPN_CB, alpnSelect);
+  hooksFor(owner).alpnSelect = callback;
+  native().ssl.SSL_CTX_set_alpn_select_cb(ctx, alpnTrampoline.pointer, null);
+}
+
+/**
+ * The ALPN protocol agreed on a connection (`SSL_get0_alpn_selected`).
+ *
+ * @param ssl The `SSL*`.
+ * @returns The protocol, or null when none was agreed.
+ */
+export function alpnSelected(ssl: Deno.PointerObject): string | null {
+  const data = new BigUint64Array(1);
+  const length = new Uint32Array(1);
+  native().ssl.SSL_get0_alpn_selected(ssl, data, length);
+  const ptr = Deno.UnsafePointer.create(data[0]!);
+  return ptr === null || length[0] === 0 ? null : utf8(copyBytes(ptr, length[0]!));
+}
+
+// ---- SNI ------------------------------------------------------------------------------
+
+const SERVERNAME_CB = { parameters: ["pointer", "pointer", "pointer"], result: "i32" } as const;
+let servernameTrampoline: Deno.UnsafeCallback<typeof SERVERNAME_CB> | undefined;
+
+function servername(ssl: Deno.PointerValue, al: Deno.PointerValue): number {
+  try {
+    const found = ownerHooks(ssl);
+    const callback = found?.hooks.servername;
+    if (!found || !callback) return SSL_TLSEXT_ERR_OK;
+    const { conn } = found;
+    const before = conn.getContext();
+    if (!sessionContexts.has(conn)) sessionContexts.set(conn, before);
+    callback(conn as unknown as Connection);
+    const after = conn.getContext();
+    if (after !== before) {
+      // SSL_set_SSL_CTX switches certificate, key and trust store, not the verification
+      // settings SSL_new copied: apply the new context's, as servers such as nginx do.
+      conn.setVerify(after.getVerifyMode(), after._verifyCallback);
+      const depth = after.getVerifyDepth();
+      if (depth >= 0) conn.setVerifyDepth(depth);
+    }
+    return SSL_TLSEXT_ERR_OK;
+  } catch (e) {
+    recordCallbackError(e);
+    setInt32(al, SSL_AD_INTERNAL_ERROR);
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  }
+}
+
+/**
+ * Installs the SNI callback of a context.
+ *
+ * @param owner The context.
+ * @param ctx Its `SSL_CTX*`, checked mutable by the caller.
+ * @param callback The callback.
+ */
+export function setServernameCallback(
+  owner: Context,
+  ctx: Deno.PointerObject,
+  callback: ServernameCallback,
+): void {
+  requireFunction(callback);
+  servernameTrampoline ??= new Deno.UnsafeCallback(SERVERNAME_CB, servername);
+  hooksFor(owner).servername = callback;
+  SSL_CTX_set_tlsext_servername_callback(ctx, servernameTrampoline.pointer);
+}
+
+// ---- client hello -----------------------------------------------------------------------
+
+/** `TLSEXT_TYPE_server_name`. */
+const EXT_SERVER_NAME = 0;
+/** `TLSEXT_TYPE_supported_groups`. */
+const EXT_SUPPORTED_GROUPS = 10;
+/** `TLSEXT_TYPE_application_layer_protocol_negotiation`. */
+const EXT_ALPN = 16;
+/** `TLSEXT_TYPE_supported_versions`. */
+const EXT_SUPPORTED_VERSIONS = 43;
+
+function helloExtension(ssl: Deno.PointerObject, type: number): Uint8Array | null {
+  const data = new BigUint64Array(1);
+  const length = new BigUint64Array(1);
+  if (native().ssl.SSL_client_hello_get0_ext(ssl, type, data, length) !== 1) return null;
+  const ptr = Deno.UnsafePointer.create(data[0]!);
+  return ptr === null ? new Uint8Array(0) : copyBytes(ptr, Number(length[0]));
+}
+
+function u16List(bytes: Uint8Array, start: number, end: number): number[] {
+  const out: number[] = [];
+  for (let i = start; i + 1 < end; i += 2) out.push((bytes[i]! << 8) | bytes[i + 1]!);
+  return out;
+}
+
+/**
+ * Reads the ClientHello being processed (valid only inside the client hello callback).
+ *
+ * @param ssl The server's `SSL*`.
+ * @returns What the client offered.
+ */
+export function readClientHello(ssl: Deno.PointerObject): ClientHello {
+  const { ssl: lib, crypto } = native();
+  const legacyVersion = lib.SSL_client_hello_get0_legacy_version(ssl);
+
+  const cipherPtr = new BigUint64Array(1);
+  const cipherLength = Number(lib.SSL_client_hello_get0_ciphers(ssl, cipherPtr));
+  const base = Deno.UnsafePointer.create(cipherPtr[0]!);
+  const ciphers: number[] = [];
+  const cipherNames: string[] = [];
+  if (base !== null) {
+    const raw = copyBytes(base, cipherLength);
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      ciphers.push((raw[i]! << 8) | raw[i + 1]!);
+      const cipher = lib.SSL_CIPHER_find(ssl, Deno.UnsafePointer.offset(base, i));
+      const name = cipher === null ? null : readCString(lib.SSL_CIPHER_get_name(cipher));
+      if (name) cipherNames.push(name);
+    }
+  }
+
+  const sv = helloExtension(ssl, EXT_SUPPORTED_VERSIONS);
+  const versions = sv && sv.length > 0 ? u16List(sv, 1, 1 + sv[0]!) : [legacyVersion];
+
+  let serverName: string | null = null;
+  const sni = helloExtension(ssl, EXT_SERVER_NAME);
+  if (sni && sni.length >= 5) {
+    // server_name_list: u16 length, then entries of type (u8), u16 length, name.
+    let i = 2;
+    while (i + 3 <= sni.length) {
+      const type = sni[i]!;
+      const n = (sni[i + 1]! << 8) | sni[i + 2]!;
+      if (type === 0) {
+        serverName = utf8(sni.subarray(i + 3, i + 3 + n));
+        break;
+      }
+      i += 3 + n;
+    }
+  }
+
+  const alpn = helloExtension(ssl, EXT_ALPN);
+  const alpnProtocols = alpn && alpn.length >= 2
+    ? alpnEntries(alpn.subarray(2, 2 + ((alpn[0]! << 8) | alpn[1]!))).map((e) => e.name)
+    : [];
+
+  const sg = helloExtension(ssl, EXT_SUPPORTED_GROUPS);
+  const groups = sg && sg.length >= 2 ? u16List(sg, 2, 2 + ((sg[0]! << 8) | sg[1]!)) : [];
+
+  const extensions: number[] = [];
+  const listPtr = new BigUint64Array(1);
+  const listLength = new BigUint64Array(1);
+  if (lib.SSL_client_hello_get1_extensions_present(ssl, listPtr, listLength) === 1) {
+    const list = Deno.UnsafePointer.create(listPtr[0]!);
+    if (list !== null) {
+      const n = Number(listLength[0]);
+      const ints = new Int32Array(n);
+      if (n > 0) Deno.UnsafePointerView.copyInto(list, new Uint8Array(ints.buffer));
+      extensions.push(...ints);
+      crypto.CRYPTO_free(list, null, 0);
+    }
+  }
+  return {
+    legacyVersion,
+    versions,
+    ciphers,
+    cipherNames,
+    serverName,
+    alpnProtocols,
+    groups,
+    extensions,
+  };
+}
+
+const CLIENT_HELLO_CB = { parameters: ["pointer", "pointer", "pointer"], result: "i32" } as const;
+let clientHelloTrampoline: Deno.UnsafeCallback<typeof CLIENT_HELLO_CB> | undefined;
+
+function clientHello(ssl: Deno.PointerValue, al: Deno.PointerValue): number {
+  try {
+    const found = ownerHooks(ssl);
+    const callback = found?.hooks.clientHello;
+    if (!found || !callback || ssl === null) return SSL_CLIENT_HELLO_SUCCESS;
+    const verdict = callback(found.conn as unknown as Connection, readClientHello(ssl));
+    if (verdict === false) {
+      setInt32(al, SSL_AD_HANDSHAKE_FAILURE);
+      return SSL_CLIENT_HELLO_ERROR;
+    }
+    return SSL_CLIENT_HELLO_SUCCESS;
+  } catch (e) {
+    recordCallbackError(e);
+    setInt32(al, SSL_AD_INTERNAL_ERROR);
+    return SSL_CLIENT_HELLO_ERROR;
+  }
+}
+
+/**
+ * Installs the client hello callback of a context.
+ *
+ * @param owner The context.
+ * @param ctx Its `SSL_CTX*`, checked mutable by the caller.
+ * @param callback The callback.
+ */
+export function setClientHelloCallback(
+  owner: Context,
+  ctx: Deno.PointerObject,
+  callback: ClientHelloCallback,
+): void {
+  requireFunction(callback);
+  clientHelloTrampoline ??= new Deno.UnsafeCallback(CLIENT_HELLO_CB, clientHello);
+  hooksFor(owner).clientHello = callback;
+  native().ssl.SSL_CTX_set_client_hello_cb(ctx, clientHelloTrampoline.pointer, null);
+}
+
+// ---- new sessions ------------------------------------------------------------------------
+
+const NEW_SESSION_CB = { parameters: ["pointer", "pointer"], result: "i32" } as const;
+let newSessionTrampoline: Deno.UnsafeCallback<typeof NEW_SESSION_CB> | undefined;
+
+function newSession(ssl: Deno.PointerValue, session: Deno.PointerValue): number {
+  try {
+    const conn = ownerOf<Owner>(ssl);
+    if (!conn || session === null) return 0;
+    // OpenSSL calls the session context's callback: the context the connection started with.
+    const ctx = sessionContexts.get(conn) ?? conn.getContext();
+    const callback = hooks.get(ctx)?.newSession;
+    if (!callback) return 0;
+    // Returning 0 leaves OpenSSL's reference with OpenSSL; the Session takes its own.
+    callback(conn as unknown as Connection, Session._borrow(session));
+  } catch (e) {
+    recordCallbackError(e);
+  }
+  return 0;
+}
+
+/**
+ * Installs the new-session callback of a context.
+ *
+ * @param owner The context.
+ * @param ctx Its `SSL_CTX*`, checked mutable by the caller.
+ * @param callback The callback.
+ */
+export function setNewSessionCallback(
+  owner: Context,
+  ctx: Deno.PointerObject,
+  callback: NewSessionCallback,
+): void {
+  requireFunction(callback);
+  newSessionTrampoline ??= new Deno.UnsafeCallback(NEW_SESSION_CB, newSession);
+  hooksFor(owner).newSession = callback;
+  native().ssl.SSL_CTX_sess_set_new_cb(ctx, newSessionTrampoline.pointer);
+}
+
+// ---- key log and info ----------------------------------------------------------------------
+
+const KEYLOG_CB = { parameters: ["pointer", "pointer"], result: "void" } as const;
+let keylogTrampoline: Deno.UnsafeCallback<typeof KEYLOG_CB> | undefined;
+
+function keylog(ssl: Deno.PointerValue, line: Deno.PointerValue): void {
+  try {
+    const found = ownerHooks(ssl);
+    const callback = found?.hooks.keylog;
+    if (!found || !callback) return;
+    callback(found.conn as unknown as Connection, readCString(line) ?? "");
+  } catch (e) {
+    recordCallbackError(e);
+  }
+}
+
+/**
+ * Installs the key log callback of a context.
+ *
+ * @param owner The context.
+ * @param ctx Its `SSL_CTX*`, checked mutable by the caller.
+ * @param callback The callback.
+ */
+export function setKeylogCallback(
+  owner: Context,
+  ctx: Deno.PointerObject,
+  callback: KeylogCallback,
+): void {
+  requireFunction(callback);
+  keylogTrampoline ??= new Deno.UnsafeCallback(KEYLOG_CB, keylog);
+  hooksFor(owner).keylog = callback;
+  native().ssl.SSL_CTX_set_keylog_callback(ctx, keylogTrampoline.pointer);
+}
+
+const INFO_CB = { parameters: ["pointer", "i32", "i32"], result: "void" } as const;
+let infoTrampoline: Deno.UnsafeCallback<typeof INFO_CB> | undefined;
+
+function info(ssl: Deno.PointerValue, where: number, ret: number): void {
+  try {
+    const found = ownerHooks(ssl);
+    const callback = found?.hooks.info;
+    if (!found || !callback) return;
+    callback(found.conn as unknown as Connection, where, ret);
+  } catch (e) {
+    recordCallbackError(e);
+  }
+}
+
+/**
+ * Installs the info callback of a context.
+ *
+ * @param owner The context.
+ * @param ctx Its `SSL_CTX*`, checked mutable by the caller.
+ * @param callback The callback.
+ */
+export function setInfoCallback(
+  owner: Context,
+  ctx: Deno.PointerObject,
+  callback: InfoCallback,
+): void {
+  requireFunction(callback);
+  infoTrampoline ??= new Deno.UnsafeCallback(INFO_CB, info);
+  hooksFor(owner).info = callback;
+  native().ssl.SSL_CTX_set_info_callback(ctx, infoTrampoline.pointer);
+}
+
+// ---- OCSP stapling ---------------------------------------------------------------------------
+
+const STATUS_CB = { parameters: ["pointer", "pointer"], result: "i32" } as const;
+let statusTrampoline: Deno.UnsafeCallback<typeof STATUS_CB> | undefined;
+
+function statusServer(ssl: Deno.PointerObject, conn: Owner, callback: OcspServerCallback): number {
+  const der = callback(conn as unknown as Connection);
+  if (der === null || der === undefined) return SSL_TLSEXT_ERR_NOACK;
+  if (!(der instanceof Uint8Array)) {
+    throw new TypeError("The OCSP server callback must return a Uint8Array or null");
+  }
+  if (der.length === 0) return SSL_TLSEXT_ERR_NOACK;
+  const { crypto } = native();
+  // The SSL frees the response with OPENSSL_free: it must come from OpenSSL's allocator.
+  const mem = crypto.CRYPTO_malloc(usize(der.length), null, 0);
+  if (mem === null) throw new Error("Out of memory: CRYPTO_malloc failed");
+  new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(mem, der.length)).set(der);
+  if (SSL_set_tlsext_status_ocsp_resp(ssl, mem, der.length) !== 1) {
+    crypto.CRYPTO_free(mem, null, 0);
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  }
+  return SSL_TLSEXT_ERR_OK;
+}
+
+function status(ssl: Deno.PointerValue): number {
+  const server = ssl !== null && native().ssl.SSL_is_server(ssl) === 1;
+  try {
+    const found = ownerHooks(ssl);
+    if (!found || ssl === null) return server ? SSL_TLSEXT_ERR_NOACK : 1;
+    if (server) {
+      const callback = found.hooks.ocspServer;
+      return callback ? statusServer(ssl, found.conn, callback) : SSL_TLSEXT_ERR_NOACK;
+    }
+    const callback = found.hooks.ocspClient;
+    if (!callback) return 1;
+    const out = new BigUint64Array(1);
+    const length = SSL_get_tlsext_status_ocsp_resp(ssl, out);
+    const ptr = Deno.UnsafePointer.create(out[0]!);
+    const der = ptr !== null && length > 0 ? copyBytes(ptr, length) : new Uint8Array(0);
+    return callback(found.conn as unknown as Connection, der) ? 1 : 0;
+  } catch (e) {
+    recordCallbackError(e);
+    return server ? SSL_TLSEXT_ERR_ALERT_FATAL : -1;
+  }
+}
+
+/**
+ * Installs an OCSP callback of a context (the server's or the client's: OpenSSL has one slot).
+ *
+ * @param owner The context.
+ * @param ctx Its `SSL_CTX*`, checked mutable by the caller.
+ * @param role Which callback.
+ * @param callback The callback.
+ */
+export function setOcspCallback(
+  owner: Context,
+  ctx: Deno.PointerObject,
+  role: "server" | "client",
+  callback: OcspServerCallback | OcspClientCallback,
+): void {
+  requireFunction(callback);
+  statusTrampoline ??= new Deno.UnsafeCallback(STATUS_CB, status);
+  const h = hooksFor(owner);
+  if (role === "server") h.ocspServer = callback as OcspServerCallback;
+  else h.ocspClient = callback as OcspClientCallback;
+  SSL_CTX_set_tlsext_status_cb(ctx, statusTrampoline.pointer);
+}
