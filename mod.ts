@@ -118,6 +118,37 @@ export type {
   Transport,
 } from "./connection/transport.ts";
 export type { VerifyCallback } from "./connection/_verify.ts";
+export { NO_OVERLAPPING_PROTOCOLS } from "./connection/_negotiation.ts";
+export type {
+  AlpnSelectCallback,
+  ClientHello,
+  ClientHelloCallback,
+  InfoCallback,
+  KeylogCallback,
+  NewSessionCallback,
+  OcspClientCallback,
+  OcspServerCallback,
+  ServernameCallback,
+} from "./connection/_negotiation.ts";
+export type { ChannelBindingType } from "./connection/_keys.ts";
+export { Session } from "./connection/session.ts";
+export {
+  SSL_CB_ACCEPT_EXIT,
+  SSL_CB_ACCEPT_LOOP,
+  SSL_CB_ALERT,
+  SSL_CB_CONNECT_EXIT,
+  SSL_CB_CONNECT_LOOP,
+  SSL_CB_EXIT,
+  SSL_CB_HANDSHAKE_DONE,
+  SSL_CB_HANDSHAKE_START,
+  SSL_CB_LOOP,
+  SSL_CB_READ,
+  SSL_CB_READ_ALERT,
+  SSL_CB_WRITE,
+  SSL_CB_WRITE_ALERT,
+  SSL_ST_ACCEPT,
+  SSL_ST_CONNECT,
+} from "./ffi/constants.ts";
 export { X509 } from "./crypto/x509.ts";
 export type { SubjectAltName, X509Extension } from "./crypto/x509.ts";
 export { X509Name } from "./crypto/name.ts";
@@ -138,3 +169,13 @@ export type {
   TestKeyType,
   TestValidityOptions,
 } from "./crypto/test_ca.ts";
+export { acceptTls, connectTls, listenTls, startTls, TlsListener } from "./connection/tls.ts";
+export type {
+  ConnectTlsOptions,
+  ListenTlsOptions,
+  TlsClientOptions,
+  TlsCommonOptions,
+  TlsConnection,
+  TlsServerOptions,
+  TlsVersion,
+} from "./connection/tls.ts";

@@ -27,6 +27,10 @@ import { verifyTrampoline } from "./_verify.ts";
 import type { VerifyCallback } from "./_verify.ts";
 import { toPipe } from "./transport.ts";
 import type { Pipe, Transport } from "./transport.ts";
+import type { X509Name } from "../crypto/name.ts";
+import type { Session } from "./session.ts";
+import * as negotiation from "./_negotiation.ts";
+import * as keys from "./_keys.ts";
 
 /** `MSG_PEEK`: with {@link Connection.recv}, read without consuming. */
 export const MSG_PEEK = 2;
@@ -1079,6 +1083,404 @@ export class ConnectionBase<T extends Transport = Transport> {
     callOn(this._passthroughTargets, "unref");
   }
 
+  // ---- negotiation and introspection (issue 5) ----
+
+  /**
+   * Sets the ALPN protocols this client offers (`SSL_set_alpn_protos`),
+   * overriding the context's.
+   *
+   * @param protos The protocols in preference order.
+   * @throws {TypeError} When the list is empty or a protocol is empty or longer than 255 bytes.
+   * @throws {SSLError} When OpenSSL refuses the list.
+   * @example Offer HTTP/2
+   * ```ts ignore
+   * conn.setAlpnProtos(["h2", "http/1.1"]);
+   * ```
+   */
+  setAlpnProtos(protos: readonly (string | Uint8Array)[]): void {
+    const ssl = this._handle;
+    const wire = negotiation.alpnWire(protos);
+    clearErrors();
+    // 0 means success here; OpenSSL copies the list.
+    if (native().ssl.SSL_set_alpn_protos(ssl, wire, wire.length) !== 0) {
+      throw sslErrorFromQueue("Could not set ALPN protocols");
+    }
+  }
+
+  /**
+   * The application protocol agreed through ALPN (`SSL_get0_alpn_selected`).
+   *
+   * @returns The protocol, or null when none was agreed.
+   * @example Route by protocol
+   * ```ts ignore
+   * if (conn.getAlpnProtoNegotiated() === "h2") serveHttp2(conn);
+   * ```
+   */
+  getAlpnProtoNegotiated(): string | null {
+    return negotiation.alpnSelected(this._handle);
+  }
+
+  /**
+   * The session in use (`SSL_get1_session`). On a TLS 1.3 client it becomes
+   * resumable only once the server's ticket was read, after the handshake.
+   *
+   * @returns The session (its own reference: close it or let it be collected), or null.
+   * @example Save the session for later
+   * ```ts ignore
+   * const der = conn.getSession()?.toDER();
+   * ```
+   */
+  getSession(): Session | null {
+    return keys.getSession(this._handle);
+  }
+
+  /**
+   * Sets the session a client tries to resume (`SSL_set_session`), before its
+   * handshake. A server that does not know the session (another ticket key,
+   * another session ID context, expired) makes a full handshake instead.
+   *
+   * @param session A session from an earlier connection or from `Session.fromDER`.
+   * @throws {TypeError} When `session` is not a `Session`.
+   * @throws {ClosedError} When the session was closed.
+   * @example Resume a session
+   * ```ts ignore
+   * conn.setSession(saved);
+   * ```
+   */
+  setSession(session: Session): void {
+    keys.setSession(this._handle, session);
+  }
+
+  /**
+   * Whether the handshake resumed a session (`SSL_session_reused`).
+   *
+   * @returns True for a resumed session.
+   * @example Check resumption
+   * ```ts ignore
+   * console.log(conn.sessionReused());
+   * ```
+   */
+  sessionReused(): boolean {
+    return native().ssl.SSL_session_reused(this._handle) === 1;
+  }
+
+  /**
+   * Asks the server for a stapled OCSP response (`SSL_set_tlsext_status_type`);
+   * without it the OCSP callbacks of both sides do not run. Call before the handshake.
+   *
+   * @throws {SSLError} When OpenSSL refuses.
+   * @example Request a staple
+   * ```ts ignore
+   * conn.requestOcsp();
+   * ```
+   */
+  requestOcsp(): void {
+    keys.requestOcsp(this._handle);
+  }
+
+  /**
+   * Derives keying material from the session (`SSL_export_keying_material`,
+   * RFC 5705 and RFC 8446 §7.5). Both peers get the same bytes.
+   *
+   * @param label The label, such as `"EXPERIMENTAL-my-protocol"`.
+   * @param length How many bytes.
+   * @param context An optional context value; none and empty differ on TLS 1.2.
+   * @returns The keying material.
+   * @throws {RangeError} When `length` is not a positive integer.
+   * @throws {SSLError} Before the handshake is done.
+   * @example Derive a key
+   * ```ts ignore
+   * const key = conn.exportKeyingMaterial("EXPERIMENTAL-app", 32, "v1");
+   * ```
+   */
+  exportKeyingMaterial(label: string, length: number, context?: string | Uint8Array): Uint8Array {
+    return keys.exportKeyingMaterial(this._handle, label, length, context);
+  }
+
+  /**
+   * The last Finished message this side sent (`SSL_get_finished`).
+   *
+   * @returns A copy, or null before the handshake sent one.
+   * @example Compare with the peer's
+   * ```ts ignore
+   * conn.getFinished();
+   * ```
+   */
+  getFinished(): Uint8Array | null {
+    return keys.getFinished(this._handle);
+  }
+
+  /**
+   * The last Finished message the peer sent (`SSL_get_peer_finished`).
+   *
+   * @returns A copy, or null before one was received.
+   * @example Compare with the peer's own
+   * ```ts ignore
+   * conn.getPeerFinished();
+   * ```
+   */
+  getPeerFinished(): Uint8Array | null {
+    return keys.getPeerFinished(this._handle);
+  }
+
+  /**
+   * The ClientHello random (`SSL_get_client_random`).
+   *
+   * @returns 32 bytes, or null before the ClientHello.
+   * @example Match a key log line
+   * ```ts ignore
+   * const hex = Array.from(conn.clientRandom()!, (b) => b.toString(16).padStart(2, "0")).join("");
+   * ```
+   */
+  clientRandom(): Uint8Array | null {
+    return keys.helloRandom(this._handle, "client");
+  }
+
+  /**
+   * The ServerHello random (`SSL_get_server_random`).
+   *
+   * @returns 32 bytes, or null before the ServerHello.
+   * @example Read the server random
+   * ```ts ignore
+   * conn.serverRandom();
+   * ```
+   */
+  serverRandom(): Uint8Array | null {
+    return keys.helloRandom(this._handle, "server");
+  }
+
+  /**
+   * The TLS 1.2 master secret (`SSL_SESSION_get_master_key`); on TLS 1.3,
+   * the session's resumption secret.
+   *
+   * @returns A copy, or null without a session.
+   * @example Read the master secret
+   * ```ts ignore
+   * conn.masterKey()?.length; // 48 on TLS 1.2
+   * ```
+   */
+  masterKey(): Uint8Array | null {
+    return keys.masterKey(this._handle);
+  }
+
+  /**
+   * A channel binding for authentication protocols (SCRAM, GSS-API):
+   * `tls-exporter` (RFC 9266, 32 bytes) or `tls-unique` (RFC 5929, the first
+   * Finished message; TLS 1.2 only).
+   *
+   * @param type By default `tls-exporter` on TLS 1.3 and `tls-unique` on TLS 1.2.
+   * @returns The binding, or null before the handshake is done.
+   * @throws {TypeError} For an unknown type.
+   * @throws {RangeError} For `tls-unique` on TLS 1.3.
+   * @example Bind SCRAM to the TLS channel
+   * ```ts ignore
+   * const cb = conn.getChannelBinding("tls-exporter");
+   * ```
+   */
+  getChannelBinding(type?: keys.ChannelBindingType): Uint8Array | null {
+    return keys.channelBinding(this._handle, type);
+  }
+
+  /**
+   * The secret bits of the negotiated cipher (`SSL_CIPHER_get_bits`).
+   *
+   * @returns For example 256, or null before the handshake.
+   * @example Require 256-bit ciphers
+   * ```ts ignore
+   * if ((conn.getCipherBits() ?? 0) < 256) conn.close();
+   * ```
+   */
+  getCipherBits(): number | null {
+    return keys.cipherInfo(this._handle)?.bits ?? null;
+  }
+
+  /**
+   * The protocol version that introduced the negotiated cipher (`SSL_CIPHER_get_version`).
+   *
+   * @returns For example `"TLSv1.3"` or `"TLSv1.2"`, or null before the handshake.
+   * @example Read the cipher's version
+   * ```ts ignore
+   * conn.getCipherVersion();
+   * ```
+   */
+  getCipherVersion(): string | null {
+    return keys.cipherInfo(this._handle)?.version ?? null;
+  }
+
+  /**
+   * The cipher suites this connection offers or accepts, in preference order
+   * (`SSL_get_cipher_list`), TLS 1.3 suites first.
+   *
+   * @returns OpenSSL cipher names.
+   * @example List the ciphers
+   * ```ts ignore
+   * console.log(conn.getCipherList().join(":"));
+   * ```
+   */
+  getCipherList(): string[] {
+    return keys.cipherList(this._handle);
+  }
+
+  /**
+   * The key exchange group negotiated (`SSL_get0_group_name` on OpenSSL 3.2+;
+   * on 3.0 and 3.1 the NID of `SSL_get_negotiated_group`, named by `OBJ_nid2sn`).
+   *
+   * @returns For example `"X25519"` or `"prime256v1"`, or null (no handshake, or none used).
+   * @example Read the group
+   * ```ts ignore
+   * conn.getGroupName();
+   * ```
+   */
+  getGroupName(): string | null {
+    return keys.groupName(this._handle);
+  }
+
+  /**
+   * This side's own certificate (`SSL_get_certificate`).
+   *
+   * @returns The certificate, or null when none is set.
+   * @example Print our subject
+   * ```ts ignore
+   * console.log(conn.getCertificate()?.subject.commonName);
+   * ```
+   */
+  getCertificate(): X509 | null {
+    return keys.ownCertificate(this._handle);
+  }
+
+  /**
+   * The certificates the peer sent (`SSL_get_peer_cert_chain`). As in
+   * OpenSSL, a server's view leaves out the client's own certificate;
+   * a client's view starts with the server's leaf.
+   *
+   * @returns The certificates, or null when the peer sent none.
+   * @example Print the peer's chain
+   * ```ts ignore
+   * for (const cert of conn.getPeerCertChain() ?? []) console.log(cert.subject.commonName);
+   * ```
+   */
+  getPeerCertChain(): X509[] | null {
+    return keys.certificatesOf(native().ssl.SSL_get_peer_cert_chain(this._handle));
+  }
+
+  /**
+   * The chain verification built from the peer's leaf to a trust anchor
+   * (`SSL_get0_verified_chain`).
+   *
+   * @returns The certificates, leaf first, or null without verification.
+   * @example Print the trust anchor
+   * ```ts ignore
+   * console.log(conn.getVerifiedChain()?.at(-1)?.subject.commonName);
+   * ```
+   */
+  getVerifiedChain(): X509[] | null {
+    return keys.certificatesOf(native().ssl.SSL_get0_verified_chain(this._handle));
+  }
+
+  /**
+   * The CA names of client certificate requests (`SSL_get_client_CA_list`):
+   * on a client, those the server sent; on a server, those it sends.
+   *
+   * @returns Copies of the names (empty when none).
+   * @example Pick a client certificate
+   * ```ts ignore
+   * const names = conn.getClientCaList().map((n) => n.commonName);
+   * ```
+   */
+  getClientCaList(): X509Name[] {
+    return keys.namesOf(native().ssl.SSL_get_client_CA_list(this._handle));
+  }
+
+  /**
+   * Starts a TLS 1.2 renegotiation (`SSL_renegotiate`); the next
+   * `doHandshake()` sends the request. Refused by OpenSSL on TLS 1.3 and
+   * under `OP_NO_RENEGOTIATION`.
+   *
+   * @throws {SSLError} When OpenSSL refuses to renegotiate.
+   * @example Renegotiate
+   * ```ts ignore
+   * conn.renegotiate();
+   * conn.doHandshake();
+   * ```
+   */
+  renegotiate(): void {
+    keys.renegotiate(this._handle);
+  }
+
+  /**
+   * Whether a renegotiation is under way (`SSL_renegotiate_pending`).
+   *
+   * @returns True until it finished.
+   * @example Wait for a renegotiation
+   * ```ts ignore
+   * while (conn.renegotiatePending()) pumpOnce();
+   * ```
+   */
+  renegotiatePending(): boolean {
+    return native().ssl.SSL_renegotiate_pending(this._handle) === 1;
+  }
+
+  /**
+   * How many renegotiations this connection started or accepted
+   * (`SSL_total_renegotiations`).
+   *
+   * @returns The count.
+   * @example Count renegotiations
+   * ```ts ignore
+   * conn.totalRenegotiations();
+   * ```
+   */
+  totalRenegotiations(): number {
+    return keys.totalRenegotiations(this._handle);
+  }
+
+  /**
+   * Schedules a TLS 1.3 key update (`SSL_key_update`), sent with the next
+   * write or `doHandshake()`.
+   *
+   * @param requestPeer Whether the peer must update its sending keys too.
+   * @throws {SSLError} When not on TLS 1.3 or the handshake is not done.
+   * @example Rotate traffic keys
+   * ```ts ignore
+   * conn.keyUpdate(true);
+   * conn.doHandshake();
+   * ```
+   */
+  keyUpdate(requestPeer = false): void {
+    keys.keyUpdate(this._handle, requestPeer);
+  }
+
+  /**
+   * Asks a TLS 1.3 client for its certificate after the handshake
+   * (`SSL_verify_client_post_handshake`); the next `doHandshake()` sends the
+   * request. The server needs `VERIFY_PEER | VERIFY_POST_HANDSHAKE` and the
+   * client `setPostHandshakeAuth()`.
+   *
+   * @throws {SSLError} When the client did not offer post-handshake authentication.
+   * @example Authenticate a client later
+   * ```ts ignore
+   * server.verifyClientPostHandshake();
+   * server.doHandshake();
+   * ```
+   */
+  verifyClientPostHandshake(): void {
+    keys.verifyClientPostHandshake(this._handle);
+  }
+
+  /**
+   * Lets this client answer TLS 1.3 post-handshake certificate requests
+   * (`SSL_set_post_handshake_auth`). Call before the handshake.
+   *
+   * @param enabled Whether to offer it (default true).
+   * @example Offer post-handshake authentication
+   * ```ts ignore
+   * client.setPostHandshakeAuth();
+   * ```
+   */
+  setPostHandshakeAuth(enabled = true): void {
+    native().ssl.SSL_set_post_handshake_auth(this._handle, enabled ? 1 : 0);
+  }
+
   // ---- lifecycle --------------------------------------------------------------------------
 
   /** Whether {@link close} was called. */
@@ -1204,10 +1606,10 @@ export type AddrOf<T> = T extends { readonly localAddr: infer A } ? A : Deno.Net
 
 /** Members of a transport reachable on its connection through passthrough. */
 export type TransportMembers<T> = T extends null ? unknown
+  : T extends { read(p: Uint8Array): unknown; write(p: Uint8Array): unknown } ? Omit<T, keyof ConnectionBase>
   : T extends { reader: infer R; writer: infer W }
     ? Omit<R, keyof ConnectionBase> & Omit<W, keyof ConnectionBase | keyof R>
-  : T extends { readable: ReadableStream; writable: WritableStream } ? unknown
-  : Omit<T, keyof ConnectionBase>;
+  : unknown;
 
 /**
  * A TLS connection over transport `T`: everything of {@link ConnectionBase}

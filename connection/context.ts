@@ -38,6 +38,9 @@ import { PKey } from "../crypto/pkey.ts";
 import { verifyTrampoline } from "./_verify.ts";
 import type { VerifyCallback } from "./_verify.ts";
 import type { Connection } from "./connection.ts";
+import type { X509Name } from "../crypto/name.ts";
+import * as negotiation from "./_negotiation.ts";
+import * as keys from "./_keys.ts";
 
 /** `SSLv23_METHOD` (pyOpenSSL): any TLS version; same as {@link TLS_METHOD}. */
 export const SSLv23_METHOD = 3;
@@ -885,6 +888,316 @@ export class Context {
    */
   getTimeout(): number {
     return Number(native().ssl.SSL_CTX_get_timeout(this._handle));
+  }
+
+  // ---- negotiation and introspection (issue 5) ----
+
+  /**
+   * Sets the ALPN protocols a client offers (`SSL_CTX_set_alpn_protos`).
+   *
+   * @param protos The protocols in preference order, such as `["h2", "http/1.1"]`.
+   * @throws {TypeError} When the list is empty or a protocol is empty or longer than 255 bytes.
+   * @throws {SSLError} When OpenSSL refuses the list.
+   * @example Offer HTTP/2 and HTTP/1.1
+   * ```ts ignore
+   * clientCtx.setAlpnProtos(["h2", "http/1.1"]);
+   * ```
+   */
+  setAlpnProtos(protos: readonly (string | Uint8Array)[]): void {
+    const ctx = this.#mutable();
+    const wire = negotiation.alpnWire(protos);
+    clearErrors();
+    // Unlike most of OpenSSL, 0 means success here. OpenSSL copies the list.
+    this.#check(
+      native().ssl.SSL_CTX_set_alpn_protos(ctx, wire, wire.length) === 0,
+      "Could not set ALPN protocols",
+    );
+  }
+
+  /**
+   * Sets the server's ALPN choice (`SSL_CTX_set_alpn_select_cb`).
+   *
+   * @param callback Chooses among the offered protocols; see {@link AlpnSelectCallback}.
+   * @throws {TypeError} When `callback` is not a function.
+   * @example Choose HTTP/2 when offered
+   * ```ts ignore
+   * serverCtx.setAlpnSelectCallback((_conn, offered) =>
+   *   offered.includes("h2") ? "h2" : NO_OVERLAPPING_PROTOCOLS);
+   * ```
+   */
+  setAlpnSelectCallback(callback: negotiation.AlpnSelectCallback): void {
+    negotiation.setAlpnSelectCallback(this, this.#mutable(), callback);
+  }
+
+  /**
+   * Sets the server's SNI callback (`SSL_CTX_set_tlsext_servername_callback`).
+   * It runs when a client sends a server name; `conn.setContext(other)` in it
+   * switches certificate, key, trust store and verification settings.
+   *
+   * @param callback See {@link ServernameCallback}.
+   * @throws {TypeError} When `callback` is not a function.
+   * @example One certificate per name
+   * ```ts ignore
+   * ctx.setTlsextServernameCallback((conn) => {
+   *   const other = contexts.get(conn.getServername() ?? "");
+   *   if (other) conn.setContext(other);
+   * });
+   * ```
+   */
+  setTlsextServernameCallback(callback: negotiation.ServernameCallback): void {
+    negotiation.setServernameCallback(this, this.#mutable(), callback);
+  }
+
+  /**
+   * Sets the server's ClientHello inspection callback
+   * (`SSL_CTX_set_client_hello_cb`): it sees the offered versions, cipher
+   * suites, server name, ALPN protocols and groups before OpenSSL chooses any.
+   *
+   * @param callback See {@link ClientHelloCallback}; return false to refuse the client.
+   * @throws {TypeError} When `callback` is not a function.
+   * @example Log what clients offer
+   * ```ts ignore
+   * ctx.setClientHelloCallback((_conn, hello) => console.log(hello.serverName, hello.cipherNames));
+   * ```
+   */
+  setClientHelloCallback(callback: negotiation.ClientHelloCallback): void {
+    negotiation.setClientHelloCallback(this, this.#mutable(), callback);
+  }
+
+  /**
+   * Sets the session ID context (`SSL_CTX_set_session_id_context`): a server
+   * resumes only sessions made under the same value. Servers that verify
+   * clients must set one to resume sessions.
+   *
+   * @param value Up to 32 bytes, such as the application's name.
+   * @throws {RangeError} When longer than 32 bytes.
+   * @example Scope sessions to an application
+   * ```ts ignore
+   * ctx.setSessionIdContext("my-app");
+   * ```
+   */
+  setSessionIdContext(value: string | Uint8Array): void {
+    keys.setSessionIdContext(this.#mutable(), value);
+  }
+
+  /**
+   * Sets the session cache mode (`SSL_CTX_set_session_cache_mode`). Servers
+   * cache by default (`SESS_CACHE_SERVER`); a client needs
+   * `SESS_CACHE_CLIENT` for {@link setNewSessionCallback} to run.
+   *
+   * @param mode `SESS_CACHE_*` bits.
+   * @returns The previous mode.
+   * @throws {RangeError} When `mode` is not made of `SESS_CACHE_*` bits.
+   * @example Let a client context report its sessions
+   * ```ts ignore
+   * clientCtx.setSessionCacheMode(SESS_CACHE_CLIENT);
+   * ```
+   */
+  setSessionCacheMode(mode: number): number {
+    return keys.setSessionCacheMode(this.#mutable(), mode);
+  }
+
+  /**
+   * The session cache mode (`SSL_CTX_get_session_cache_mode`).
+   *
+   * @returns `SESS_CACHE_*` bits.
+   * @example Read the cache mode
+   * ```ts ignore
+   * ctx.getSessionCacheMode() === SESS_CACHE_SERVER; // the default
+   * ```
+   */
+  getSessionCacheMode(): number {
+    return keys.getSessionCacheMode(this._handle);
+  }
+
+  /**
+   * Sets the callback that receives each new session
+   * (`SSL_CTX_sess_set_new_cb`). With TLS 1.3 a client's sessions arrive
+   * after the handshake, with the server's tickets.
+   *
+   * @param callback See {@link NewSessionCallback}.
+   * @throws {TypeError} When `callback` is not a function.
+   * @example Keep the newest session
+   * ```ts ignore
+   * clientCtx.setSessionCacheMode(SESS_CACHE_CLIENT);
+   * clientCtx.setNewSessionCallback((_conn, session) => { saved?.close(); saved = session; });
+   * ```
+   */
+  setNewSessionCallback(callback: negotiation.NewSessionCallback): void {
+    negotiation.setNewSessionCallback(this, this.#mutable(), callback);
+  }
+
+  /**
+   * Sets the keys that protect session tickets
+   * (`SSL_CTX_set_tlsext_ticket_keys`). Servers given the same keys (and the
+   * same session ID context) resume each other's tickets, also after a
+   * restart. Keep them secret.
+   *
+   * @param ticketKeys 80 bytes: key name (16), HMAC secret (32), AES key (32).
+   * @throws {RangeError} When not 80 bytes.
+   * @example Share ticket keys across servers
+   * ```ts ignore
+   * ctx.setTicketKeys(crypto.getRandomValues(new Uint8Array(80)));
+   * ```
+   */
+  setTicketKeys(ticketKeys: Uint8Array): void {
+    keys.setTicketKeys(this.#mutable(), ticketKeys);
+  }
+
+  /**
+   * The keys that protect session tickets (`SSL_CTX_get_tlsext_ticket_keys`).
+   *
+   * @returns 80 bytes.
+   * @throws {SSLError} When OpenSSL cannot report them.
+   * @example Copy one context's ticket keys to another
+   * ```ts ignore
+   * other.setTicketKeys(ctx.getTicketKeys());
+   * ```
+   */
+  getTicketKeys(): Uint8Array {
+    return keys.getTicketKeys(this._handle);
+  }
+
+  /**
+   * Sets the key log callback (`SSL_CTX_set_keylog_callback`): NSS key log
+   * lines, the `SSLKEYLOGFILE` format Wireshark reads.
+   *
+   * @param callback See {@link KeylogCallback}.
+   * @throws {TypeError} When `callback` is not a function.
+   * @example Collect key log lines
+   * ```ts ignore
+   * const lines: string[] = [];
+   * ctx.setKeylogCallback((_conn, line) => lines.push(line));
+   * ```
+   */
+  setKeylogCallback(callback: negotiation.KeylogCallback): void {
+    negotiation.setKeylogCallback(this, this.#mutable(), callback);
+  }
+
+  /**
+   * Sets the info callback (`SSL_CTX_set_info_callback`): handshake states
+   * and alerts, with `SSL_CB_*` bits in `where`.
+   *
+   * @param callback See {@link InfoCallback}.
+   * @throws {TypeError} When `callback` is not a function.
+   * @example Notice finished handshakes
+   * ```ts ignore
+   * ctx.setInfoCallback((_conn, where) => {
+   *   if (where & SSL_CB_HANDSHAKE_DONE) console.log("handshake done");
+   * });
+   * ```
+   */
+  setInfoCallback(callback: negotiation.InfoCallback): void {
+    negotiation.setInfoCallback(this, this.#mutable(), callback);
+  }
+
+  /**
+   * Sets the server's OCSP stapling callback (`SSL_CTX_set_tlsext_status_cb`):
+   * it runs only when a client asked for a staple and returns the DER OCSP
+   * response to send.
+   *
+   * @param callback See {@link OcspServerCallback}.
+   * @throws {TypeError} When `callback` is not a function.
+   * @example Staple a response
+   * ```ts ignore
+   * serverCtx.setOcspServerCallback(() => ocspDer);
+   * ```
+   */
+  setOcspServerCallback(callback: negotiation.OcspServerCallback): void {
+    negotiation.setOcspCallback(this, this.#mutable(), "server", callback);
+  }
+
+  /**
+   * Sets the client's OCSP check (`SSL_CTX_set_tlsext_status_cb`): it runs on
+   * connections that called `requestOcsp()`, with the stapled response.
+   *
+   * @param callback See {@link OcspClientCallback}; false fails the handshake.
+   * @throws {TypeError} When `callback` is not a function.
+   * @example Require a stapled response
+   * ```ts ignore
+   * clientCtx.setOcspClientCallback((_conn, der) => der.length > 0);
+   * ```
+   */
+  setOcspClientCallback(callback: negotiation.OcspClientCallback): void {
+    negotiation.setOcspCallback(this, this.#mutable(), "client", callback);
+  }
+
+  /**
+   * Sets the CA names a server sends with its certificate request from the
+   * certificates of a PEM file (`SSL_load_client_CA_file`). It trusts
+   * nothing: see {@link loadVerifyLocations}.
+   *
+   * @param cafile A PEM file of CA certificates.
+   * @throws {SSLError} When the file cannot be read or holds no certificate.
+   * @example Advertise the client CA
+   * ```ts ignore
+   * ctx.loadClientCa("client-ca.pem");
+   * ```
+   */
+  loadClientCa(cafile: string): void {
+    keys.loadClientCa(this.#mutable(), cafile);
+  }
+
+  /**
+   * Adds a certificate's subject to the CA names a server sends
+   * (`SSL_CTX_add_client_CA`).
+   *
+   * @param cert An `X509`, PEM text or DER bytes.
+   * @throws {SSLError} When OpenSSL refuses it.
+   * @example Advertise one CA
+   * ```ts ignore
+   * ctx.addClientCa(clientCaPEM);
+   * ```
+   */
+  addClientCa(cert: CertificateInput): void {
+    const ctx = this.#mutable();
+    const { cert: x509, owned } = certificateOf(cert);
+    try {
+      keys.addClientCa(ctx, x509);
+    } finally {
+      if (owned) x509.close();
+    }
+  }
+
+  /**
+   * Replaces the CA names a server sends (`SSL_CTX_set_client_CA_list`).
+   *
+   * @param names The names; they are copied.
+   * @throws {TypeError} When `names` is not an array of `X509Name`.
+   * @example Advertise chosen names
+   * ```ts ignore
+   * ctx.setClientCaList([caCert.subject]);
+   * ```
+   */
+  setClientCaList(names: readonly X509Name[]): void {
+    keys.setClientCaList(this.#mutable(), names);
+  }
+
+  /**
+   * The CA names a server sends (`SSL_CTX_get_client_CA_list`).
+   *
+   * @returns Copies of the names (empty when none).
+   * @example List the advertised names
+   * ```ts ignore
+   * for (const name of ctx.getClientCaList()) console.log(name.commonName);
+   * ```
+   */
+  getClientCaList(): X509Name[] {
+    return keys.namesOf(native().ssl.SSL_CTX_get_client_CA_list(this._handle));
+  }
+
+  /**
+   * Lets clients made from this context answer TLS 1.3 post-handshake
+   * certificate requests (`SSL_CTX_set_post_handshake_auth`).
+   *
+   * @param enabled Whether to offer it (default true).
+   * @example Offer post-handshake authentication
+   * ```ts ignore
+   * clientCtx.setPostHandshakeAuth();
+   * ```
+   */
+  setPostHandshakeAuth(enabled = true): void {
+    native().ssl.SSL_CTX_set_post_handshake_auth(this.#mutable(), enabled ? 1 : 0);
   }
 
   // ---- lifecycle ----------------------------------------------------------------------
