@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Connection, WantReadError } from "../mod.ts";
+import { type Connection, WantReadError } from "../mod.ts";
 
 /**
  * Moves every pending ciphertext byte from one connection to the other.
