@@ -1122,7 +1122,10 @@ export class ConnectionBase<T extends Transport = Transport> {
 
   /**
    * The session in use (`SSL_get1_session`). On a TLS 1.3 client it becomes
-   * resumable only once the server's ticket was read, after the handshake.
+   * resumable only once the server's ticket was read, after the handshake
+   * (a `recv`; `doHandshake` does not read past the handshake). Close the
+   * connection with `shutdown()` first: OpenSSL marks the session of a
+   * connection freed without close_notify as no longer resumable.
    *
    * @returns The session (its own reference: close it or let it be collected), or null.
    * @example Save the session for later

@@ -17,8 +17,8 @@ const registry = new FinalizationRegistry<bigint>((address) => {
 });
 
 /**
- * A TLS session (`SSL_SESSION`), as {@link Connection.getSession} returns it
- * and {@link Connection.setSession} takes it. A client that sets the session
+ * A TLS session (`SSL_SESSION`), as `Connection.getSession()` returns it
+ * and `Connection.setSession()` takes it. A client that sets the session
  * of an earlier connection before its handshake resumes that session when
  * the server agrees (`Connection.sessionReused()`).
  *
@@ -26,7 +26,9 @@ const registry = new FinalizationRegistry<bigint>((address) => {
  * `using`) releases it; a forgotten session is released by the garbage
  * collector. Sessions survive a restart through {@link toDER} and
  * {@link fromDER}; a server made anew resumes them when it has the same
- * ticket keys (`Context.setTicketKeys`) and session ID context.
+ * ticket keys (`Context.setTicketKeys`) and session ID context. A session
+ * whose connection was closed without `shutdown()` is no longer resumable
+ * (OpenSSL's rule for connections that may have failed).
  *
  * @example Keep a session across a restart
  * ```ts ignore
