@@ -1609,7 +1609,8 @@ export type AddrOf<T> = T extends { readonly localAddr: infer A } ? A : Deno.Net
 
 /** Members of a transport reachable on its connection through passthrough. */
 export type TransportMembers<T> = T extends null ? unknown
-  : T extends { read(p: Uint8Array): unknown; write(p: Uint8Array): unknown } ? Omit<T, keyof ConnectionBase>
+  : T extends { read(p: Uint8Array): unknown; write(p: Uint8Array): unknown }
+    ? Omit<T, keyof ConnectionBase>
   : T extends { reader: infer R; writer: infer W }
     ? Omit<R, keyof ConnectionBase> & Omit<W, keyof ConnectionBase | keyof R>
   : unknown;

@@ -517,7 +517,10 @@ export function SSL_set_tlsext_status_type(ssl: Ptr, type: number): number {
  * @param out Storage for the `unsigned char *` (owned by the `SSL`).
  * @returns The response's length, or -1 when there is none.
  */
-export function SSL_get_tlsext_status_ocsp_resp(ssl: Ptr, out: BigUint64Array<ArrayBuffer>): number {
+export function SSL_get_tlsext_status_ocsp_resp(
+  ssl: Ptr,
+  out: BigUint64Array<ArrayBuffer>,
+): number {
   return Number(
     native().ssl.SSL_ctrl(
       ssl,

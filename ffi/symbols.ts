@@ -222,7 +222,10 @@ export const SSL_SYMBOLS = {
   DTLSv1_listen: { parameters: ["pointer", "pointer"], result: "i32" }, // int DTLSv1_listen(SSL *s, BIO_ADDR *client)
   SSL_get0_group_name: { parameters: ["pointer"], result: "pointer", optional: true }, // const char *SSL_get0_group_name(SSL *s) (3.2+)
   SSL_CIPHER_find: { parameters: ["pointer", "pointer"], result: "pointer" }, // const SSL_CIPHER *SSL_CIPHER_find(SSL *ssl, const unsigned char *ptr)
-  SSL_client_hello_get1_extensions_present: { parameters: ["pointer", "buffer", "buffer"], result: "i32" }, // int SSL_client_hello_get1_extensions_present(SSL *s, int **out, size_t *outlen)
+  SSL_client_hello_get1_extensions_present: {
+    parameters: ["pointer", "buffer", "buffer"],
+    result: "i32",
+  }, // int SSL_client_hello_get1_extensions_present(SSL *s, int **out, size_t *outlen)
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** libcrypto symbols: version, error queue, BIOs, memory. */
