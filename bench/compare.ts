@@ -1,0 +1,701 @@
+/**
+ * The side-by-side harness (`deno task bench:compare`): denossl against
+ * Deno's built-in TLS (rustls), Node's `tls`, and OpenSSL's own C speed, over
+ * loopback TCP with client and server in separate processes, plus the
+ * in-process memory-BIO pair against the same loop in C. Writes
+ * bench/RESULTS.md and bench/results.json. See bench/README.md.
+ *
+ *   deno run -A bench/compare.ts [--runs 5] [--bulk-mib 256] [--quick]
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const OUT = join(HERE, "out");
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    runs: { type: "string", default: "5" },
+    "bulk-mib": { type: "string", default: "256" },
+    quick: { type: "boolean", default: false },
+    only: { type: "string" },
+  },
+});
+const QUICK = flags.quick;
+const RUNS = QUICK ? 2 : Number(flags.runs);
+const BULK = Number(flags["bulk-mib"]) * (QUICK ? 1 / 8 : 1) * 1024 * 1024;
+/** Per-run counts. Kept small so the whole run fits in ~10 minutes on 2 cores. */
+const N = {
+  hsSeq: QUICK ? 30 : 100,
+  hsConc: QUICK ? 64 : 320,
+  resume: QUICK ? 30 : 200,
+  pingpong: QUICK ? 2000 : 10000,
+  idle: QUICK ? 160 : 1000,
+  pairBulk: (QUICK ? 32 : 256) * 1024 * 1024,
+  pairHs: QUICK ? 50 : 300,
+};
+
+// ---------------------------------------------------------------- processes
+
+const decoder = new TextDecoder();
+
+interface Contender {
+  id: string;
+  label: string;
+  /** Why it cannot run, when it cannot. */
+  unavailable?: string;
+  server?: (cert: string, key: string) => string[];
+  client?: (ca: string, port: number, args: string[]) => string[];
+  /** Whether it can resume sessions (checked by the client itself too). */
+  resume?: string | true;
+  note?: string;
+}
+
+const DENO = Deno.execPath();
+const denoRun = (script: string): string[] => [DENO, "run", "-A", join(HERE, "peers", script)];
+
+let cBench = "";
+let cPair = "";
+
+function contenders(): Contender[] {
+  return [
+    {
+      id: "denossl_stream",
+      label: "denossl (stream mode)",
+      server: (c, k) => [...denoRun("denossl_peer.ts"), "server", c, k],
+      client: (ca, p, a) => [...denoRun("denossl_peer.ts"), "client", ca, String(p), ...a],
+      resume: true,
+    },
+    {
+      id: "denossl_native",
+      label: "denossl (native mode)",
+      unavailable: "not available: native mode (SSL_set_fd + ffi/reactor.ts) is not built yet",
+    },
+    {
+      id: "deno",
+      label: "Deno TLS (rustls)",
+      server: (c, k) => [...denoRun("deno_peer.ts"), "server", c, k],
+      client: (ca, p, a) => [...denoRun("deno_peer.ts"), "client", ca, String(p), ...a],
+      resume: "n/a: Deno.connectTls/startTls have no session API",
+      note:
+        "server: Deno.listenTls (Nagle stays on: a TlsConn has no setNoDelay); client: Deno.connect + setNoDelay + Deno.startTls",
+    },
+    {
+      id: "node",
+      label: `Node ${Deno.version ? "" : ""}tls`,
+      server: (c, k) => ["node", join(HERE, "peers", "node_peer.mjs"), "server", c, k],
+      client: (
+        ca,
+        p,
+        a,
+      ) => ["node", join(HERE, "peers", "node_peer.mjs"), "client", ca, String(p), ...a],
+      resume: true,
+    },
+    {
+      id: "c",
+      label: "OpenSSL C (reference)",
+      server: (c, k) => [cBench, "server", c, k],
+      client: (ca, p, a) => [cBench, "client", ca, String(p), ...a],
+      resume: true,
+      note: "thread per connection, blocking sockets",
+    },
+  ];
+}
+
+async function run(cmd: string[], opts: { cwd?: string } = {}): Promise<string> {
+  const out = await new Deno.Command(cmd[0]!, {
+    args: cmd.slice(1),
+    stdout: "piped",
+    stderr: "piped",
+    ...opts,
+  }).output();
+  if (!out.success) {
+    throw new Error(
+      `${cmd.join(" ")} failed (${out.code}): ${decoder.decode(out.stderr).slice(-2000)}`,
+    );
+  }
+  return decoder.decode(out.stdout);
+}
+
+/** A child whose stdout we read line by line. */
+class Child {
+  proc: Deno.ChildProcess;
+  #lines: AsyncIterator<string>;
+  #buf = "";
+  #reader: ReadableStreamDefaultReader<string>;
+  constructor(cmd: string[], stdin: "piped" | "null" = "null") {
+    this.proc = new Deno.Command(cmd[0]!, {
+      args: cmd.slice(1),
+      stdin,
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    this.#reader = this.proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    this.#lines = this.#gen();
+  }
+  async *#gen(): AsyncGenerator<string> {
+    for (;;) {
+      const nl = this.#buf.indexOf("\n");
+      if (nl >= 0) {
+        const line = this.#buf.slice(0, nl);
+        this.#buf = this.#buf.slice(nl + 1);
+        yield line;
+        continue;
+      }
+      const r = await this.#reader.read();
+      if (r.done) return;
+      this.#buf += r.value;
+    }
+  }
+  async line(timeoutMs = 120_000): Promise<string> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error("timed out waiting for a child's output")),
+        timeoutMs,
+      );
+    });
+    try {
+      const r = await Promise.race([this.#lines.next(), timeout]);
+      if (r.done) throw new Error("child exited without output");
+      return r.value;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  async stop(): Promise<void> {
+    try {
+      this.proc.kill("SIGTERM");
+    } catch { /* gone */ }
+    await this.proc.status;
+    await this.#reader.cancel().catch(() => {});
+  }
+}
+
+async function startServer(c: Contender, cert: string, key: string): Promise<[Child, number]> {
+  const child = new Child(c.server!(cert, key));
+  const port = Number(await child.line(30_000));
+  if (!(port > 0)) throw new Error(`${c.id}: server printed no port`);
+  return [child, port];
+}
+
+async function clientJSON(c: Contender, ca: string, port: number, args: string[]): Promise<Rec> {
+  const text = await run(c.client!(ca, port, args));
+  const line = text.trim().split("\n").pop()!;
+  return JSON.parse(line) as Rec;
+}
+
+function rssKiB(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const m = status.match(/VmRSS:\s+(\d+)\s+kB/);
+  if (!m) throw new Error("no VmRSS");
+  return Number(m[1]);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------- statistics
+
+type Rec = Record<string, unknown> & { value?: number; error?: string };
+
+interface Figure {
+  median: number | null;
+  min: number | null;
+  max: number | null;
+  runs: number[];
+  unit: string;
+  na?: string;
+  detail?: Record<string, unknown>;
+}
+
+function figure(values: number[], unit: string, detail?: Record<string, unknown>): Figure {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  return {
+    median: s.length ? mid : null,
+    min: s[0] ?? null,
+    max: s.at(-1) ?? null,
+    runs: values,
+    unit,
+    ...(detail ? { detail } : {}),
+  };
+}
+
+const na = (reason: string, unit: string): Figure => ({
+  median: null,
+  min: null,
+  max: null,
+  runs: [],
+  unit,
+  na: reason,
+});
+
+// ---------------------------------------------------------------- workloads
+
+interface Workload {
+  id: string;
+  title: string;
+  unit: string;
+  higherIsBetter: boolean;
+  args?: string[];
+  warm?: string[];
+}
+
+const WORKLOADS: Workload[] = [
+  {
+    id: "bulk",
+    title: `Bulk, ${BULK / 1048576} MiB one way per run`,
+    unit: "MB/s",
+    higherIsBetter: true,
+    args: ["bulk", String(BULK)],
+    warm: ["bulk", String(Math.min(BULK, 32 << 20))],
+  },
+  {
+    id: "hs_seq",
+    title: `Full handshakes, sequential (${N.hsSeq} per run)`,
+    unit: "handshakes/s",
+    higherIsBetter: true,
+    args: ["hs", String(N.hsSeq), "1"],
+    warm: ["hs", "20", "1"],
+  },
+  {
+    id: "hs_conc",
+    title: `Full handshakes, 16 concurrent clients (${N.hsConc} per run)`,
+    unit: "handshakes/s",
+    higherIsBetter: true,
+    args: ["hs", String(N.hsConc), "16"],
+    warm: ["hs", "32", "16"],
+  },
+  {
+    id: "resume",
+    title: `Resumed handshakes (TLS 1.3 tickets), sequential (${N.resume} per run)`,
+    unit: "handshakes/s",
+    higherIsBetter: true,
+    args: ["resume", String(N.resume)],
+    warm: ["resume", "20"],
+  },
+  {
+    id: "pingpong",
+    title: `Ping-pong, 1-byte request and response (${N.pingpong} round trips per run)`,
+    unit: "round trips/s",
+    higherIsBetter: true,
+    args: ["pingpong", String(N.pingpong)],
+    warm: ["pingpong", "1000"],
+  },
+];
+
+async function socketWorkloads(
+  cs: Contender[],
+  pki: Pki,
+  results: Record<string, Record<string, Figure>>,
+): Promise<void> {
+  for (const c of cs) {
+    if (c.unavailable) {
+      for (const w of WORKLOADS) (results[w.id] ??= {})[c.id] = na(c.unavailable, w.unit);
+      continue;
+    }
+    const [server, port] = await startServer(c, pki.cert, pki.key);
+    try {
+      for (const w of WORKLOADS) {
+        if (flags.only && !flags.only.split(",").includes(w.id)) continue;
+        const slot = results[w.id] ??= {};
+        if (w.id === "resume" && c.resume !== true) {
+          slot[c.id] = na(c.resume ?? "n/a", w.unit);
+          continue;
+        }
+        try {
+          const warm = await clientJSON(c, pki.ca, port, w.warm!);
+          if (warm.error) {
+            slot[c.id] = na(`n/a: ${warm.error}`, w.unit);
+            log(`  ${c.id} ${w.id}: ${warm.error}`);
+            continue;
+          }
+          const values: number[] = [];
+          let detail: Record<string, unknown> = {};
+          for (let i = 0; i < RUNS; i++) {
+            const r = await clientJSON(c, pki.ca, port, w.args!);
+            values.push(r.value!);
+            const { value: _v, seconds: _s, ...rest } = r;
+            detail = rest;
+          }
+          slot[c.id] = figure(values, w.unit, detail);
+          log(
+            `  ${c.id} ${w.id}: ${fmt(slot[c.id]!.median)} ${w.unit} [${
+              values.map(fmt).join(", ")
+            }]`,
+          );
+        } catch (e) {
+          slot[c.id] = na(`failed: ${(e as Error).message.split("\n")[0]}`, w.unit);
+          log(`  ${c.id} ${w.id}: FAILED ${(e as Error).message}`);
+        }
+      }
+    } finally {
+      await server.stop();
+    }
+  }
+}
+
+/** Server RSS per idle established connection: fresh server, warm-up, baseline, N idle. */
+async function memoryWorkload(cs: Contender[], pki: Pki): Promise<Record<string, Figure>> {
+  const out: Record<string, Figure> = {};
+  for (const c of cs) {
+    if (c.unavailable) {
+      out[c.id] = na(c.unavailable, "KiB/connection");
+      continue;
+    }
+    const values: number[] = [];
+    const base: number[] = [];
+    try {
+      for (let i = 0; i < RUNS; i++) {
+        const [server, port] = await startServer(c, pki.cert, pki.key);
+        try {
+          // warm-up: handshakes through the same code paths, then closed
+          const warm = new Child(c.client!(pki.ca, port, ["idle", "64"]), "piped");
+          if ((await warm.line()) !== "READY") throw new Error("no READY");
+          await warm.proc.stdin.close();
+          await warm.proc.status;
+          await sleep(500);
+          const before = rssKiB(server.proc.pid);
+          const idle = new Child(c.client!(pki.ca, port, ["idle", String(N.idle)]), "piped");
+          if ((await idle.line()) !== "READY") throw new Error("no READY");
+          await sleep(1000);
+          const after = rssKiB(server.proc.pid);
+          await idle.proc.stdin.close();
+          await idle.proc.status;
+          values.push((after - before) / N.idle);
+          base.push(before);
+        } finally {
+          await server.stop();
+        }
+      }
+      out[c.id] = figure(values, "KiB/connection", { baselineRssKiB: figure(base, "KiB").median });
+      log(`  ${c.id} memory: ${fmt(out[c.id]!.median)} KiB/conn [${values.map(fmt).join(", ")}]`);
+    } catch (e) {
+      out[c.id] = na(`failed: ${(e as Error).message.split("\n")[0]}`, "KiB/connection");
+      log(`  ${c.id} memory: FAILED ${(e as Error).message}`);
+    }
+  }
+  return out;
+}
+
+async function pairWorkload(pki: Pki): Promise<Record<string, Record<string, Figure>>> {
+  const out: Record<string, Record<string, Figure>> = { pair_bulk: {}, pair_hs: {} };
+  const impls: [string, string[]][] = [
+    ["denossl_stream", [...denoRun("denossl_pair.ts"), pki.cert, pki.key, pki.ca]],
+    ["c", [cPair, pki.cert, pki.key, pki.ca]],
+  ];
+  for (const [id, cmd] of impls) {
+    for (
+      const [w, args, unit] of [
+        ["pair_bulk", ["bulk", String(N.pairBulk)], "MB/s"],
+        ["pair_hs", ["hs", String(N.pairHs)], "handshakes/s"],
+      ] as const
+    ) {
+      const values: number[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        const r = JSON.parse((await run([...cmd, ...args])).trim().split("\n").pop()!) as Rec;
+        values.push(r.value!);
+      }
+      out[w]![id] = figure(values, unit);
+      log(`  ${id} ${w}: ${fmt(out[w]![id]!.median)} ${unit} [${values.map(fmt).join(", ")}]`);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- setup
+
+interface Pki {
+  dir: string;
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+async function makePki(): Promise<Pki> {
+  const dir = await Deno.makeTempDir({ prefix: "denossl-bench-" });
+  const p = (f: string): string => join(dir, f);
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+  await run([
+    "openssl",
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    p("ca.key"),
+    "-out",
+    p("ca.pem"),
+    "-days",
+    "2",
+    "-subj",
+    "/CN=denossl bench CA",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign",
+  ]);
+  await run([
+    "openssl",
+    "req",
+    ...ec,
+    "-keyout",
+    p("leaf.key"),
+    "-out",
+    p("leaf.csr"),
+    "-subj",
+    "/CN=localhost",
+  ]);
+  await Deno.writeTextFile(
+    p("ext.cnf"),
+    "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n" +
+      "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+  );
+  await run([
+    "openssl",
+    "x509",
+    "-req",
+    "-in",
+    p("leaf.csr"),
+    "-CA",
+    p("ca.pem"),
+    "-CAkey",
+    p("ca.key"),
+    "-CAcreateserial",
+    "-out",
+    p("leaf.pem"),
+    "-days",
+    "2",
+    "-extfile",
+    p("ext.cnf"),
+  ]);
+  return { dir, ca: p("ca.pem"), cert: p("leaf.pem"), key: p("leaf.key") };
+}
+
+async function buildC(): Promise<void> {
+  await Deno.mkdir(OUT, { recursive: true });
+  cBench = join(OUT, "tls_bench");
+  cPair = join(OUT, "pair");
+  await run([
+    "cc",
+    "-O2",
+    join(HERE, "c", "tls_bench.c"),
+    "-o",
+    cBench,
+    "-lssl",
+    "-lcrypto",
+    "-lpthread",
+  ]);
+  await run(["cc", "-O2", join(HERE, "c", "pair.c"), "-o", cPair, "-lssl", "-lcrypto"]);
+}
+
+/** Which suite and group Deno's rustls client picks when the server lets it choose. */
+async function probeDeno(pki: Pki): Promise<Record<string, string>> {
+  const server = new Child([cBench, "server", pki.cert, pki.key, "probe"]);
+  try {
+    const port = Number(await server.line(10_000));
+    await run([...denoRun("deno_peer.ts"), "client", pki.ca, String(port), "hs", "1", "1"]);
+    return JSON.parse(await server.line(10_000));
+  } catch (e) {
+    return { error: (e as Error).message };
+  } finally {
+    await server.stop();
+  }
+}
+
+async function machine(): Promise<Record<string, string>> {
+  const cpu = (await Deno.readTextFile("/proc/cpuinfo")).match(/model name\s*:\s*(.*)/)?.[1] ?? "?";
+  const mem = (await Deno.readTextFile("/proc/meminfo")).match(/MemTotal:\s*(\d+)/)?.[1] ?? "0";
+  return {
+    cpu,
+    cores: String(navigator.hardwareConcurrency),
+    memory: `${Math.round(Number(mem) / 1048576)} GiB`,
+    kernel: (await run(["uname", "-sr"])).trim(),
+    deno: `${Deno.version.deno} (V8 ${Deno.version.v8})`,
+    node: (await run(["node", "--version"])).trim(),
+    openssl: (await run(["openssl", "version"])).trim(),
+    loadavg: (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" "),
+  };
+}
+
+// ---------------------------------------------------------------- output
+
+function fmt(v: number | null | undefined): string {
+  if (v == null) return "—";
+  if (v >= 1000) return Math.round(v).toLocaleString("en-US");
+  if (v >= 100) return v.toFixed(0);
+  if (v >= 10) return v.toFixed(1);
+  return v.toFixed(2);
+}
+
+function cell(f: Figure | undefined): string {
+  if (!f) return "n/a";
+  if (f.na) return f.na;
+  return `**${fmt(f.median)}** (${fmt(f.min)}–${fmt(f.max)})`;
+}
+
+function ratio(a: Figure | undefined, b: Figure | undefined): number | null {
+  if (!a || !b || a.median == null || b.median == null || b.median === 0) return null;
+  return a.median / b.median;
+}
+
+const log = (s: string): void => console.error(s);
+const log0 = log;
+
+// ---------------------------------------------------------------- main
+
+const started = Date.now();
+log0("denossl bench:compare — building the C reference, making an ECDSA P-256 certificate");
+await buildC();
+const pki = await makePki();
+const env = await machine();
+const cs = contenders();
+cs.find((c) => c.id === "node")!.label = `Node ${env.node} tls`;
+const probe = await probeDeno(pki);
+log0(`Deno's rustls client picks: ${JSON.stringify(probe)}`);
+
+const results: Record<string, Record<string, Figure>> = {};
+log0(`socket workloads (${RUNS} runs each, after one warm-up run)`);
+await socketWorkloads(cs, pki, results);
+if (!flags.only || flags.only.includes("memory")) {
+  log0(`memory: server RSS per idle connection, ${N.idle} connections`);
+  results.memory = await memoryWorkload(cs, pki);
+}
+if (!flags.only || flags.only.includes("pair")) {
+  log0("in-process memory-BIO pair");
+  Object.assign(results, await pairWorkload(pki));
+}
+env.loadavgEnd = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
+const elapsed = (Date.now() - started) / 1000;
+await Deno.remove(pki.dir, { recursive: true });
+
+const TITLES: Record<string, [string, string, boolean]> = Object.fromEntries([
+  ...WORKLOADS.map((w) => [w.id, [w.title, w.unit, true]]),
+  ["memory", [`Server RSS per idle established connection (${N.idle} connections)`, "KiB", false]],
+  ["pair_bulk", [
+    `In-process memory-BIO pair, bulk (${N.pairBulk / 1048576} MiB, 16 KiB writes)`,
+    "MB/s",
+    true,
+  ]],
+  ["pair_hs", [
+    `In-process memory-BIO pair, handshakes (${N.pairHs} per run)`,
+    "handshakes/s",
+    true,
+  ]],
+]);
+
+interface Target {
+  workload: string;
+  goal: string;
+  against: string;
+  min?: number;
+  max?: number;
+}
+const TARGETS: Target[] = [
+  { workload: "bulk", goal: "≥ 1.2× Deno's TLS", against: "deno", min: 1.2 },
+  { workload: "hs_seq", goal: "≥ 2× Deno's TLS", against: "deno", min: 2 },
+  { workload: "hs_conc", goal: "≥ 2× Deno's TLS", against: "deno", min: 2 },
+  { workload: "pingpong", goal: "≥ 1.0× Deno's TLS", against: "deno", min: 1 },
+  { workload: "memory", goal: "≤ Deno's TLS", against: "deno", max: 1 },
+  { workload: "pair_bulk", goal: "≥ 0.9× the C loop", against: "c", min: 0.9 },
+  { workload: "pair_hs", goal: "≥ 0.9× the C loop", against: "c", min: 0.9 },
+];
+const targets = TARGETS.map((t) => {
+  const r = ratio(results[t.workload]?.denossl_stream, results[t.workload]?.[t.against]);
+  const met = r == null ? null : t.min != null ? r >= t.min : r <= t.max!;
+  return { ...t, ratio: r, met };
+});
+
+const date = new Date().toISOString();
+const json = {
+  date,
+  machine: env,
+  settings: { runs: RUNS, bulkBytes: BULK, counts: N, quick: QUICK, elapsedSeconds: elapsed },
+  protocol:
+    "TLS 1.3, TLS_AES_128_GCM_SHA256 (Deno: rustls's own choice), ECDSA P-256 leaf signed by a P-256 CA, clients verify (CA + IP 127.0.0.1), loopback TCP, TCP_NODELAY where the API allows",
+  denoNegotiated: probe,
+  contenders: cs.map(({ id, label, unavailable, note }) => ({ id, label, unavailable, note })),
+  results,
+  targets,
+};
+await Deno.writeTextFile(join(HERE, "results.json"), JSON.stringify(json, null, 2) + "\n");
+
+const lines: string[] = [];
+lines.push("# denossl — side-by-side results", "");
+lines.push(`Generated by \`deno task bench:compare\` on ${date} (${elapsed.toFixed(0)} s).`, "");
+lines.push("| | |", "|---|---|");
+for (const [k, v] of Object.entries(env)) lines.push(`| ${k} | ${v} |`);
+lines.push("");
+lines.push(
+  `TLS 1.3, TLS_AES_128_GCM_SHA256, ECDSA P-256 leaf signed by a P-256 CA, clients verify the server ` +
+    `(CA + IP 127.0.0.1), loopback TCP, client and server in separate processes (the pair rows: one ` +
+    `process). Each figure: **median** (min–max) of ${RUNS} runs, after one warm-up run. MB = 10^6 bytes. ` +
+    `Bulk is scaled down to ${
+      BULK / 1048576
+    } MiB per run (1 GiB × ${RUNS} runs × 4 contenders does not ` +
+    `fit the 10-minute budget on 2 cores). Each contender talks to itself (its own client and server).`,
+  "",
+);
+lines.push(
+  `Deno's rustls client, offered every suite by an OpenSSL server, picks **${
+    probe.cipher ?? "?"
+  }** ` +
+    `with group **${probe.group ?? "?"}** (so Deno-to-Deno runs ${
+      probe.cipher ?? "?"
+    }, not AES-128-GCM; ` +
+    `OpenSSL 3.0 cannot negotiate the post-quantum hybrid group, so a Deno-to-Deno run may use one ` +
+    `where this probe shows X25519).`,
+  "",
+);
+const ids = cs.map((c) => c.id);
+lines.push(`| workload | ${cs.map((c) => c.label).join(" | ")} | denossl ÷ Deno TLS |`);
+lines.push(`|---|${ids.map(() => "---").join("|")}|---|`);
+for (const w of Object.keys(TITLES)) {
+  const row = results[w];
+  if (!row) continue;
+  const [title, unit] = TITLES[w]!;
+  const r = w.startsWith("pair") ? null : ratio(row.denossl_stream, row.deno);
+  lines.push(
+    `| ${title}, ${unit} | ${
+      ids.map((id) => cell(row[id] ?? na("n/a: not run", unit))).join(" | ")
+    } | ${
+      r == null
+        ? (w.startsWith("pair")
+          ? `denossl ÷ C: **${fmt(ratio(row.denossl_stream, row.c))}×**`
+          : "—")
+        : `**${r.toFixed(2)}×**`
+    } |`,
+  );
+}
+lines.push(
+  "",
+  "Pair rows: only denossl (memory BIOs through the synchronous API) and C run them.",
+  "",
+);
+lines.push("## Targets", "", "| workload | target | denossl ratio | met |", "|---|---|---|---|");
+for (const t of targets) {
+  lines.push(
+    `| ${TITLES[t.workload]?.[0] ?? t.workload} | ${t.goal} | ${
+      t.ratio == null ? "—" : t.ratio.toFixed(2) + "×"
+    } | ${t.met == null ? "n/a" : t.met ? "yes" : "**no**"} |`,
+  );
+}
+lines.push("", "## Notes", "");
+for (const c of cs) if (c.note) lines.push(`- ${c.label}: ${c.note}.`);
+const resumeNote = results.resume?.denossl_stream?.detail;
+if (resumeNote) {
+  lines.push(`- denossl resumed-handshake run detail: ${JSON.stringify(resumeNote)}.`);
+}
+lines.push(
+  "- Memory: fresh server per run; a 64-connection warm-up is opened and closed, the server's VmRSS " +
+    `is read, ${N.idle} connections are opened (16 at a time, each completing a 1-byte exchange) and held, ` +
+    "VmRSS is read again after 1 s; the figure is the difference divided by the connection count.",
+  "- The machine is shared (2 cores) and was not idle: see loadavg above. Ratios within one run of " +
+    "the harness are more reliable than absolute figures.",
+  "",
+);
+await Deno.writeTextFile(join(HERE, "RESULTS.md"), lines.join("\n"));
+log0(`wrote bench/RESULTS.md and bench/results.json in ${elapsed.toFixed(0)} s`);

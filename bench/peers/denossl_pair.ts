@@ -1,0 +1,122 @@
+/**
+ * The in-process memory-BIO pair through denossl's synchronous API: both
+ * ends in one process, no sockets. The same loop as bench/c/pair.c, so
+ * their ratio is denossl's FFI overhead.
+ *
+ *   deno run -A denossl_pair.ts <cert.pem> <key.pem> <ca.pem> bulk <bytes>
+ *   deno run -A denossl_pair.ts <cert.pem> <key.pem> <ca.pem> hs <count>
+ *
+ * @module
+ */
+
+import {
+  Connection,
+  Context,
+  TLS1_3_VERSION,
+  TLS_METHOD,
+  VERIFY_PEER,
+  WantReadError,
+} from "../../mod.ts";
+
+const [cert, key, ca, mode, n] = Deno.args;
+
+function context(): Context {
+  const ctx = new Context(TLS_METHOD);
+  ctx.setMinProtoVersion(TLS1_3_VERSION);
+  ctx.setTls13Ciphersuites("TLS_AES_128_GCM_SHA256");
+  return ctx;
+}
+const serverCtx = context();
+serverCtx.useCertificateChainFile(cert!);
+serverCtx.usePrivateKeyFile(key!);
+const clientCtx = context();
+clientCtx.loadVerifyLocations(ca!);
+clientCtx.setVerify(VERIFY_PEER);
+
+/** Moves every pending ciphertext byte (C: BIO_ctrl_pending / BIO_read / BIO_write). */
+function pump(from: Connection, to: Connection): void {
+  for (;;) {
+    let chunk: Uint8Array;
+    try {
+      chunk = from.bioRead(65536);
+    } catch (e) {
+      if (e instanceof WantReadError) return;
+      throw e;
+    }
+    to.bioWrite(chunk);
+  }
+}
+
+function step(conn: Connection): void {
+  try {
+    conn.doHandshake();
+  } catch (e) {
+    if (!(e instanceof WantReadError)) throw e;
+  }
+}
+
+function pair(): [Connection, Connection] {
+  const client = new Connection(clientCtx, null);
+  const server = new Connection(serverCtx, null);
+  client.setVerifyHostname("localhost");
+  client.setConnectState();
+  server.setAcceptState();
+  return [client, server];
+}
+
+function handshake(client: Connection, server: Connection): void {
+  for (let round = 0; round < 20; round++) {
+    step(client);
+    pump(client, server);
+    step(server);
+    pump(server, client);
+    if (client.isHandshakeDone() && server.isHandshakeDone()) {
+      step(client);
+      return;
+    }
+  }
+  throw new Error("handshake did not finish");
+}
+
+function bulk(total: number): number {
+  const [client, server] = pair();
+  handshake(client, server);
+  const chunk = new Uint8Array(16384).fill(0x78);
+  const out = new Uint8Array(16384);
+  const records = Math.floor(total / chunk.length);
+  const t0 = performance.now();
+  for (let i = 0; i < records; i++) {
+    if (client.send(chunk) !== chunk.length) throw new Error("short write");
+    // one record (16 KiB + 22 bytes) is pending: one bioRead takes it all, as BIO_read does in C
+    server.bioWrite(client.bioRead(65536));
+    let got = 0;
+    while (got < out.length) got += server.recvInto(out.subarray(got));
+  }
+  const dt = (performance.now() - t0) / 1000;
+  client.close();
+  server.close();
+  return dt;
+}
+
+function handshakes(count: number): number {
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) {
+    const [client, server] = pair();
+    handshake(client, server);
+    client.close();
+    server.close();
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+const count = Number(n);
+if (mode === "bulk") {
+  bulk(Math.min(count, 16 << 20)); // warm-up
+  const dt = bulk(count);
+  const bytes = Math.floor(count / 16384) * 16384;
+  console.log(JSON.stringify({ value: bytes / 1e6 / dt, seconds: dt, bytes }));
+} else {
+  handshakes(Math.min(count, 30)); // warm-up
+  const dt = handshakes(count);
+  console.log(JSON.stringify({ value: count / dt, seconds: dt, count }));
+}

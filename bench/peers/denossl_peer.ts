@@ -1,0 +1,71 @@
+/**
+ * denossl in stream mode (Connection over a Deno.TcpConn), both ends.
+ *
+ *   deno run -A denossl_peer.ts server <cert.pem> <key.pem>
+ *   deno run -A denossl_peer.ts client <ca.pem> <port> <mode> [args]
+ *
+ * @module
+ */
+
+import { Connection, Context, TLS1_3_VERSION, TLS_METHOD, VERIFY_PEER } from "../../mod.ts";
+import { runClient, serve } from "./_proto.ts";
+import type { Conn, Dialer } from "./_proto.ts";
+
+const [role, a, b, ...rest] = Deno.args;
+
+function baseContext(): Context {
+  const ctx = new Context(TLS_METHOD);
+  ctx.setMinProtoVersion(TLS1_3_VERSION);
+  ctx.setMaxProtoVersion(TLS1_3_VERSION);
+  ctx.setTls13Ciphersuites("TLS_AES_128_GCM_SHA256");
+  return ctx;
+}
+
+/** The session API, when this checkout has it (it is being built alongside). */
+interface SessionFace {
+  getSession(): unknown;
+  setSession(s: unknown): void;
+  sessionReused(): boolean;
+}
+const proto = Connection.prototype as unknown as Partial<SessionFace>;
+const hasSessions = typeof proto.getSession === "function" &&
+  typeof proto.setSession === "function" && typeof proto.sessionReused === "function";
+
+if (role === "server") {
+  const ctx = baseContext();
+  ctx.useCertificateChainFile(a!);
+  ctx.usePrivateKeyFile(b!);
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  console.log(listener.addr.port);
+  for await (const tcp of listener) {
+    tcp.setNoDelay(true);
+    const conn = new Connection(ctx, tcp);
+    conn.setAcceptState();
+    serve(conn);
+  }
+} else {
+  const ctx = baseContext();
+  ctx.loadVerifyLocations(a!);
+  ctx.setVerify(VERIFY_PEER);
+  const port = Number(b);
+  const dialer: Dialer = {
+    async connect(session?: unknown): Promise<Conn> {
+      const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
+      tcp.setNoDelay(true);
+      const conn = new Connection(ctx, tcp);
+      conn.setConnectState();
+      conn.setVerifyHostname("127.0.0.1");
+      if (session != null) (conn as unknown as SessionFace).setSession(session);
+      await conn.handshake();
+      return conn;
+    },
+    describe(conn: Conn): Record<string, string> {
+      return { cipher: (conn as Connection).getCipherName() ?? "?" };
+    },
+  };
+  if (hasSessions) {
+    dialer.session = (conn) => (conn as unknown as SessionFace).getSession();
+    dialer.reused = (conn) => (conn as unknown as SessionFace).sessionReused();
+  }
+  await runClient(dialer, rest);
+}
