@@ -246,6 +246,10 @@ function serverContext(o: TlsServerOptions): Context {
     const ctx = new Context(TLS_SERVER_METHOD);
     try {
       configureCommon(ctx, o);
+      // A server that verifies clients must name its session cache, or OpenSSL fails every
+      // resumption attempt ("session id context uninitialized"); one random name per context
+      // also keeps sessions from resuming across contexts.
+      ctx.setSessionIdContext(crypto.getRandomValues(new Uint8Array(16)));
       ctx.useCertificateChain(o.cert!);
       ctx.usePrivateKey(o.key!);
       ctx.checkPrivateKey();

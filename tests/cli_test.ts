@@ -14,9 +14,15 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
   return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
 }
 
-Deno.test("cli.ts demo prints the loaded OpenSSL version and paths and exits 0", async () => {
+Deno.test("cli.ts demo runs an mTLS exchange with a fresh test CA: chain, ALPN, resumption (also with client certificates), matching exporters, exit 0", async () => {
   const { code, stdout } = await cli("demo");
-  assert.equal(code, 0);
+  assert.equal(code, 0, stdout);
+  assert.match(stdout, /client: TLSv1\.3 \S+, ALPN h2/);
+  assert.match(stdout, /\[1\] CN=denossl Test Intermediate CA/);
+  assert.match(stdout, /server: client certificate CN=alice, resumed: false/);
+  assert.match(stdout, /second connection resumed the session: true/);
+  assert.match(stdout, /server: client certificate CN=alice, resumed: true/);
+  assert.match(stdout, /match: true/);
   assert.match(stdout, /^OpenSSL 3\.\d+\.\d+ .*\(3\.\d+\.\d+\)\n/);
   assert.match(stdout, /libssl: {4}\S*libssl/);
   assert.match(stdout, /libcrypto: \S*libcrypto/);
