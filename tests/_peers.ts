@@ -290,8 +290,23 @@ export async function exchange(
 ): Promise<Uint8Array<ArrayBuffer>> {
   const reading = readExactly(conn, expect);
   reading.catch(() => {});
-  await conn.write(payload);
+  // Deno.Conn.write may write part of the buffer: loop (denossl's writes it all at once).
+  for (let off = 0; off < payload.length;) off += await conn.write(payload.subarray(off));
   return await reading;
+}
+
+/**
+ * Waits for the peer's close_notify (`read` gives null), which a peer that
+ * ends once it received everything sends only then, and closes. Closing right
+ * after the last write can cut a slow reader short: Node's `tls` then sees an
+ * end of stream before the last records (Deno.connectTls shows the same).
+ */
+export async function closeAfterPeer(
+  conn: { read(p: Uint8Array): Promise<number | null>; [Symbol.asyncDispose](): Promise<void> },
+): Promise<void> {
+  const n = await conn.read(new Uint8Array(1));
+  if (n !== null) throw new Error(`expected the peer's close_notify, got ${n} more bytes`);
+  await conn[Symbol.asyncDispose]();
 }
 
 /** Extracts `Key: value` from openssl's `-brief` (or verbose) output. */
