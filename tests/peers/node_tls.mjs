@@ -13,6 +13,7 @@ const cfg = JSON.parse(process.argv[2]);
 const say = (o) => process.stdout.write(JSON.stringify(o) + "\n");
 const sha = (b) => createHash("sha256").update(b).digest("hex");
 
+// deno-lint-ignore explicit-function-return-type -- plain JavaScript run by node
 function run(socket, role, done) {
   const payload = randomBytes(cfg.send ?? 0);
   const chunks = [];
