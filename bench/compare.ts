@@ -693,6 +693,10 @@ lines.push(
   "- Memory: fresh server per run; a 64-connection warm-up is opened and closed, the server's VmRSS " +
     `is read, ${N.idle} connections are opened (16 at a time, each completing a 1-byte exchange) and held, ` +
     "VmRSS is read again after 1 s; the figure is the difference divided by the connection count.",
+  "- Sequential full handshakes against Deno are dominated by Nagle on Deno.listenTls's server " +
+    "sockets (about 30 ms of delayed ACK per handshake; a Deno.startTls client against the C server " +
+    "does about 190/s): the sequential ratio says more about that than about TLS work. The 16-client " +
+    "row, where the delays overlap, is the fairer handshake comparison.",
   "- The machine is shared (2 cores) and was not idle: see loadavg above. Ratios within one run of " +
     "the harness are more reliable than absolute figures.",
   "",
