@@ -108,10 +108,13 @@ export { Connection, ConnectionBase, MSG_PEEK } from "./connection/connection.ts
 export type {
   AddrOf,
   ConnectionConstructor,
+  ConnectionOptions,
   HandshakeInfo,
   TransportMembers,
+  TransportMode,
 } from "./connection/connection.ts";
 export type {
+  FdTransport,
   SplitTransport,
   StreamPairTransport,
   StreamTransport,

@@ -13,6 +13,7 @@ import {
   SSL_ERROR_WANT_READ,
   SSL_ERROR_WANT_WRITE,
   SSL_ERROR_ZERO_RETURN,
+  SSL_set_read_ahead,
   SSL_set_tlsext_host_name,
   TLSEXT_NAMETYPE_host_name,
   VERIFY_NONE,
@@ -26,7 +27,15 @@ import { registerOwner, unregisterOwner } from "./_registry.ts";
 import { verifyTrampoline } from "./_verify.ts";
 import type { VerifyCallback } from "./_verify.ts";
 import { toPipe } from "./transport.ts";
-import type { Pipe, Transport } from "./transport.ts";
+import type { FdTransport, Pipe, Transport } from "./transport.ts";
+import {
+  closeNativeFd,
+  closeNativeTransport,
+  type NativeEndpoint,
+  resolveNative,
+  shutdownWrite,
+} from "./_native.ts";
+import { reactor } from "../ffi/reactor.ts";
 import type { X509Name } from "../crypto/name.ts";
 import type { Session } from "./session.ts";
 import * as negotiation from "./_negotiation.ts";
@@ -42,10 +51,37 @@ const SSL_WRITING = 2;
 
 const IP_LITERAL = /^(\d{1,3}(\.\d{1,3}){3}|\[?[0-9a-fA-F:.]*:[0-9a-fA-F:.]*\]?)$/;
 
+/** How a connection's ciphertext moves: see {@link ConnectionBase.transportMode}. */
+export type TransportMode = "memory" | "stream" | "native";
+
+/**
+ * Options of the {@link Connection} constructor.
+ *
+ * @example
+ * ```ts ignore
+ * const conn = new Connection(ctx, tcp, { native: true });
+ * ```
+ */
+export interface ConnectionOptions {
+  /**
+   * Native mode on a `Deno.TcpConn` / `Deno.UnixConn`: OpenSSL reads and
+   * writes the socket itself (its descriptor found by matching
+   * `getsockname`/`getpeername` against `localAddr`/`remoteAddr`). Falls back
+   * to stream mode when the descriptor cannot be found.
+   */
+  native?: boolean;
+}
+
 const registry = new FinalizationRegistry<bigint>((address) => {
   unregisterOwner(address);
   const ptr = Deno.UnsafePointer.create(address);
   if (ptr) native().ssl.SSL_free(ptr);
+});
+
+// Native mode's duplicate descriptor, closed when a connection is collected unclosed.
+const fdRegistry = new FinalizationRegistry<NativeEndpoint>((endpoint) => {
+  if (endpoint.fd >= 0) reactor().cancel(endpoint.fd, new ClosedError("Connection"));
+  closeNativeFd(endpoint);
 });
 
 /**
@@ -102,6 +138,9 @@ export class ConnectionBase<T extends Transport = Transport> {
   #readable: ReadableStream<Uint8Array<ArrayBuffer>> | null = null;
   #writable: WritableStream<Uint8Array> | null = null;
   #roleSet = false;
+  // ---- native mode: OpenSSL does the socket I/O on our duplicate of the descriptor ----
+  #native: NativeEndpoint | null = null;
+  #nativeFallback: string | null = null;
 
   /**
    * Creates a connection from a context.
@@ -111,13 +150,26 @@ export class ConnectionBase<T extends Transport = Transport> {
    *   `bioRead`/`bioWrite`), or a stream transport that the connection pumps
    *   itself: any object with `read(p)`/`write(p)` (a `Deno.Conn`, a
    *   `Deno.TlsConn`, your own), `{ reader, writer }`, or
-   *   `{ readable, writable }`.
-   * @throws {TypeError} When the arguments are of the wrong type.
+   *   `{ readable, writable }`; or, for native mode (OpenSSL reads and
+   *   writes the socket itself), an object with a numeric `fd` or a
+   *   `fileno()` method.
+   * @param options `native: true` asks for native mode on a `Deno.TcpConn` or
+   *   `Deno.UnixConn`; when it cannot be had the connection falls back to
+   *   stream mode and {@link nativeFallbackReason} says why.
+   * @throws {TypeError} When the arguments are of the wrong type, or `fd` is
+   *   not a stream socket.
+   * @throws {RangeError} When `fd` is negative or not an integer.
+   * @throws {Deno.errors.BadResource} When `fd` is not an open descriptor.
    * @throws {SSLError} When OpenSSL cannot create the connection.
    */
-  constructor(context: Context, transport: T = null as T) {
+  constructor(context: Context, transport: T = null as T, options: ConnectionOptions = {}) {
     if (!(context instanceof Context)) throw new TypeError("context must be a Context");
-    const pipe = transport === null || transport === undefined ? null : toPipe(transport);
+    const hasTransport = transport !== null && transport !== undefined;
+    const found = hasTransport ? resolveNative(transport, options.native === true) : null;
+    const endpoint = found !== null && "fd" in found ? found : null;
+    const pipe = !hasTransport || endpoint !== null
+      ? null
+      : toPipe(transport as Exclude<Transport, null | FdTransport>);
     const { ssl: lib, crypto } = native();
     clearErrors();
     const ssl = lib.SSL_new(context._handle);
@@ -128,6 +180,20 @@ export class ConnectionBase<T extends Transport = Transport> {
     this.#verifyCallback = context._verifyCallback;
     registry.register(this, BigInt(Deno.UnsafePointer.value(ssl)), this);
     registerOwner(ssl, this);
+    this.#transport = transport;
+
+    if (endpoint !== null) {
+      if (lib.SSL_set_fd(ssl, endpoint.fd) !== 1) {
+        closeNativeFd(endpoint);
+        this.close();
+        throw sslErrorFromQueue("SSL_set_fd failed");
+      }
+      SSL_set_read_ahead(ssl, 1); // one read() per record or more, not one per header and body
+      this.#native = endpoint;
+      fdRegistry.register(this, endpoint, endpoint);
+      return;
+    }
+    if (found !== null && "reason" in found) this.#nativeFallback = found.reason;
 
     const rbio = crypto.BIO_new(crypto.BIO_s_mem());
     const wbio = crypto.BIO_new(crypto.BIO_s_mem());
@@ -140,7 +206,6 @@ export class ConnectionBase<T extends Transport = Transport> {
     lib.SSL_set_bio(ssl, rbio, wbio); // the SSL owns both from here on
     this.#rbio = rbio;
     this.#wbio = wbio;
-    this.#transport = transport;
     this.#pipe = pipe;
   }
 
@@ -173,15 +238,54 @@ export class ConnectionBase<T extends Transport = Transport> {
 
   /** The objects passthrough lookups resolve on, in order. Internal. */
   get _passthroughTargets(): readonly object[] {
-    return this.#pipe?.targets ?? [];
+    return this.#pipe?.targets ?? this.#native?.targets ?? [];
   }
 
   /**
-   * How ciphertext moves: `"memory"` (you move it with `bioRead`/`bioWrite`)
-   * or `"stream"` (the connection pumps its transport).
+   * How ciphertext moves: `"memory"` (you move it with `bioRead`/`bioWrite`),
+   * `"stream"` (the connection pumps its transport through memory BIOs) or
+   * `"native"` (OpenSSL reads and writes the socket's descriptor itself).
+   *
+   * @example
+   * ```ts ignore
+   * const conn = new Connection(ctx, tcp, { native: true });
+   * console.log(conn.transportMode, conn.nativeFallbackReason);
+   * ```
    */
-  get transportMode(): "memory" | "stream" {
-    return this.#pipe === null ? "memory" : "stream";
+  get transportMode(): TransportMode {
+    return this.#native !== null ? "native" : this.#pipe === null ? "memory" : "stream";
+  }
+
+  /**
+   * Why native mode was asked for and not used (the connection then runs in
+   * stream mode), or null.
+   *
+   * @example
+   * ```ts ignore
+   * if (conn.transportMode !== "native") console.warn(conn.nativeFallbackReason);
+   * ```
+   */
+  get nativeFallbackReason(): string | null {
+    return this.#nativeFallback;
+  }
+
+  /**
+   * The socket descriptor OpenSSL reads and writes in native mode (pyOpenSSL's
+   * `fileno()`): denossl's own duplicate of the transport's descriptor.
+   *
+   * @returns The descriptor.
+   * @throws {TypeError} In memory or stream mode, where OpenSSL uses no descriptor.
+   * @example
+   * ```ts ignore
+   * const fd = conn.fileno();
+   * ```
+   */
+  fileno(): number {
+    this._handle;
+    if (this.#native === null || this.#native.fd < 0) {
+      throw new TypeError(`A connection in ${this.transportMode} mode has no descriptor`);
+    }
+    return this.#native.fd;
   }
 
   // ---- state ---------------------------------------------------------------------
@@ -733,14 +837,28 @@ export class ConnectionBase<T extends Transport = Transport> {
 
   // ---- Deno's async face (stream transports) ---------------------------------------------
 
-  #pipeOrThrow(): Pipe {
+  #pipeOrThrow(): Pipe | null {
     this._handle;
-    if (this.#pipe === null) {
+    if (this.#pipe === null && this.#native === null) {
       throw new TypeError(
         "This connection has no transport (memory mode): use the synchronous methods with bioRead/bioWrite",
       );
     }
     return this.#pipe;
+  }
+
+  /** Native mode: waits until the descriptor is ready; rejects when the connection closes. */
+  #waitNative(interest: "read" | "write"): Promise<void> {
+    const endpoint = this.#native;
+    if (endpoint === null || this.#ssl === null) {
+      return Promise.reject(new ClosedError("Connection"));
+    }
+    return reactor().wait(endpoint.fd, interest);
+  }
+
+  /** Lets OpenSSL write: flushes the outgoing BIO, or waits for the socket to drain. */
+  #drain(): Promise<void> {
+    return this.#native !== null ? this.#waitNative("write") : this.#flush();
   }
 
   #closed(): Promise<never> {
@@ -772,6 +890,7 @@ export class ConnectionBase<T extends Transport = Transport> {
 
   /** Reads once from the transport into the incoming BIO; at most one read is in flight. */
   #fill(): Promise<void> {
+    if (this.#native !== null) return this.#waitNative("read");
     this.#fillPromise ??= this.#doFill().finally(() => {
       this.#fillPromise = null;
     });
@@ -779,7 +898,7 @@ export class ConnectionBase<T extends Transport = Transport> {
   }
 
   async #doFill(): Promise<void> {
-    const pipe = this.#pipeOrThrow();
+    const pipe = this.#pipeOrThrow()!;
     const buf = this.#inBuf ??= new Uint8Array(IN_BUFFER_SIZE);
     const read = pipe.read(buf);
     read.catch(() => {});
@@ -839,7 +958,7 @@ export class ConnectionBase<T extends Transport = Transport> {
         continue;
       }
       if (code === SSL_ERROR_WANT_WRITE) {
-        await this.#flush();
+        await this.#drain();
         continue;
       }
       const error = sslError(ssl, ret);
@@ -903,7 +1022,7 @@ export class ConnectionBase<T extends Transport = Transport> {
       }
       if (code === SSL_ERROR_ZERO_RETURN) return null;
       if (code === SSL_ERROR_WANT_WRITE) {
-        await this.#flush();
+        await this.#drain();
         continue;
       }
       throw sslError(ssl, ret);
@@ -942,7 +1061,10 @@ export class ConnectionBase<T extends Transport = Transport> {
       if (ret === 1) {
         throwCallbackError();
         offset += Number(count[0]);
-        if (Number(crypto.BIO_ctrl_pending(this.#wbio)) >= FLUSH_THRESHOLD) await this.#flush();
+        const wbio = this.#wbio;
+        if (wbio !== null && Number(crypto.BIO_ctrl_pending(wbio)) >= FLUSH_THRESHOLD) {
+          await this.#flush();
+        }
         continue;
       }
       const code = lib.SSL_get_error(ssl, ret);
@@ -952,7 +1074,7 @@ export class ConnectionBase<T extends Transport = Transport> {
         continue;
       }
       if (code === SSL_ERROR_WANT_WRITE) {
-        await this.#flush();
+        await this.#drain();
         continue;
       }
       throw sslError(ssl, ret);
@@ -974,14 +1096,26 @@ export class ConnectionBase<T extends Transport = Transport> {
   async closeWrite(): Promise<void> {
     const pipe = this.#pipeOrThrow();
     if (this.#handshakePromise !== null) await this.#handshakePromise;
-    const ssl = this._handle;
-    if ((native().ssl.SSL_get_shutdown(ssl) & SENT_SHUTDOWN) === 0) {
+    const lib = native().ssl;
+    for (let tries = 0; (lib.SSL_get_shutdown(this._handle) & SENT_SHUTDOWN) === 0; tries++) {
+      const ssl = this._handle;
       clearErrors();
-      native().ssl.SSL_shutdown(ssl);
+      const ret = lib.SSL_shutdown(ssl);
+      const code = ret < 0 ? lib.SSL_get_error(ssl, ret) : 0;
       native().crypto.ERR_clear_error();
+      // Native mode: the socket may be full; wait for it to drain and send the alert.
+      if (code === SSL_ERROR_WANT_WRITE && this.#native !== null && tries < 64) {
+        await this.#waitNative("write");
+        continue;
+      }
+      break;
     }
-    await this.#flush();
-    await pipe.closeWrite();
+    if (pipe !== null) {
+      await this.#flush();
+      await pipe.closeWrite();
+    } else if (this.#native !== null) {
+      shutdownWrite(this.#native);
+    }
   }
 
   /**
@@ -1512,8 +1646,9 @@ export class ConnectionBase<T extends Transport = Transport> {
     const ssl = this.#ssl;
     if (ssl === null) return this.#writeChain.catch(() => {});
     const pipe = this.#pipe;
+    const endpoint = this.#native;
     let last: Promise<void> = this.#writeChain;
-    if (pipe !== null) {
+    if (pipe !== null || endpoint !== null) {
       const lib = native().ssl;
       if (
         lib.SSL_is_init_finished(ssl) === 1 && (lib.SSL_get_shutdown(ssl) & SENT_SHUTDOWN) === 0
@@ -1521,7 +1656,7 @@ export class ConnectionBase<T extends Transport = Transport> {
         clearErrors();
         lib.SSL_shutdown(ssl);
         native().crypto.ERR_clear_error();
-        last = this.#flush();
+        last = this.#flush(); // native mode: SSL_shutdown wrote the alert itself (best effort)
       }
     }
     this.#ssl = null;
@@ -1529,7 +1664,16 @@ export class ConnectionBase<T extends Transport = Transport> {
     this.#wbio = null;
     registry.unregister(this);
     unregisterOwner(ssl);
+    if (endpoint !== null && endpoint.fd >= 0) {
+      // Settle pending waits and deregister before the descriptor goes away.
+      reactor().cancel(endpoint.fd, new ClosedError("Connection"));
+    }
     native().ssl.SSL_free(ssl);
+    if (endpoint !== null) {
+      fdRegistry.unregister(endpoint);
+      closeNativeFd(endpoint);
+      closeNativeTransport(endpoint);
+    }
     this.#rejectClosed?.(new ClosedError("Connection"));
     if (this.#closedSignal === null) {
       this.#closedSignal = Promise.reject(new ClosedError("Connection"));
@@ -1611,6 +1755,7 @@ export type AddrOf<T> = T extends { readonly localAddr: infer A } ? A : Deno.Net
 export type TransportMembers<T> = T extends null ? unknown
   : T extends { read(p: Uint8Array): unknown; write(p: Uint8Array): unknown }
     ? Omit<T, keyof ConnectionBase>
+  : T extends { fd: number } | { fileno(): number } ? Omit<T, keyof ConnectionBase>
   : T extends { reader: infer R; writer: infer W }
     ? Omit<R, keyof ConnectionBase> & Omit<W, keyof ConnectionBase | keyof R>
   : unknown;
@@ -1643,9 +1788,14 @@ export interface ConnectionConstructor {
    * Creates a connection.
    *
    * @param context The configuration; it can no longer be changed afterwards.
-   * @param transport `null` for memory BIOs, or a transport to pump.
+   * @param transport `null` for memory BIOs, a transport to pump, or a descriptor (native mode).
+   * @param options `native: true` for native mode on a `Deno.TcpConn`/`Deno.UnixConn`.
    */
-  new <T extends Transport = null>(context: Context, transport?: T): Connection<T>;
+  new <T extends Transport = null>(
+    context: Context,
+    transport?: T,
+    options?: ConnectionOptions,
+  ): Connection<T>;
   /** The prototype. */
   readonly prototype: ConnectionBase;
 }

@@ -65,6 +65,13 @@ export interface TlsCommonOptions {
   handshakeTimeout?: number;
   /** Allows `minVersion` below TLS 1.2 (TLS 1.0/1.1, security level 0). @default {false} */
   unsafelyAllowLegacyProtocols?: boolean;
+  /**
+   * Native mode: OpenSSL reads and writes the TCP socket itself instead of
+   * denossl pumping it through memory BIOs. Falls back to stream mode when
+   * the socket's descriptor cannot be found (see `transportMode` and
+   * `nativeFallbackReason` on the connection). @default {false}
+   */
+  native?: boolean;
 }
 
 /**
@@ -343,7 +350,7 @@ export async function connectTls(options: ConnectTlsOptions): Promise<TlsConnect
   const tcp = await Deno.connect({ hostname, port: options.port });
   let conn: TlsConnection | undefined;
   try {
-    conn = new Connection(ctx, tcp);
+    conn = new Connection(ctx, tcp, { native: options.native === true });
     prepareClient(conn, { ...options, hostname });
     await handshakeWithin(conn, options);
     return conn;
@@ -375,7 +382,7 @@ export async function startTls<T extends Exclude<Transport, null>>(
   options: TlsClientOptions = {},
 ): Promise<Connection<T>> {
   const ctx = clientContext(options);
-  const tls = new Connection(ctx, conn);
+  const tls = new Connection(ctx, conn, { native: options.native === true });
   try {
     prepareClient(tls, options);
     await handshakeWithin(tls, options);
@@ -404,7 +411,7 @@ export async function acceptTls<T extends Exclude<Transport, null>>(
   conn: T,
   options: TlsServerOptions,
 ): Promise<Connection<T>> {
-  const tls = new Connection(serverContext(options), conn);
+  const tls = new Connection(serverContext(options), conn, { native: options.native === true });
   tls.setAcceptState();
   try {
     await handshakeWithin(tls, options);
@@ -464,7 +471,7 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
    */
   async accept(): Promise<TlsConnection> {
     const tcp = await this.#inner.accept();
-    const conn = new Connection(this.#context, tcp);
+    const conn = new Connection(this.#context, tcp, { native: this.#options.native === true });
     conn.setAcceptState();
     handshakeWithin(conn, this.#options).catch(() => {}); // errors reach the connection's own calls
     return conn;

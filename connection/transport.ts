@@ -58,15 +58,34 @@ export interface StreamPairTransport {
 }
 
 /**
- * Every transport shape a `Connection` accepts: `null` for memory BIOs, or a
- * stream, split or stream-pair transport.
+ * A socket descriptor for native mode: OpenSSL reads and writes it itself
+ * (`SSL_set_fd` on a duplicate). The object's `close()`, when it has one, is
+ * called when the connection closes; the duplicate is always closed.
+ *
+ * @example
+ * ```ts ignore
+ * new Connection(ctx, { fd: 7 });
+ * ```
+ */
+export type FdTransport =
+  | { readonly fd: number; close?(): void }
+  | { fileno(): number; close?(): void };
+
+/**
+ * Every transport shape a `Connection` accepts: `null` for memory BIOs, a
+ * stream, split or stream-pair transport, or a descriptor (native mode).
  *
  * @example
  * ```ts ignore
  * const t: Transport = await Deno.connect({ port: 443, hostname: "example.com" });
  * ```
  */
-export type Transport = null | StreamTransport | SplitTransport | StreamPairTransport;
+export type Transport =
+  | null
+  | StreamTransport
+  | SplitTransport
+  | StreamPairTransport
+  | FdTransport;
 
 /** The one shape the engine drives. */
 export interface Pipe {
@@ -138,7 +157,7 @@ function fromStreamPair(t: StreamPairTransport): Pipe {
  * @returns The pipe.
  * @throws {TypeError} When the shape is not recognised.
  */
-export function toPipe(t: Exclude<Transport, null>): Pipe {
+export function toPipe(t: Exclude<Transport, null | FdTransport>): Pipe {
   const any = t as unknown as Record<string, unknown>;
   if (isFn(any.read) && isFn(any.write)) {
     const s = t as StreamTransport;

@@ -321,6 +321,20 @@ export function SSL_set_mode(ssl: Ptr, mode: number): number {
   return Number(native().ssl.SSL_ctrl(ssl, SSL_CTRL_MODE, long(mode), null));
 }
 
+/** `SSL_CTRL_SET_READ_AHEAD`. */
+export const SSL_CTRL_SET_READ_AHEAD = 41;
+
+/**
+ * `SSL_set_read_ahead(ssl, yes)`: read as much as the transport has, not
+ * record header and body separately.
+ *
+ * @param ssl The `SSL`.
+ * @param yes 1 to read ahead.
+ */
+export function SSL_set_read_ahead(ssl: Ptr, yes: number): void {
+  native().ssl.SSL_ctrl(ssl, SSL_CTRL_SET_READ_AHEAD, long(yes), null);
+}
+
 /**
  * `SSL_CTX_add_extra_chain_cert(ctx, x509)`: the context takes ownership.
  *

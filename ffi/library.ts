@@ -152,7 +152,8 @@ function platformCandidates(): [string, string][] {
   }
 }
 
-function libcCandidates(): string[] {
+/** The C library's names for the running platform, in the order tried. Internal. */
+export function libcCandidates(): string[] {
   switch (Deno.build.os) {
     case "darwin":
       return ["libSystem.B.dylib"];

@@ -1,0 +1,229 @@
+/**
+ * The operating-system calls native mode needs (sockets, descriptors,
+ * readiness), from the C library, opened lazily on first use. Internal.
+ *
+ * `epoll_wait`, `poll` are declared `nonblocking`: Deno runs them on a worker
+ * thread and returns a promise, which is how the reactor waits without
+ * blocking JavaScript.
+ *
+ * @module
+ */
+
+import { libcCandidates } from "./library.ts";
+
+/** The libc symbols native mode uses. */
+export const SYS_SYMBOLS = {
+  dup: { parameters: ["i32"], result: "i32" }, // int dup(int)
+  close: { parameters: ["i32"], result: "i32" }, // int close(int)
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" }, // ssize_t read(int, void *, size_t)
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" }, // ssize_t write(int, const void *, size_t)
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" }, // int fcntl(int, int, ...)
+  shutdown: { parameters: ["i32", "i32"], result: "i32" }, // int shutdown(int, int)
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" }, // int getsockname(int, struct sockaddr *, socklen_t *)
+  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" }, // int getpeername(int, struct sockaddr *, socklen_t *)
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" }, // int getsockopt(int, int, int, void *, socklen_t *)
+  pipe: { parameters: ["buffer"], result: "i32" }, // int pipe(int[2])
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true }, // int poll(struct pollfd *, nfds_t, int)
+  epoll_create1: { parameters: ["i32"], result: "i32", optional: true }, // int epoll_create1(int)
+  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32", optional: true }, // int epoll_ctl(int, int, int, struct epoll_event *)
+  epoll_wait: { // int epoll_wait(int, struct epoll_event *, int, int)
+    parameters: ["i32", "buffer", "i32", "i32"],
+    result: "i32",
+    nonblocking: true,
+    optional: true,
+  },
+  eventfd: { parameters: ["u32", "i32"], result: "i32", optional: true }, // int eventfd(unsigned, int)
+  __errno_location: { parameters: [], result: "pointer", optional: true }, // int *__errno_location(void)
+  __error: { parameters: [], result: "pointer", optional: true }, // int *__error(void)
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The opened libc, with {@link SYS_SYMBOLS}. */
+export type SysLibrary = Deno.DynamicLibrary<typeof SYS_SYMBOLS>["symbols"];
+
+let sysLib: SysLibrary | null = null;
+
+/**
+ * The libc symbols, opened on first use.
+ *
+ * @returns The symbols.
+ * @throws {Error} On Windows (native mode needs POSIX sockets) or when libc cannot be opened.
+ */
+export function sys(): SysLibrary {
+  if (sysLib !== null) return sysLib;
+  if (Deno.build.os === "windows") {
+    throw new Error("Native mode needs POSIX descriptors; it is not available on Windows");
+  }
+  const reasons: string[] = [];
+  for (const path of libcCandidates()) {
+    try {
+      sysLib = Deno.dlopen(path, SYS_SYMBOLS).symbols;
+      return sysLib;
+    } catch (e) {
+      reasons.push(`${path}: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`);
+    }
+  }
+  throw new Error(`Could not open the C library: ${reasons.join("; ")}`);
+}
+
+let errnoCell: Int32Array | null | undefined;
+
+/**
+ * The calling thread's `errno` (the JS thread's).
+ *
+ * @returns errno, or 0 where it cannot be read.
+ */
+export function lastErrno(): number {
+  if (errnoCell === undefined) {
+    const lib = sys();
+    const loc = lib.__errno_location?.() ?? lib.__error?.() ?? null;
+    errnoCell = loc === null ? null : new Int32Array(Deno.UnsafePointerView.getArrayBuffer(loc, 4));
+  }
+  return errnoCell === null ? 0 : errnoCell[0]!;
+}
+
+const IS_LINUX = Deno.build.os === "linux" || Deno.build.os === "android";
+
+/** errno values native mode reports by name. */
+export const ERRNO = IS_LINUX
+  ? { EBADF: 9, EINTR: 4, EAGAIN: 11, ENOTSOCK: 88, ENOTCONN: 107, EINVAL: 22 }
+  : { EBADF: 9, EINTR: 4, EAGAIN: 35, ENOTSOCK: 38, ENOTCONN: 57, EINVAL: 22 };
+
+const F_GETFL = 3;
+const F_SETFL = 4;
+const O_NONBLOCK = IS_LINUX ? 0x800 : 0x4;
+const SOL_SOCKET = IS_LINUX ? 1 : 0xffff;
+const SO_TYPE = IS_LINUX ? 3 : 0x1008;
+/** `SOCK_STREAM` (1 on Linux and BSDs). */
+export const SOCK_STREAM = 1;
+/** `SOCK_DGRAM`. */
+export const SOCK_DGRAM = 2;
+const AF_UNIX = 1;
+const AF_INET = 2;
+const AF_INET6 = IS_LINUX ? 10 : Deno.build.os === "darwin" ? 30 : 28;
+
+/** A socket address as read from `getsockname`/`getpeername`. */
+export type SockAddr =
+  | { family: "inet"; address: Uint8Array; port: number }
+  | { family: "unix"; path: string }
+  | { family: "other" };
+
+/**
+ * The socket type of a descriptor (`getsockopt(SO_TYPE)`).
+ *
+ * @param fd The descriptor.
+ * @returns `SOCK_STREAM`, `SOCK_DGRAM`, ... or `-errno` when it is not a socket or not open.
+ */
+export function socketType(fd: number): number {
+  const value = new Int32Array(1);
+  const len = new Uint32Array([4]);
+  const ret = sys().getsockopt(fd, SOL_SOCKET, SO_TYPE, value, len);
+  return ret === 0 ? value[0]! : -lastErrno();
+}
+
+const addrBuf = new Uint8Array(128);
+const addrLen = new Uint32Array(1);
+
+/**
+ * Reads a socket's local or peer address.
+ *
+ * @param fd The descriptor.
+ * @param which `"local"` (`getsockname`) or `"peer"` (`getpeername`).
+ * @returns The address, or null when the call fails (not a socket, not connected).
+ */
+export function socketAddress(fd: number, which: "local" | "peer"): SockAddr | null {
+  addrLen[0] = addrBuf.length;
+  addrBuf.fill(0);
+  const lib = sys();
+  const ret = which === "local"
+    ? lib.getsockname(fd, addrBuf, addrLen)
+    : lib.getpeername(fd, addrBuf, addrLen);
+  if (ret !== 0) return null;
+  // Linux: u16 family at 0. BSD/macOS: u8 length, u8 family.
+  const family = IS_LINUX ? addrBuf[0]! | (addrBuf[1]! << 8) : addrBuf[1]!;
+  const port = (addrBuf[2]! << 8) | addrBuf[3]!;
+  if (family === AF_INET) return { family: "inet", address: addrBuf.slice(4, 8), port };
+  if (family === AF_INET6) return { family: "inet", address: addrBuf.slice(8, 24), port };
+  if (family === AF_UNIX) {
+    const end = Math.min(addrLen[0]!, addrBuf.length);
+    let stop = 2;
+    while (stop < end && addrBuf[stop] !== 0) stop++;
+    return { family: "unix", path: new TextDecoder().decode(addrBuf.subarray(2, stop)) };
+  }
+  return { family: "other" };
+}
+
+/**
+ * Sets `O_NONBLOCK` on a descriptor (shared by every duplicate of it).
+ *
+ * @param fd The descriptor.
+ * @returns True on success.
+ */
+export function setNonBlocking(fd: number): boolean {
+  const lib = sys();
+  const flags = lib.fcntl(fd, F_GETFL, 0);
+  if (flags < 0) return false;
+  if (flags & O_NONBLOCK) return true;
+  return lib.fcntl(fd, F_SETFL, flags | O_NONBLOCK) === 0;
+}
+
+/**
+ * Parses an IPv4 or IPv6 literal as Deno prints it into its bytes.
+ * IPv4-mapped IPv6 addresses compare equal to their IPv4 form.
+ *
+ * @param text The address.
+ * @returns 4 or 16 bytes, or null when it is not an IP literal.
+ */
+export function parseIp(text: string): Uint8Array | null {
+  const host = text.replace(/^\[|\]$/g, "").replace(/%.*$/, "");
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+  if (v4) {
+    const b = v4.slice(1).map(Number);
+    return b.every((x) => x <= 255) ? new Uint8Array(b) : null;
+  }
+  if (!host.includes(":")) return null;
+  let text6 = host;
+  const embedded = /:(\d{1,3}(\.\d{1,3}){3})$/.exec(host);
+  if (embedded) {
+    const v = parseIp(embedded[1]!);
+    if (v === null || v.length !== 4) return null;
+    const hex = (hi: number, lo: number): string => ((hi << 8) | lo).toString(16);
+    text6 = `${host.slice(0, embedded.index + 1)}${hex(v[0]!, v[1]!)}:${hex(v[2]!, v[3]!)}`;
+  }
+  const halves = text6.split("::");
+  if (halves.length > 2) return null;
+  const parse = (s: string): number[] | null => {
+    if (s === "") return [];
+    const groups = s.split(":").map((g) => /^[0-9a-fA-F]{1,4}$/.test(g) ? parseInt(g, 16) : NaN);
+    return groups.some(Number.isNaN) ? null : groups;
+  };
+  const head = parse(halves[0]!);
+  const rest = halves.length === 2 ? parse(halves[1]!) : [];
+  if (head === null || rest === null) return null;
+  const total = head.length + rest.length;
+  if (halves.length === 1 ? total !== 8 : total > 7) return null;
+  const groups = [...head, ...new Array<number>(8 - total).fill(0), ...rest];
+  const out = new Uint8Array(16);
+  groups.forEach((g, i) => {
+    out[2 * i] = g >> 8;
+    out[2 * i + 1] = g & 0xff;
+  });
+  return out;
+}
+
+/**
+ * Whether two IP addresses are the same, treating `::ffff:a.b.c.d` as `a.b.c.d`.
+ *
+ * @param a 4 or 16 bytes.
+ * @param b 4 or 16 bytes.
+ * @returns True when equal.
+ */
+export function sameIp(a: Uint8Array, b: Uint8Array): boolean {
+  const norm = (x: Uint8Array): Uint8Array =>
+    x.length === 16 && x.subarray(0, 10).every((v) => v === 0) && x[10] === 0xff &&
+      x[11] === 0xff
+      ? x.subarray(12)
+      : x;
+  const x = norm(a);
+  const y = norm(b);
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
