@@ -53,10 +53,12 @@ export function resolveNative(
   wantNative: boolean,
 ): NativeEndpoint | NativeFallback | null {
   const t = transport as Record<string, unknown>;
-  let fd: number | null = null;
-  if (typeof t.fd === "number") fd = t.fd;
-  else if (hasFn(t, "fileno")) fd = (t.fileno as () => unknown).call(t) as number;
-  if (fd !== null) return adopt(fd, transport);
+  // An object that also reads and writes is a stream unless native mode is asked for.
+  const isStream = hasFn(t, "read") && hasFn(t, "write");
+  if (!isStream || wantNative) {
+    if (t.fd !== undefined) return adopt(t.fd, transport);
+    if (hasFn(t, "fileno")) return adopt((t.fileno as () => unknown).call(t), transport);
+  }
   if (!wantNative) return null;
   if (Deno.build.os === "windows") return { reason: "native mode needs POSIX descriptors" };
   const local = t.localAddr as Deno.Addr | undefined;

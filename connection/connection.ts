@@ -165,7 +165,12 @@ export class ConnectionBase<T extends Transport = Transport> {
   constructor(context: Context, transport: T = null as T, options: ConnectionOptions = {}) {
     if (!(context instanceof Context)) throw new TypeError("context must be a Context");
     const hasTransport = transport !== null && transport !== undefined;
-    const found = hasTransport ? resolveNative(transport, options.native === true) : null;
+    const found = !hasTransport ? null : transport instanceof ConnectionBase
+      // TLS inside TLS: the outer connection must encrypt these bytes, so it stays a stream.
+      ? (options.native === true
+        ? { reason: "the transport is a TLS connection, whose descriptor carries its own TLS" }
+        : null)
+      : resolveNative(transport, options.native === true);
     const endpoint = found !== null && "fd" in found ? found : null;
     const pipe = !hasTransport || endpoint !== null
       ? null

@@ -594,7 +594,14 @@ Deno.test("Every method on a closed Context or Connection throws ClosedError; cl
         const desc = Object.getOwnPropertyDescriptor(proto, name)!;
         // Informational getters and internals stay readable after close.
         if (
-          ["closed", "inUse", "transportMode", "localAddr", "remoteAddr"].includes(name) ||
+          [
+            "closed",
+            "inUse",
+            "transportMode",
+            "nativeFallbackReason",
+            "localAddr",
+            "remoteAddr",
+          ].includes(name) ||
           name.startsWith("_")
         ) continue;
         const call = desc.get
