@@ -12,6 +12,8 @@ import {
   listenTls,
   startTls,
   TLS_METHOD,
+  type TlsConnection,
+  type TlsListener,
   WantReadError,
 } from "../mod.ts";
 import { reactor } from "../ffi/reactor.ts";
@@ -24,6 +26,7 @@ import {
   makePki,
   Peer,
   pemDir,
+  type Pki,
   randomBytes,
   type Scope,
   serverContext,
@@ -60,6 +63,24 @@ async function reactorSettled(): Promise<void> {
   await reactor().idle();
   assert.equal(reactor().waiters, 0, "no waiter left on the reactor");
   assert.equal(reactor().pending, false, "no readiness wait outstanding");
+}
+
+/** A denossl listener on 127.0.0.1 with the PKI's server certificate, closed by the scope. */
+function serve(scope: Scope, pki: Pki, native = false): TlsListener {
+  const listener = listenTls({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: pki.server.chainPEM,
+    key: pki.server.keyPEM,
+    native,
+  });
+  scope.defer(() => listener.close());
+  return listener;
+}
+
+/** A verifying denossl client of 127.0.0.1:port for "localhost". */
+function dialTls(pki: Pki, port: number, native: boolean): Promise<TlsConnection> {
+  return connectTls({ hostname: "localhost", port, caCerts: [pki.ca.certPEM], native });
 }
 
 async function sServer(scope: Scope, cert: { certPEM: string; keyPEM: string }): Promise<{
@@ -129,14 +150,7 @@ Deno.test("native mode", async (t) => {
       () =>
         withDeadline("s_client ↔ native server", async (scope) => {
           const files = await pemDir(scope, { ca: pki.ca.certPEM });
-          const listener = listenTls({
-            hostname: "127.0.0.1",
-            port: 0,
-            cert: pki.server.chainPEM,
-            key: pki.server.keyPEM,
-            native: true,
-          });
-          scope.defer(() => listener.close());
+          const listener = serve(scope, pki, true);
           const fromServer = randomBytes(BIG);
           const fromClient = randomBytes(BIG);
           const peer = scope.adopt(
@@ -183,21 +197,9 @@ Deno.test("native mode", async (t) => {
         `${label} — 4 MiB both ways, read() === null on both ends`,
         () =>
           withDeadline(label, async (scope) => {
-            const listener = listenTls({
-              hostname: "127.0.0.1",
-              port: 0,
-              cert: pki.server.chainPEM,
-              key: pki.server.keyPEM,
-              native: serverNative,
-            });
-            scope.defer(() => listener.close());
+            const listener = serve(scope, pki, serverNative);
             const accepted = listener.accept();
-            const client = await connectTls({
-              hostname: "localhost",
-              port: listener.addr.port,
-              caCerts: [pki.ca.certPEM],
-              native: clientNative,
-            });
+            const client = await dialTls(pki, listener.addr.port, clientNative);
             scope.defer(() => client.close());
             const server = await accepted;
             scope.defer(() => server.close());
@@ -226,14 +228,7 @@ Deno.test("native mode", async (t) => {
       "200 concurrent native connections on one reactor each echo 16 KiB",
       () =>
         withDeadline("200 native", async (scope) => {
-          const listener = listenTls({
-            hostname: "127.0.0.1",
-            port: 0,
-            cert: pki.server.chainPEM,
-            key: pki.server.keyPEM,
-            native: true,
-          });
-          scope.defer(() => listener.close());
+          const listener = serve(scope, pki, true);
           const servers: Promise<void>[] = [];
           const serving = (async () => {
             for (let i = 0; i < 200; i++) {
@@ -246,12 +241,7 @@ Deno.test("native mode", async (t) => {
             }
           })();
           const clients = Array.from({ length: 200 }, async () => {
-            const conn = await connectTls({
-              hostname: "localhost",
-              port: listener.addr.port,
-              caCerts: [pki.ca.certPEM],
-              native: true,
-            });
+            const conn = await dialTls(pki, listener.addr.port, true);
             scope.defer(() => conn.close());
             assert.equal(conn.transportMode, "native", conn.nativeFallbackReason ?? "");
             const payload = randomBytes(16 * 1024);
@@ -272,20 +262,9 @@ Deno.test("native mode", async (t) => {
       "closing a native connection settles its pending read at once",
       () =>
         withDeadline("close settles read", async (scope) => {
-          const listener = listenTls({
-            hostname: "127.0.0.1",
-            port: 0,
-            cert: pki.server.chainPEM,
-            key: pki.server.keyPEM,
-          });
-          scope.defer(() => listener.close());
+          const listener = serve(scope, pki);
           const accepted = listener.accept();
-          const client = await connectTls({
-            hostname: "localhost",
-            port: listener.addr.port,
-            caCerts: [pki.ca.certPEM],
-            native: true,
-          });
+          const client = await dialTls(pki, listener.addr.port, true);
           const server = await accepted;
           scope.defer(() => server.close());
           await server.handshake();
@@ -306,13 +285,7 @@ Deno.test("native mode", async (t) => {
       "the synchronous face over a native socket behaves like pyOpenSSL's",
       () =>
         withDeadline("sync native", async (scope) => {
-          const listener = listenTls({
-            hostname: "127.0.0.1",
-            port: 0,
-            cert: pki.server.chainPEM,
-            key: pki.server.keyPEM,
-          });
-          scope.defer(() => listener.close());
+          const listener = serve(scope, pki);
           const accepted = listener.accept();
           const tcp = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
           using ctx = clientContext(pki.ca.certPEM);
@@ -365,13 +338,7 @@ Deno.test("native mode", async (t) => {
       "a { fd } transport: OpenSSL drives that descriptor",
       () =>
         withDeadline("fd transport", async (scope) => {
-          const listener = listenTls({
-            hostname: "127.0.0.1",
-            port: 0,
-            cert: pki.server.chainPEM,
-            key: pki.server.keyPEM,
-          });
-          scope.defer(() => listener.close());
+          const listener = serve(scope, pki);
           const accepted = listener.accept();
           const tcp = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
           using ctx = clientContext(pki.ca.certPEM);
