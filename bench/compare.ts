@@ -73,7 +73,13 @@ function contenders(): Contender[] {
     {
       id: "denossl_native",
       label: "denossl (native mode)",
-      unavailable: "not available: native mode (SSL_set_fd + ffi/reactor.ts) is not built yet",
+      server: (c, k) => [...denoRun("denossl_peer.ts"), "--native", "server", c, k],
+      client: (
+        ca,
+        p,
+        a,
+      ) => [...denoRun("denossl_peer.ts"), "--native", "client", ca, String(p), ...a],
+      resume: true,
     },
     {
       id: "deno",

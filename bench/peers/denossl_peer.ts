@@ -1,8 +1,9 @@
 /**
- * denossl in stream mode (Connection over a Deno.TcpConn), both ends.
+ * denossl over a Deno.TcpConn, both ends: stream mode, or native mode with
+ * `--native` (OpenSSL reads and writes the socket itself).
  *
- *   deno run -A denossl_peer.ts server <cert.pem> <key.pem>
- *   deno run -A denossl_peer.ts client <ca.pem> <port> <mode> [args]
+ *   deno run -A denossl_peer.ts [--native] server <cert.pem> <key.pem>
+ *   deno run -A denossl_peer.ts [--native] client <ca.pem> <port> <mode> [args]
  *
  * @module
  */
@@ -11,7 +12,17 @@ import { Connection, Context, TLS1_3_VERSION, TLS_METHOD, VERIFY_PEER } from "..
 import { runClient, serve } from "./_proto.ts";
 import type { Conn, Dialer } from "./_proto.ts";
 
-const [role, a, b, ...rest] = Deno.args;
+const NATIVE = Deno.args[0] === "--native";
+const [role, a, b, ...rest] = NATIVE ? Deno.args.slice(1) : Deno.args;
+
+/** Wraps a TCP connection, refusing to measure the wrong mode. */
+function wrap(ctx: Context, tcp: Deno.TcpConn): Connection<Deno.TcpConn> {
+  const conn = new Connection(ctx, tcp, { native: NATIVE });
+  if (conn.transportMode !== (NATIVE ? "native" : "stream")) {
+    throw new Error(`expected ${NATIVE ? "native" : "stream"} mode: ${conn.nativeFallbackReason}`);
+  }
+  return conn;
+}
 
 function baseContext(): Context {
   const ctx = new Context(TLS_METHOD);
@@ -39,7 +50,7 @@ if (role === "server") {
   console.log(listener.addr.port);
   for await (const tcp of listener) {
     tcp.setNoDelay(true);
-    const conn = new Connection(ctx, tcp);
+    const conn = wrap(ctx, tcp);
     conn.setAcceptState();
     serve(conn);
   }
@@ -52,7 +63,7 @@ if (role === "server") {
     async connect(session?: unknown): Promise<Conn> {
       const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
       tcp.setNoDelay(true);
-      const conn = new Connection(ctx, tcp);
+      const conn = wrap(ctx, tcp);
       conn.setConnectState();
       conn.setVerifyHostname("127.0.0.1");
       if (session != null) (conn as unknown as SessionFace).setSession(session);
