@@ -5,8 +5,11 @@ import {
   connectTls,
   Context,
   listenTls,
+  OP_IGNORE_UNEXPECTED_EOF,
+  SENT_SHUTDOWN,
   SSLError,
   startTls,
+  SysCallError,
   TestCA,
   TLS_METHOD,
   VerificationError,
@@ -566,3 +569,62 @@ async function _typeLevel(): Promise<void> {
   const asDeno: Deno.TlsConn = conn;
   asDeno.close();
 }
+
+Deno.test("a peer whose transport ends without close_notify: SysCallError (-1, Unexpected EOF) over TCP, in stream and native mode; OP_IGNORE_UNEXPECTED_EOF makes it a plain end", async (t) => {
+  for (const native of [false, true]) {
+    for (const ignore of [false, true]) {
+      const label = `${native ? "native" : "stream"} client, ${
+        ignore ? "with" : "without"
+      } OP_IGNORE_UNEXPECTED_EOF`;
+      await t.step(label, async () => {
+        const listener = listenTls({
+          hostname: "127.0.0.1",
+          port: 0,
+          cert: leaf.chainPEM,
+          key: leaf.keyPEM,
+        });
+        const server = (async () => {
+          const conn = await listener.accept();
+          await conn.handshake();
+          await writeAll(conn, new TextEncoder().encode("last words"));
+          // Pretend close_notify went out: close() then only closes the TCP socket.
+          conn.setShutdown(SENT_SHUTDOWN);
+          await conn[Symbol.asyncDispose]();
+        })();
+        using ctx = new Context(TLS_METHOD);
+        ctx.addCaCerts(ca.certPEM);
+        ctx.setVerify(VERIFY_PEER);
+        if (ignore) ctx.setOptions(OP_IGNORE_UNEXPECTED_EOF);
+        await using conn = await connectTls({
+          hostname: "localhost",
+          port: listener.addr.port,
+          context: ctx,
+          native,
+        });
+        assert.equal(conn.transportMode, native ? "native" : "stream");
+        await server;
+        const buf = new Uint8Array(64);
+        let got = "";
+        for (;;) {
+          let n: number | null;
+          try {
+            n = await conn.read(buf);
+          } catch (e) {
+            assert.ok(!ignore, `with OP_IGNORE_UNEXPECTED_EOF the end is clean, got ${e}`);
+            assert.ok(e instanceof SysCallError, String(e));
+            assert.equal(e.errno, -1);
+            assert.match(e.message, /Unexpected EOF/);
+            break;
+          }
+          if (n === null) {
+            assert.ok(ignore, "without OP_IGNORE_UNEXPECTED_EOF a bare TCP end is an error");
+            break;
+          }
+          got += new TextDecoder().decode(buf.subarray(0, n));
+        }
+        assert.equal(got, "last words", "the data before the end arrived intact");
+        listener.close();
+      });
+    }
+  }
+});
