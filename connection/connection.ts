@@ -904,7 +904,9 @@ export class ConnectionBase<T extends Transport = Transport> {
 
   async #doFill(): Promise<void> {
     const pipe = this.#pipeOrThrow()!;
-    const buf = this.#inBuf ??= new Uint8Array(IN_BUFFER_SIZE);
+    // Start at one record, grow when the transport fills the buffer: idle
+    // connections stay small, busy ones read 64 KiB at a time.
+    const buf = this.#inBuf ??= new Uint8Array(IN_BUFFER_START);
     const read = pipe.read(buf);
     read.catch(() => {});
     const n = await Promise.race([read, this.#closed()]);
@@ -916,6 +918,7 @@ export class ConnectionBase<T extends Transport = Transport> {
       return;
     }
     if (n > 0) crypto.BIO_write(rbio, buf, n);
+    if (n === buf.length && buf.length < IN_BUFFER_SIZE) this.#inBuf = new Uint8Array(IN_BUFFER_SIZE);
   }
 
   /**
@@ -1711,6 +1714,8 @@ export class ConnectionBase<T extends Transport = Transport> {
 
 /** Size of the buffer a connection reads its transport into. */
 const IN_BUFFER_SIZE = 64 * 1024;
+/** Its starting size: one full TLS record (16 KiB of data plus header and tag). */
+const IN_BUFFER_START = 16 * 1024 + 512;
 /** Outgoing ciphertext queued before `write` flushes it mid-call. */
 const FLUSH_THRESHOLD = 256 * 1024;
 /** Chunk size of `readable` when the reader brings no buffer. */
