@@ -132,6 +132,7 @@ export class ConnectionBase<T extends Transport = Transport> {
   #inBuf: Uint8Array<ArrayBuffer> | null = null;
   #fillPromise: Promise<void> | null = null;
   #writeChain: Promise<void> = Promise.resolve();
+  #writesInFlight = 0;
   #handshakePromise: Promise<HandshakeInfo> | null = null;
   #closedSignal: Promise<never> | null = null;
   #rejectClosed: ((e: unknown) => void) | null = null;
@@ -887,7 +888,12 @@ export class ConnectionBase<T extends Transport = Transport> {
     const out = new Uint8Array(pending);
     const n = crypto.BIO_read(wbio, out, pending);
     const bytes = n === pending ? out : out.subarray(0, Math.max(0, n));
-    const chain = this.#writeChain.then(() => pipe.writeAll(bytes));
+    // No write in flight: start this one now instead of after a settled promise.
+    const write = this.#writesInFlight === 0
+      ? pipe.writeAll(bytes)
+      : this.#writeChain.then(() => pipe.writeAll(bytes));
+    this.#writesInFlight++;
+    const chain = write.finally(() => this.#writesInFlight--);
     chain.catch(() => {}); // callers that await see the error; nobody else must crash on it
     this.#writeChain = chain;
     return chain;
@@ -896,13 +902,18 @@ export class ConnectionBase<T extends Transport = Transport> {
   /** Reads once from the transport into the incoming BIO; at most one read is in flight. */
   #fill(): Promise<void> {
     if (this.#native !== null) return this.#waitNative("read");
-    this.#fillPromise ??= this.#doFill().finally(() => {
-      this.#fillPromise = null;
-    });
-    return this.#fillPromise;
+    return this.#fillPromise ??= this.#doFill();
   }
 
   async #doFill(): Promise<void> {
+    try {
+      await this.#fillOnce();
+    } finally {
+      this.#fillPromise = null;
+    }
+  }
+
+  async #fillOnce(): Promise<void> {
     const pipe = this.#pipeOrThrow()!;
     // Start at one record, grow when the transport fills the buffer: idle
     // connections stay small, busy ones read 64 KiB at a time.
@@ -918,7 +929,9 @@ export class ConnectionBase<T extends Transport = Transport> {
       return;
     }
     if (n > 0) crypto.BIO_write(rbio, buf, n);
-    if (n === buf.length && buf.length < IN_BUFFER_SIZE) this.#inBuf = new Uint8Array(IN_BUFFER_SIZE);
+    if (n === buf.length && buf.length < IN_BUFFER_SIZE) {
+      this.#inBuf = new Uint8Array(IN_BUFFER_SIZE);
+    }
   }
 
   /**
