@@ -1,8 +1,8 @@
 /**
  * The reactor: one shared readiness waiter for every native-mode connection.
  *
- * - One outstanding `nonblocking` wait at most (`epoll_wait` on Linux, `poll`
- *   elsewhere), run by Deno on a worker thread.
+ * - One outstanding `nonblocking` wait at most (`epoll_wait` on Linux,
+ *   `kevent` on macOS, `poll` elsewhere), run by Deno on a worker thread.
  * - Interest is one-shot: `wait(fd, "read")` resolves once, the next wait
  *   registers again.
  * - A wake-up descriptor (an `eventfd`, or a pipe) interrupts the wait to
@@ -21,7 +21,7 @@ import { ERRNO, lastErrno, sys } from "./sys.ts";
 export type Interest = "read" | "write";
 
 /** The readiness-waiting mechanism in use. */
-export type ReactorBackend = "epoll" | "poll";
+export type ReactorBackend = "epoll" | "kqueue" | "poll";
 
 /** A readiness waiter shared by native-mode connections. */
 export interface Reactor {
@@ -345,18 +345,97 @@ function pollBackend(): Backend {
   };
 }
 
+// kqueue (macOS: struct kevent is 32 bytes; FreeBSD's is larger, so it uses poll).
+const EVFILT_READ = -1;
+const EVFILT_WRITE = -2;
+const EVFILT_USER = -10;
+const EV_ADD = 0x1;
+const EV_DELETE = 0x2;
+const EV_ONESHOT = 0x10;
+const EV_CLEAR = 0x20;
+const EV_ERROR = 0x4000;
+const EV_EOF = 0x8000;
+const NOTE_TRIGGER = 0x01000000;
+const KEVENT_SIZE = 32;
+
+function kqueueBackend(): Backend {
+  const lib = sys();
+  const kq = lib.kqueue!();
+  if (kq < 0) throw new Error(`kqueue failed (errno ${lastErrno()})`);
+  const change = new Uint8Array(KEVENT_SIZE * 2);
+  const changeView = new DataView(change.buffer);
+  const set = (i: number, ident: number, filter: number, flags: number, fflags = 0): void => {
+    const b = i * KEVENT_SIZE;
+    change.fill(0, b, b + KEVENT_SIZE);
+    changeView.setBigUint64(b, BigInt(ident), true);
+    changeView.setInt16(b + 8, filter, true);
+    changeView.setUint16(b + 10, flags, true);
+    changeView.setUint32(b + 12, fflags, true);
+  };
+  const apply = (count: number): number => lib.kevent!(kq, change, count, null, 0, null);
+  set(0, 0, EVFILT_USER, EV_ADD | EV_CLEAR);
+  if (apply(1) !== 0) throw new Error(`kevent(EVFILT_USER) failed (errno ${lastErrno()})`);
+  const events = new Uint8Array(KEVENT_SIZE * MAX_EVENTS);
+  const eventsView = new DataView(events.buffer);
+  return {
+    name: "kqueue",
+    armNeedsWake: false,
+    arm(fd, read, write): void {
+      let n = 0;
+      if (read) set(n++, fd, EVFILT_READ, EV_ADD | EV_ONESHOT);
+      if (write) set(n++, fd, EVFILT_WRITE, EV_ADD | EV_ONESHOT);
+      if (n > 0 && apply(n) !== 0) throw new Error(`kevent(${fd}) failed (errno ${lastErrno()})`);
+    },
+    forget(fd): void {
+      set(0, fd, EVFILT_READ, EV_DELETE);
+      apply(1); // ENOENT when not armed: nothing to undo
+      set(0, fd, EVFILT_WRITE, EV_DELETE);
+      apply(1);
+    },
+    async wait(): Promise<Array<[number, boolean, boolean]>> {
+      const n = await lib.kevent_wait!(kq, null, 0, events, MAX_EVENTS, null);
+      if (n < 0) return [];
+      const byFd = new Map<number, [number, boolean, boolean]>();
+      for (let i = 0; i < n; i++) {
+        const b = i * KEVENT_SIZE;
+        const filter = eventsView.getInt16(b + 8, true);
+        if (filter === EVFILT_USER) continue;
+        const fd = Number(eventsView.getBigUint64(b, true));
+        const flags = eventsView.getUint16(b + 10, true);
+        const error = (flags & (EV_ERROR | EV_EOF)) !== 0;
+        const entry = byFd.get(fd) ?? [fd, false, false];
+        if (filter === EVFILT_READ || error) entry[1] = true;
+        if (filter === EVFILT_WRITE || error) entry[2] = true;
+        byFd.set(fd, entry);
+      }
+      return [...byFd.values()];
+    },
+    wake(): void {
+      set(0, 0, EVFILT_USER, 0, NOTE_TRIGGER);
+      apply(1);
+    },
+  };
+}
+
 /**
  * Builds a reactor. Connections share the one from {@link reactor}; build
  * your own only to pick a backend.
  *
- * @param options `backend`: `"epoll"` (Linux) or `"poll"` (anywhere); the
- *   default is the best the platform has.
+ * @param options `backend`: `"epoll"` (Linux), `"kqueue"` (macOS) or
+ *   `"poll"` (anywhere); the default is the best the platform has.
  * @returns The reactor.
  * @throws {Error} When the backend is not available here.
  */
 export function createReactor(options: { backend?: ReactorBackend } = {}): Reactor {
   const lib = sys();
-  const backend = options.backend ?? (lib.epoll_create1 ? "epoll" : "poll");
+  const backend = options.backend ??
+    (lib.epoll_create1 ? "epoll" : Deno.build.os === "darwin" && lib.kqueue ? "kqueue" : "poll");
+  if (backend === "kqueue") {
+    if (Deno.build.os !== "darwin" || !lib.kqueue || !lib.kevent || !lib.kevent_wait) {
+      throw new Error("kqueue is only used on macOS");
+    }
+    return new Core(kqueueBackend());
+  }
   if (backend === "epoll") {
     if (!lib.epoll_create1 || !lib.epoll_ctl || !lib.epoll_wait) {
       throw new Error("epoll is not available on this platform");

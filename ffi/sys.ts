@@ -33,6 +33,19 @@ export const SYS_SYMBOLS = {
     optional: true,
   },
   eventfd: { parameters: ["u32", "i32"], result: "i32", optional: true }, // int eventfd(unsigned, int)
+  kqueue: { parameters: [], result: "i32", optional: true }, // int kqueue(void) (macOS, BSD)
+  kevent: { // int kevent(int kq, const struct kevent *changes, int nchanges, struct kevent *events, int nevents, const struct timespec *timeout)
+    parameters: ["i32", "buffer", "i32", "buffer", "i32", "buffer"],
+    result: "i32",
+    optional: true,
+  },
+  kevent_wait: {
+    name: "kevent",
+    parameters: ["i32", "buffer", "i32", "buffer", "i32", "buffer"],
+    result: "i32",
+    nonblocking: true,
+    optional: true,
+  },
   __errno_location: { parameters: [], result: "pointer", optional: true }, // int *__errno_location(void)
   __error: { parameters: [], result: "pointer", optional: true }, // int *__error(void)
 } as const satisfies Deno.ForeignLibraryInterface;
