@@ -222,8 +222,11 @@ async function runInspect(args: string[]): Promise<number> {
     const reason = verifyLine(report.verification).replace(/^verify: FAILED /, "");
     console.error(`denossl inspect: certificate verification failed ${reason}`);
   } else if (code !== EXIT.OK) {
+    const hint = /certificate required/.test(report.afterHandshake ?? "")
+      ? " (it wants a client certificate: --cert, --key)"
+      : "";
     console.error(
-      `denossl inspect: the server sent an alert after the handshake: ${report.afterHandshake}`,
+      `denossl inspect: the server sent an alert after the handshake: ${report.afterHandshake}${hint}`,
     );
   }
   return code;

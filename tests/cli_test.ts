@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { connectTls } from "../mod.ts";
+import { connectTls, listenTls, TestCA } from "../mod.ts";
 import { makePki, type Pki } from "./_pki.ts";
 import { freePort, Peer, type Scope, withDeadline } from "./_peers.ts";
 
@@ -461,6 +461,24 @@ Deno.test("cli.ts inspect against openssl s_server with a chain", async (t) => {
       }));
 
     name =
+      "inspect without a client certificate for a server that requires one: the report, the server's TLS 1.3 alert, exit 1 with a hint";
+    await t.step(name, () =>
+      withDeadline(name, async (scope) => {
+        const { port } = await sServer(scope, pki, ["-Verify", "2", "-CAfile", pki.root.certFile]);
+        const r = await cli(["inspect", `127.0.0.1:${port}`, "--cafile", pki.root.certFile]);
+        assertOneLineError(
+          r,
+          1,
+          /the server sent an alert after the handshake: tlsv13 alert certificate required .*\(it wants a client certificate: --cert, --key\)\n$/,
+        );
+        assert.match(
+          r.stdout,
+          /\nafter the handshake the server said: tlsv13 alert certificate required/,
+        );
+        assert.match(r.stdout, /\nverify: OK /);
+      }));
+
+    name =
       "inspect --cert/--key: a client certificate for a server that requires one (s_server -Verify)";
     await t.step(name, () =>
       withDeadline(name, async (scope) => {
@@ -743,4 +761,43 @@ Deno.test("cli.ts serve --cert/--key serves the given chain; inspect against it 
   } finally {
     await pki.cleanup();
   }
+});
+
+function ipv6Loopback(): boolean {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name:
+    "cli.ts inspect [::1]:PORT: an IPv6 address in brackets, verified against its IP SAN, no SNI",
+  ignore: !ipv6Loopback(), // a host without IPv6 loopback cannot run it
+  fn: async () => {
+    using ca = TestCA.create();
+    using leaf = ca.issue({ ip: ["::1"] });
+    const dir = await Deno.makeTempDir({ prefix: "denossl-cli-" });
+    const listener = listenTls({ hostname: "::1", port: 0, cert: leaf.chainPEM, key: leaf.keyPEM });
+    const serving = (async () => {
+      for await (const conn of listener) {
+        await conn.handshake().catch(() => {});
+        await conn[Symbol.asyncDispose]();
+      }
+    })();
+    try {
+      await Deno.writeTextFile(`${dir}/ca.pem`, ca.certPEM);
+      const r = await cli(["inspect", `[::1]:${listener.addr.port}`, "--cafile", `${dir}/ca.pem`]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, new RegExp(`^\\[::1\\]:${listener.addr.port} \\(no SNI\\)`));
+      assert.match(r.stdout, /\n {6}SANs {6}IP:::1\n/);
+      assert.match(r.stdout, /\nverify: OK \(trusted chain, ::1 matches the certificate\)\n$/);
+    } finally {
+      listener.close();
+      await serving;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
