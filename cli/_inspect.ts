@@ -305,9 +305,13 @@ export async function inspect(
     sessionArrived: () => notify(),
   };
   const ctx = clientContext(o, state);
+  let connected = false;
   const timer = deadline(
     o.timeoutMs,
-    () => `no TLS handshake with ${where} within ${o.timeoutMs / 1000} s (--timeout)`,
+    () =>
+      connected
+        ? `no TLS handshake with ${where} within ${o.timeoutMs / 1000} s (--timeout)`
+        : `cannot connect to ${where}: no answer within ${o.timeoutMs / 1000} s (--timeout)`,
   );
   let conn: Connection<Deno.TcpConn> | undefined;
   try {
@@ -321,6 +325,7 @@ export async function inspect(
       throw connectError(e, o.host, o.port);
     }
     const t1 = performance.now();
+    connected = true;
     conn = new Connection(ctx, tcp);
     conn.setConnectState();
     if (sni !== null) conn.setTlsextHostName(sni);

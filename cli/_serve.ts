@@ -7,7 +7,7 @@
  * @module
  */
 
-import { listenTls, TestCA, type TlsConnection, type TlsListener } from "../mod.ts";
+import { listenTls, SSLError, TestCA, type TlsConnection, type TlsListener } from "../mod.ts";
 import { CliError, EXIT, hostPort, usageError } from "./_args.ts";
 
 /** What to serve. */
@@ -105,7 +105,7 @@ export async function serve(o: ServeOptions): Promise<number> {
         EXIT.FAILURE,
       );
     }
-    if (e instanceof TypeError || (e as Error).name === "SSLError") {
+    if (e instanceof TypeError || e instanceof SSLError) {
       throw usageError(`--cert/--key: ${(e as Error).message}`);
     }
     throw e;
@@ -117,7 +117,10 @@ export async function serve(o: ServeOptions): Promise<number> {
     o.log(`certificate: CN=localhost from a throwaway test CA; CA file: ${caFile}`);
     o.log(
       `try: ${o.self} inspect ${
-        hostPort(o.hostname === "0.0.0.0" ? "127.0.0.1" : o.hostname, port)
+        hostPort(
+          o.hostname === "0.0.0.0" ? "127.0.0.1" : o.hostname === "::" ? "::1" : o.hostname,
+          port,
+        )
       } --cafile ${caFile}`,
     );
   }
