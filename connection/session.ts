@@ -238,6 +238,40 @@ export class Session {
     return out;
   }
 
+  // ---- ticket details (issue 11: cli inspect) ---------------------------------------------
+
+  /**
+   * Whether the server gave this session a ticket (`SSL_SESSION_has_ticket`):
+   * true for TLS 1.3 sessions and for TLS 1.2 sessions resumed by ticket
+   * (RFC 5077), false for a TLS 1.2 session the server keeps by ID.
+   *
+   * @returns True when the session carries a ticket.
+   * @throws {ClosedError} When closed.
+   * @example Tell a ticket from a session ID
+   * ```ts ignore
+   * console.log(session.hasTicket() ? "ticket" : "session ID");
+   * ```
+   */
+  hasTicket(): boolean {
+    return native().ssl.SSL_SESSION_has_ticket(this._handle) === 1;
+  }
+
+  /**
+   * How long the server says its ticket stays usable, in seconds
+   * (`SSL_SESSION_get_ticket_lifetime_hint`); 0 without a ticket, or when
+   * the server gave no hint.
+   *
+   * @returns Seconds.
+   * @throws {ClosedError} When closed.
+   * @example Print the ticket's lifetime hint
+   * ```ts ignore
+   * if (session.hasTicket()) console.log(`${session.ticketLifetimeHint} s`);
+   * ```
+   */
+  get ticketLifetimeHint(): number {
+    return Number(native().ssl.SSL_SESSION_get_ticket_lifetime_hint(this._handle));
+  }
+
   /** Whether {@link close} was called. */
   get closed(): boolean {
     return this.#ptr === null;

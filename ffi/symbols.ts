@@ -226,6 +226,10 @@ export const SSL_SYMBOLS = {
     parameters: ["pointer", "buffer", "buffer"],
     result: "i32",
   }, // int SSL_client_hello_get1_extensions_present(SSL *s, int **out, size_t *outlen)
+
+  // ---- session ticket details (issue 11: cli inspect) ------------------------------
+  SSL_SESSION_has_ticket: { parameters: ["pointer"], result: "i32" }, // int SSL_SESSION_has_ticket(const SSL_SESSION *s)
+  SSL_SESSION_get_ticket_lifetime_hint: { parameters: ["pointer"], result: ULONG }, // unsigned long SSL_SESSION_get_ticket_lifetime_hint(const SSL_SESSION *s)
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** libcrypto symbols: version, error queue, BIOs, memory. */
