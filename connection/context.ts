@@ -985,6 +985,12 @@ export class Context {
    * cache by default (`SESS_CACHE_SERVER`); a client needs
    * `SESS_CACHE_CLIENT` for {@link setNewSessionCallback} to run.
    *
+   * Beware: with the internal cache on (`SESS_CACHE_CLIENT` without
+   * `SESS_CACHE_NO_INTERNAL_STORE`), closing the context flushes its cache,
+   * and OpenSSL then marks every session it held as not resumable, including
+   * `Session`s you still hold. To keep sessions past the context, add
+   * `SESS_CACHE_NO_INTERNAL_STORE` (the new-session callback still runs).
+   *
    * @param mode `SESS_CACHE_*` bits.
    * @returns The previous mode.
    * @throws {RangeError} When `mode` is not made of `SESS_CACHE_*` bits.
