@@ -808,6 +808,34 @@ export class ConnectionBase<T extends Transport = Transport> {
   }
 
   /**
+   * Takes ciphertext that OpenSSL wants sent to the peer into a buffer you
+   * own: {@link bioRead} without the allocation, for tight loops.
+   *
+   * @param buffer Where to put the bytes.
+   * @param nbytes The most to take; defaults to the buffer's length.
+   * @returns How many bytes were taken (at least one).
+   * @throws {WantReadError} When there is nothing to send.
+   * @throws {RangeError} When `nbytes` is out of range.
+   * @example Move a flight without allocating
+   * ```ts ignore
+   * const buf = new Uint8Array(65536);
+   * const n = conn.bioReadInto(buf);
+   * peer.bioWrite(buf.subarray(0, n));
+   * ```
+   */
+  bioReadInto(buffer: Uint8Array, nbytes?: number): number {
+    const bio = this.#memoryBio("write");
+    if (!(buffer instanceof Uint8Array)) throw new TypeError("buffer must be a Uint8Array");
+    const n = nbytes ?? buffer.length;
+    if (!Number.isInteger(n) || n <= 0 || n > buffer.length) {
+      throw new RangeError(`nbytes must be an integer from 1 to ${buffer.length}`);
+    }
+    const got = native().crypto.BIO_read(bio, buffer, n);
+    if (got <= 0) throw new WantReadError("No ciphertext is waiting to be sent");
+    return got;
+  }
+
+  /**
    * Hands ciphertext received from the peer to OpenSSL.
    *
    * @param data The bytes.

@@ -522,6 +522,33 @@ Deno.test("Connection.recv() throws WantReadError when no data is buffered and b
   }
 });
 
+Deno.test("bioReadInto() takes pending ciphertext into the caller's buffer, bounded by nbytes, and says WantReadError when none is pending", () => {
+  {
+    using cctx = new Context(TLS_METHOD);
+    using a = new Connection(cctx, null);
+    using b = new Connection(cctx, null);
+    a.setConnectState();
+    b.setConnectState();
+    a.setTlsextHostName("example.com");
+    b.setTlsextHostName("example.com");
+    assert.throws(() => a.doHandshake(), WantReadError);
+    // The client hello has random parts: compare sizes, and bytes against a second read path.
+    const hello = a.bioRead(65536);
+    assert.throws(() => a.bioReadInto(new Uint8Array(10)), WantReadError);
+    assert.throws(() => b.doHandshake(), WantReadError);
+    const buf = new Uint8Array(65536).fill(0xee);
+    const n = b.bioReadInto(buf, 100);
+    assert.equal(n, 100, "nbytes bounds the read");
+    const rest = b.bioReadInto(buf.subarray(100));
+    assert.equal(n + rest, hello.length, "both hellos are the same size");
+    assert.equal(buf[0], 0x16, "a handshake record");
+    assert.equal(buf[n + rest], 0xee, "nothing written past the data");
+    assert.throws(() => b.bioReadInto(buf, 0), RangeError);
+    assert.throws(() => b.bioReadInto(buf, buf.length + 1), RangeError);
+    assert.throws(() => b.bioReadInto("x" as unknown as Uint8Array), TypeError);
+  }
+});
+
 Deno.test("A Context refuses changes once a Connection was made from it", async () => {
   const pki = await makePki("ec");
   try {

@@ -83,12 +83,14 @@ function bulk(total: number): number {
   handshake(client, server);
   const chunk = new Uint8Array(16384).fill(0x78);
   const out = new Uint8Array(16384);
+  const wire = new Uint8Array(65536);
   const records = Math.floor(total / chunk.length);
   const t0 = performance.now();
   for (let i = 0; i < records; i++) {
     if (client.send(chunk) !== chunk.length) throw new Error("short write");
-    // one record (16 KiB + 22 bytes) is pending: one bioRead takes it all, as BIO_read does in C
-    server.bioWrite(client.bioRead(65536));
+    // one record (16 KiB + 22 bytes) is pending: one BIO_read into a buffer takes it all, as in C
+    const n = client.bioReadInto(wire);
+    server.bioWrite(n === wire.length ? wire : wire.subarray(0, n));
     let got = 0;
     while (got < out.length) got += server.recvInto(out.subarray(got));
   }
