@@ -120,6 +120,29 @@ export type {
 export type { VerifyCallback } from "./connection/_verify.ts";
 export { NO_OVERLAPPING_PROTOCOLS } from "./connection/_negotiation.ts";
 export type {
+  CookieGenerateCallback,
+  CookieVerifyCallback,
+  SrtpKeyingMaterial,
+} from "./connection/_dtls.ts";
+export {
+  bioReadDatagrams,
+  connectDtls,
+  DtlsConnection,
+  DtlsListener,
+  dtlsPeerAddress,
+  listenDtls,
+} from "./connection/dtls.ts";
+export type {
+  ConnectDtlsOptions,
+  DatagramSocket,
+  DtlsCommonOptions,
+  DtlsHandshakeInfo,
+  DtlsLink,
+  DtlsTransportOptions,
+  DtlsVersion,
+  ListenDtlsOptions,
+} from "./connection/dtls.ts";
+export type {
   AlpnSelectCallback,
   ClientHello,
   ClientHelloCallback,

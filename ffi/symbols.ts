@@ -8,14 +8,15 @@
  * platform (see `ctypes.ts`). Callers always pass a `number` and convert the
  * result with `Number()`, which is correct for both widths.
  *
- * Certificate, key and store symbols live in `symbols_x509.ts` and are merged
- * into the libcrypto table here.
+ * Certificate, key and store symbols live in `symbols_x509.ts`, DTLS-only
+ * symbols in `symbols_dtls.ts`; both are merged into the tables here.
  *
  * @module
  */
 
 import { LONG, ULONG } from "./ctypes.ts";
 import { X509_SYMBOLS } from "./symbols_x509.ts";
+import { DTLS_CRYPTO_SYMBOLS, DTLS_SSL_SYMBOLS } from "./symbols_dtls.ts";
 
 /** libssl symbols. */
 export const SSL_SYMBOLS = {
@@ -226,6 +227,9 @@ export const SSL_SYMBOLS = {
     parameters: ["pointer", "buffer", "buffer"],
     result: "i32",
   }, // int SSL_client_hello_get1_extensions_present(SSL *s, int **out, size_t *outlen)
+
+  // ---- DTLS (symbols_dtls.ts) ---------------------------------------------------
+  ...DTLS_SSL_SYMBOLS,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** libcrypto symbols: version, error queue, BIOs, memory. */
@@ -295,6 +299,7 @@ export const CRYPTO_SYMBOLS = {
   X509_VERIFY_PARAM_set_hostflags: { parameters: ["pointer", "u32"], result: "void" }, // void X509_VERIFY_PARAM_set_hostflags(X509_VERIFY_PARAM *param, unsigned int flags)
 
   ...X509_SYMBOLS,
+  ...DTLS_CRYPTO_SYMBOLS,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The few libc calls denossl needs: errno, descriptors, readiness. */

@@ -1,0 +1,1216 @@
+/**
+ * DTLS over datagrams: {@link DtlsConnection} drives a DTLS `Connection`
+ * over any way of sending and receiving datagrams, with retransmission timed
+ * by OpenSSL's DTLS timer; {@link connectDtls} and {@link listenDtls} put it
+ * on UDP sockets from `Deno.listenDatagram`, and {@link bioReadDatagrams}
+ * frames the ciphertext of a memory-BIO connection for users who move their
+ * own datagrams.
+ *
+ * `Deno.listenDatagram` is unstable in Deno 2: run with `--unstable-net`, or
+ * put `"unstable": ["net"]` in deno.json. Nothing here touches it until
+ * `connectDtls` or `listenDtls` is called.
+ *
+ * Messages, not a byte stream: each `send` is one DTLS record in one
+ * datagram and each `receive` returns one record's plaintext, so a message
+ * must fit the MTU (`maxMessageSize`); longer ones are refused with a
+ * `RangeError`, never split. Handshake messages are split by OpenSSL into
+ * records that fit, and the records of a flight are packed into datagrams up
+ * to the MTU.
+ *
+ * @module
+ */
+
+import { Connection } from "./connection.ts";
+import type { HandshakeInfo } from "./connection.ts";
+import { Context, DTLS_CLIENT_METHOD, DTLS_SERVER_METHOD } from "./context.ts";
+import {
+  DTLS1_2_VERSION,
+  DTLS1_VERSION,
+  SENT_SHUTDOWN,
+  VERIFY_FAIL_IF_NO_PEER_CERT,
+  VERIFY_NONE,
+  VERIFY_PEER,
+} from "../ffi/constants.ts";
+import { toBytes } from "../ffi/memory.ts";
+import { ClosedError, WantReadError, ZeroReturnError } from "../errors/ssl_error.ts";
+import { NO_OVERLAPPING_PROTOCOLS } from "./_negotiation.ts";
+import * as dtls from "./_dtls.ts";
+
+/** The default MTU: the largest datagram sent (UDP payload), as WebRTC uses. */
+const DEFAULT_MTU = 1200;
+/** Datagrams queued for a connection before new ones are dropped (as a full socket buffer does). */
+const DEFAULT_QUEUE = 256;
+/** Connections waiting for `accept()` before new clients are ignored. */
+const DEFAULT_BACKLOG = 128;
+/** The largest DTLS plaintext record (`SSL3_RT_MAX_PLAIN_LENGTH`). */
+const MAX_RECORD = 16384;
+/** The largest UDP datagram a receive can return. */
+const RECEIVE_BUFFER = 65536;
+
+/**
+ * What a {@link DtlsConnection} sends its datagrams through, and what it
+ * reports as its addresses.
+ *
+ * @example Datagrams through your own socket
+ * ```ts ignore
+ * const link: DtlsLink = { send: (d) => socket.send(d, peer), remoteAddr: peer };
+ * ```
+ */
+export interface DtlsLink {
+  /** Sends one datagram to the peer; a returned promise orders the sends. */
+  send(datagram: Uint8Array): unknown;
+  /** Runs once when the connection is closed, after its last datagram went out. */
+  close?(): unknown;
+  /** The local address, when there is one. */
+  localAddr?: Deno.Addr;
+  /** The peer's address, when there is one. */
+  remoteAddr?: Deno.Addr;
+}
+
+/**
+ * How a {@link DtlsConnection} runs.
+ *
+ * @example
+ * ```ts ignore
+ * const options: DtlsTransportOptions = { mtu: 1400, initialRetransmitTimeout: 250 };
+ * ```
+ */
+export interface DtlsTransportOptions {
+  /** The largest datagram sent, in bytes (UDP payload). @default {1200} */
+  mtu?: number;
+  /**
+   * The first retransmission timeout in milliseconds; each expiry doubles it,
+   * up to 60 s. @default {1000} (OpenSSL's, RFC 6347's)
+   */
+  initialRetransmitTimeout?: number;
+  /** Milliseconds the handshake may take before the connection is closed. */
+  handshakeTimeout?: number;
+  /** Aborts the handshake. */
+  signal?: AbortSignal;
+  /** Received datagrams queued before new ones are dropped. @default {256} */
+  maxQueuedDatagrams?: number;
+}
+
+/**
+ * What `DtlsConnection.handshake()` resolves to: the TLS handshake facts
+ * plus the SRTP profile agreed.
+ */
+export interface DtlsHandshakeInfo extends HandshakeInfo {
+  /** The SRTP protection profile agreed (RFC 5764), or null. */
+  srtpProfile: string | null;
+}
+
+const peerAddresses = new WeakMap<object, Deno.NetAddr>();
+
+/**
+ * The peer a DTLS connection talks to: inside a cookie callback of a
+ * {@link listenDtls} listener, the client whose ClientHello is being
+ * answered; on connections of {@link connectDtls} and {@link listenDtls},
+ * the remote address. Use it in your own cookie callbacks to bind cookies
+ * to addresses.
+ *
+ * @param connection The connection (as cookie callbacks receive it).
+ * @returns The address, or null for connections the helpers did not make.
+ * @example Bind cookies to the client's address
+ * ```ts ignore
+ * ctx.setCookieGenerateCallback((conn) => {
+ *   const peer = dtlsPeerAddress(conn);
+ *   return hmac(secret, `${peer?.hostname}:${peer?.port}`);
+ * });
+ * ```
+ */
+export function dtlsPeerAddress(connection: Connection): Deno.NetAddr | null {
+  return peerAddresses.get(connection) ?? null;
+}
+
+/**
+ * Frames the ciphertext a memory-BIO DTLS connection wants sent into
+ * datagrams: everything pending is taken and cut at record boundaries (a
+ * memory BIO keeps none on OpenSSL 3.0), then records are packed up to
+ * `mtu` bytes per datagram, or sent one per datagram when `mtu` is 0 (as
+ * OpenSSL does over a UDP socket). Send each datagram as one UDP payload; on
+ * the receiving side, `bioWrite` one datagram and run the SSL call
+ * (`doHandshake`, `recv`, `dtlsListen`) before writing the next.
+ *
+ * @param connection A DTLS connection over memory BIOs (`new Connection(ctx, null)`).
+ * @param mtu The largest datagram, or 0 for one record per datagram.
+ * @returns The datagrams, in order (empty when nothing is pending).
+ * @throws {TypeError} When the connection has a transport or is not DTLS.
+ * @example Send a flight
+ * ```ts ignore
+ * for (const d of bioReadDatagrams(conn, 1200)) await socket.send(d, peer);
+ * ```
+ */
+export function bioReadDatagrams(connection: Connection, mtu = 0): Uint8Array[] {
+  const ssl = connection._handle;
+  dtls.requireDtls(ssl, "bioReadDatagrams()");
+  if (connection.transportMode !== "memory") {
+    throw new TypeError("bioReadDatagrams() is for connections over memory BIOs");
+  }
+  if (!Number.isInteger(mtu) || mtu < 0) throw new RangeError("mtu must be a non-negative integer");
+  return dtls.packDatagrams(dtls.splitRecords(dtls.takeOutgoing(ssl)), mtu);
+}
+
+/** Runs `fn` when a connection closes (at once when it is closed). */
+let onClose: (c: DtlsConnection, fn: () => void) => void;
+/** Closes a connection with an error that its pending and later calls throw. */
+let abort: (c: DtlsConnection, error: unknown) => void;
+
+/**
+ * A DTLS connection over datagrams: it owns a memory-BIO DTLS
+ * {@link Connection}, sends what OpenSSL writes through a {@link DtlsLink}
+ * (records packed into datagrams up to the MTU), takes received datagrams
+ * through {@link deliver} (one per SSL call), and retransmits when OpenSSL's
+ * DTLS timer expires. Made by {@link connectDtls} and {@link listenDtls};
+ * make one yourself to run DTLS over datagrams you move, for example a
+ * WebRTC stack that demultiplexes DTLS from STUN and RTP on one socket.
+ *
+ * Once the handshake started, the connection processes every datagram as
+ * it arrives, as a socket would: messages queue for {@link receive} (up to
+ * `maxQueuedDatagrams`; later ones are dropped, as UDP drops), and a peer
+ * that resends its last flight because ours was lost is answered even when
+ * nobody is reading.
+ *
+ * @example DTLS over a channel you move yourself
+ * ```ts ignore
+ * const conn = new Connection(ctx, null);
+ * conn.setConnectState();
+ * const dtls = new DtlsConnection(conn, { send: (d) => channel.send(d) });
+ * channel.onmessage = (d) => dtls.deliver(d);
+ * await dtls.handshake();
+ * await dtls.send("hello");
+ * ```
+ */
+export class DtlsConnection implements AsyncIterable<Uint8Array>, AsyncDisposable, Disposable {
+  readonly #conn: Connection;
+  readonly #link: DtlsLink;
+  readonly #mtu: number;
+  readonly #maxQueue: number;
+  readonly #options: DtlsTransportOptions;
+  readonly #buffer = new Uint8Array(MAX_RECORD);
+  #inbox: Uint8Array[] = [];
+  #messages: Uint8Array[] = [];
+  #waiters: (() => void)[] = [];
+  #handshakePromise: Promise<DtlsHandshakeInfo> | null = null;
+  #sendChain: Promise<void> = Promise.resolve();
+  #sendError: { error: unknown } | null = null;
+  #error: { error: unknown } | null = null;
+  #closed = false;
+  #eof = false;
+  #done: Promise<void> = Promise.resolve();
+  #dropped = 0;
+  #onClose: (() => void)[] = [];
+
+  static {
+    onClose = (c, fn) => {
+      if (c.#closed) fn();
+      else c.#onClose.push(fn);
+    };
+    abort = (c, error) => c.#abort(error);
+  }
+
+  /**
+   * Takes over a DTLS connection over memory BIOs whose role is set
+   * (`setConnectState()` or `setAcceptState()`, or after `dtlsListen()`).
+   * It sets the connection's MTU (`setCiphertextMtu`) and, when asked, its
+   * first retransmission timeout. The connection is closed with this object.
+   *
+   * @param connection The connection.
+   * @param link Where datagrams go.
+   * @param options MTU, timers, limits.
+   * @throws {TypeError} When the connection is not DTLS or has a transport.
+   * @throws {RangeError} When an option is out of range.
+   */
+  constructor(connection: Connection, link: DtlsLink, options: DtlsTransportOptions = {}) {
+    if (!(connection instanceof Connection)) throw new TypeError("connection must be a Connection");
+    const ssl = connection._handle;
+    dtls.requireDtls(ssl, "DtlsConnection");
+    if (connection.transportMode !== "memory") {
+      throw new TypeError("A DtlsConnection needs a Connection over memory BIOs (transport null)");
+    }
+    if (typeof link?.send !== "function") throw new TypeError("link.send must be a function");
+    const queue = options.maxQueuedDatagrams ?? DEFAULT_QUEUE;
+    if (!Number.isInteger(queue) || queue < 1) {
+      throw new RangeError("maxQueuedDatagrams must be a positive integer");
+    }
+    this.#mtu = options.mtu ?? DEFAULT_MTU;
+    connection.setCiphertextMtu(this.#mtu);
+    dtls.setInitialTimeout(connection, ssl, options.initialRetransmitTimeout ?? 1000);
+    this.#maxQueue = queue;
+    this.#conn = connection;
+    this.#link = link;
+    this.#options = options;
+  }
+
+  /** The DTLS connection (certificates, SRTP keys, ciphers, ...). */
+  get connection(): Connection {
+    return this.#conn;
+  }
+
+  /** The local address, as the link reports it (an all-zero UDP address otherwise). */
+  get localAddr(): Deno.Addr {
+    return this.#link.localAddr ?? { transport: "udp", hostname: "0.0.0.0", port: 0 };
+  }
+
+  /** The peer's address, as the link reports it (an all-zero UDP address otherwise). */
+  get remoteAddr(): Deno.Addr {
+    return this.#link.remoteAddr ?? { transport: "udp", hostname: "0.0.0.0", port: 0 };
+  }
+
+  /** The MTU: the largest datagram sent. */
+  get mtu(): number {
+    return this.#mtu;
+  }
+
+  /**
+   * The largest message `send` accepts: the plaintext that fits one record
+   * within the MTU (`getCleartextMtu()`), or 0 before the handshake.
+   */
+  get maxMessageSize(): number {
+    return this.#conn.closed ? 0 : this.#conn.getCleartextMtu();
+  }
+
+  /** How many times the DTLS timer expired and the last flight was retransmitted. */
+  get retransmissions(): number {
+    return dtls.timerExpiries(this.#conn);
+  }
+
+  /** How many received datagrams or messages were dropped because a queue was full. */
+  get droppedDatagrams(): number {
+    return this.#dropped;
+  }
+
+  /** Whether {@link close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Hands over a datagram received from the peer. It is copied and queued;
+   * the connection processes one datagram per SSL call. Ignored once closed;
+   * dropped when the queue is full.
+   *
+   * @param datagram One whole datagram.
+   * @example Feed what the socket received
+   * ```ts ignore
+   * for await (const [d, from] of socket) if (from === peer) dtls.deliver(d);
+   * ```
+   */
+  deliver(datagram: Uint8Array): void {
+    if (!(datagram instanceof Uint8Array)) throw new TypeError("datagram must be a Uint8Array");
+    if (this.#closed || datagram.length === 0) return;
+    if (this.#inbox.length >= this.#maxQueue) {
+      this.#dropped++;
+      return;
+    }
+    this.#inbox.push(datagram.slice());
+    this.#wake();
+  }
+
+  /** Closes the connection with an error: pending and later calls throw it. */
+  #abort(error: unknown): void {
+    this.#error ??= { error };
+    this.close();
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Waits for the next event (a datagram, a message, the close), or `ms` milliseconds. */
+  #wait(ms: number | null = null): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.#waiters.push(wake);
+      if (ms !== null) {
+        timer = setTimeout(() => {
+          this.#waiters = this.#waiters.filter((w) => w !== wake);
+          resolve();
+        }, Math.ceil(ms));
+      }
+    });
+  }
+
+  #ssl(): Deno.PointerObject {
+    if (this.#error) throw this.#error.error;
+    if (this.#closed) throw new ClosedError("DtlsConnection");
+    if (this.#sendError) throw this.#sendError.error;
+    return this.#conn._handle;
+  }
+
+  /** Sends what OpenSSL wrote, records packed into datagrams, in order. */
+  #flush(): void {
+    if (this.#conn.closed) return;
+    const bytes = dtls.takeOutgoing(this.#conn._handle);
+    if (bytes.length === 0) return;
+    for (const datagram of dtls.packDatagrams(dtls.splitRecords(bytes), this.#mtu)) {
+      this.#sendChain = this.#sendChain.then(() => this.#link.send(datagram)).then(
+        () => {},
+        (error) => {
+          this.#sendError ??= { error };
+        },
+      );
+    }
+  }
+
+  /**
+   * Runs an SSL call until it stops wanting to read: one queued datagram in
+   * the incoming BIO per try, retransmitting when the DTLS timer expires.
+   */
+  async #drive<T>(op: () => T): Promise<T> {
+    for (;;) {
+      const ssl = this.#ssl();
+      if (this.#inbox.length > 0 && dtls.incomingPending(ssl) === 0) {
+        dtls.putIncoming(ssl, this.#inbox.shift()!);
+      }
+      let result: T;
+      try {
+        result = op();
+      } catch (e) {
+        this.#flush();
+        if (!(e instanceof WantReadError)) throw e;
+        if (this.#inbox.length > 0) continue;
+        const ms = this.#conn.getDtlsTimeout();
+        if (ms === 0) {
+          // Usually the read above already found the timer expired and retransmitted.
+          this.#conn.handleDtlsTimeout();
+          this.#flush();
+          continue;
+        }
+        await this.#wait(ms);
+        continue;
+      }
+      this.#flush();
+      return result;
+    }
+  }
+
+  /**
+   * Runs the handshake if it has not run yet; `send` and `receive` call it
+   * for you. Concurrent calls share one handshake. A failed handshake closes
+   * the connection (after sending OpenSSL's alert).
+   *
+   * @returns The protocol, cipher, ALPN protocol, peer certificate and SRTP profile.
+   * @throws {VerificationError} When the peer's certificate is refused.
+   * @throws {SSLError} When the handshake fails, also after too many retransmissions.
+   * @throws {Deno.errors.TimedOut} When `handshakeTimeout` passed.
+   * @example
+   * ```ts ignore
+   * const { protocol, cipher, srtpProfile } = await dtlsConn.handshake();
+   * ```
+   */
+  handshake(): Promise<DtlsHandshakeInfo> {
+    if (this.#handshakePromise === null) {
+      this.#handshakePromise = this.#runHandshake();
+      this.#handshakePromise.then(() => this.#readLoop(), () => {});
+    }
+    return this.#handshakePromise;
+  }
+
+  async #runHandshake(): Promise<DtlsHandshakeInfo> {
+    const { handshakeTimeout, signal } = this.#options;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const abort = (): void => {
+      this.#abort(
+        signal?.aborted ? signal.reason : new Deno.errors.TimedOut(
+          `DTLS handshake did not finish within ${handshakeTimeout} ms`,
+        ),
+      );
+    };
+    try {
+      signal?.throwIfAborted();
+      signal?.addEventListener("abort", abort, { once: true });
+      if (handshakeTimeout !== undefined) timer = setTimeout(abort, handshakeTimeout);
+      await this.#drive(() => this.#conn.doHandshake());
+      const c = this.#conn;
+      return {
+        alpnProtocol: c.getAlpnProtoNegotiated(),
+        protocol: c.getProtocolVersionName(),
+        cipher: c.getCipherName() ?? "",
+        peerCertificate: c.getPeerCertificate(),
+        srtpProfile: c.getSelectedSrtpProfile(),
+      };
+    } catch (e) {
+      const error = this.#error?.error ?? e;
+      this.#abort(error);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", abort);
+    }
+  }
+
+  /** After the handshake: decrypts every datagram as it arrives and queues the messages. */
+  async #readLoop(): Promise<void> {
+    const buffer = this.#buffer;
+    for (;;) {
+      let n: number;
+      try {
+        n = await this.#drive(() => this.#conn.recvInto(buffer));
+      } catch (e) {
+        if (e instanceof ZeroReturnError) this.#eof = true;
+        else if (!this.#closed) this.#error ??= { error: e };
+        this.#wake();
+        return;
+      }
+      if (this.#messages.length >= this.#maxQueue) this.#dropped++;
+      else this.#messages.push(buffer.slice(0, n));
+      this.#wake();
+    }
+  }
+
+  async #handshaken(): Promise<void> {
+    if (this.#handshakePromise === null || !this.#conn.isHandshakeDone()) await this.handshake();
+  }
+
+  /**
+   * Encrypts and sends one message as one datagram.
+   *
+   * @param message Bytes or text, at most {@link maxMessageSize} bytes.
+   * @returns The message's length.
+   * @throws {RangeError} When the message does not fit one datagram (nothing is sent).
+   * @throws {ClosedError} When the connection is closed.
+   * @example
+   * ```ts ignore
+   * await dtlsConn.send("ping");
+   * ```
+   */
+  async send(message: Uint8Array | string): Promise<number> {
+    const bytes = toBytes(message);
+    if (!(bytes instanceof Uint8Array)) {
+      throw new TypeError("message must be a Uint8Array or a string");
+    }
+    await this.#handshaken();
+    this.#ssl();
+    const max = this.maxMessageSize;
+    if (bytes.length > max) {
+      throw new RangeError(
+        `A DTLS message must fit one datagram: ${bytes.length} bytes is more than ${max} (maxMessageSize at MTU ${this.#mtu}); split it yourself`,
+      );
+    }
+    if (bytes.length === 0) return 0;
+    // SSL_write itself reads nothing: the read loop alone feeds datagrams to OpenSSL.
+    for (;;) {
+      const ssl = this.#ssl();
+      try {
+        this.#conn.send(bytes);
+        break;
+      } catch (e) {
+        if (!(e instanceof WantReadError)) throw e;
+        await this.#wait(); // a renegotiation in progress: the read loop moves it on
+      } finally {
+        if (!this.#conn.closed && ssl) this.#flush();
+      }
+    }
+    await this.#sendChain;
+    this.#ssl(); // a failed datagram send surfaces here
+    return bytes.length;
+  }
+
+  /**
+   * Waits for the next message from the peer.
+   *
+   * @returns One message (one record's plaintext), or null once the peer
+   *   closed the DTLS session (close_notify) and every earlier message was read.
+   * @throws {ClosedError} When the connection is closed, also while waiting.
+   * @throws {SSLError} When the peer sent a fatal alert.
+   * @example
+   * ```ts ignore
+   * const message = await dtlsConn.receive();
+   * ```
+   */
+  async receive(): Promise<Uint8Array | null> {
+    await this.#handshaken();
+    for (;;) {
+      const message = this.#messages.shift();
+      if (message) return message;
+      if (this.#eof) return null;
+      this.#ssl();
+      await this.#wait();
+    }
+  }
+
+  /**
+   * The peer's messages until it closes the session.
+   *
+   * @example
+   * ```ts ignore
+   * for await (const message of dtlsConn) console.log(message.length);
+   * ```
+   */
+  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    for (;;) {
+      const message = await this.receive();
+      if (message === null) return;
+      yield message;
+    }
+  }
+
+  /**
+   * Closes the connection: sends close_notify when the handshake finished,
+   * frees the native connection, and lets the link close once that datagram
+   * went out (await {@link Symbol.asyncDispose} to wait for it). Pending
+   * calls throw `ClosedError`. Idempotent.
+   *
+   * @example
+   * ```ts ignore
+   * dtlsConn.close();
+   * ```
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const conn = this.#conn;
+    if (!conn.closed) {
+      if (conn.isHandshakeDone() && (conn.getShutdown() & SENT_SHUTDOWN) === 0) {
+        try {
+          conn.shutdown();
+        } catch { /* the alert is best effort */ }
+      }
+      this.#flush();
+      conn.close();
+    }
+    this.#inbox = [];
+    this.#wake();
+    const link = this.#link;
+    this.#done = this.#sendChain.then(() => link.close?.()).then(() => {}, () => {});
+    for (const fn of this.#onClose.splice(0)) fn();
+  }
+
+  /** Same as {@link close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Closes, and waits until the close_notify went out and the link closed. */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return this.#done;
+  }
+}
+
+// ---- UDP helpers ------------------------------------------------------------------------------
+
+/**
+ * The datagram socket the helpers use: a `Deno.DatagramConn` (UDP) or any
+ * object with the same `receive`, `send`, `close` and `addr`, such as a test
+ * double that drops datagrams.
+ */
+export interface DatagramSocket {
+  /** Waits for the next datagram; may fill `p` and return a view of it. */
+  receive(p?: Uint8Array): Promise<[Uint8Array, Deno.Addr]>;
+  /** Sends one datagram. */
+  send(p: Uint8Array, addr: Deno.Addr): Promise<number>;
+  /** Closes the socket; a pending `receive` rejects. */
+  close(): void;
+  /** The local address. */
+  readonly addr: Deno.Addr;
+}
+
+/** A DTLS version: a name, or a `DTLS*_VERSION` constant. */
+export type DtlsVersion = "DTLSv1" | "DTLSv1.2" | number;
+
+/**
+ * Options shared by {@link connectDtls} and {@link listenDtls}.
+ *
+ * @example
+ * ```ts ignore
+ * const common: DtlsCommonOptions = { srtpProfiles: ["SRTP_AEAD_AES_128_GCM"], mtu: 1200 };
+ * ```
+ */
+export interface DtlsCommonOptions extends DtlsTransportOptions {
+  /** PEM CA certificates trusted to verify the peer (clients: in addition to the system store). */
+  caCerts?: string[];
+  /** ALPN protocols, most preferred first. */
+  alpnProtocols?: string[];
+  /** DTLS-SRTP protection profiles to offer or accept (RFC 5764), most preferred first. */
+  srtpProfiles?: string[];
+  /** Lowest DTLS version. @default {"DTLSv1.2"} */
+  minVersion?: DtlsVersion;
+  /** Highest DTLS version. @default {"DTLSv1.2"} */
+  maxVersion?: DtlsVersion;
+  /** DTLS 1.2 cipher list (OpenSSL syntax). */
+  ciphers?: string;
+  /**
+   * Use this context (a DTLS one) as it is, instead of one built from these
+   * options; the other options that configure a context are then ignored.
+   */
+  context?: Context;
+  /**
+   * A socket to use instead of one opened with `Deno.listenDatagram`. It is
+   * closed with the connection (client) or the listener (server).
+   */
+  socket?: DatagramSocket;
+  /** Allows DTLS 1.0 (`minVersion: "DTLSv1"`). @default {false} */
+  unsafelyAllowLegacyProtocols?: boolean;
+}
+
+/**
+ * Options of {@link connectDtls}.
+ *
+ * @example
+ * ```ts ignore
+ * const options: ConnectDtlsOptions = { hostname: "127.0.0.1", port: 4433, caCerts: [ca] };
+ * ```
+ */
+export interface ConnectDtlsOptions extends DtlsCommonOptions {
+  /** The server's address or name; names resolve to their first A (else AAAA) record. @default {"127.0.0.1"} */
+  hostname?: string;
+  /** The server's port. */
+  port: number;
+  /** The name to verify the certificate against and send as SNI. @default {hostname} */
+  serverName?: string;
+  /** PEM certificate (chain) to present when the server asks for one. */
+  cert?: string;
+  /** PEM private key of `cert`. */
+  key?: string;
+  /** Skip the host name check. @default {false} */
+  unsafelyDisableHostnameVerification?: boolean;
+  /** Skip all certificate verification. @default {false} */
+  unsafelyDisableVerification?: boolean;
+}
+
+/**
+ * Options of {@link listenDtls}.
+ *
+ * @example
+ * ```ts ignore
+ * const options: ListenDtlsOptions = { port: 4433, cert, key };
+ * ```
+ */
+export interface ListenDtlsOptions extends DtlsCommonOptions {
+  /** The address to listen on. @default {"0.0.0.0"} */
+  hostname?: string;
+  /** The port; 0 picks a free one. */
+  port?: number;
+  /** PEM certificate, optionally followed by its chain. */
+  cert?: string;
+  /** PEM private key. */
+  key?: string;
+  /** Ask clients for a certificate, verify it if sent. @default {false} */
+  requestClientCert?: boolean;
+  /** Require a verified client certificate. @default {false} */
+  requireClientCert?: boolean;
+  /** Connections waiting for `accept()` before new clients are ignored. @default {128} */
+  backlog?: number;
+  /**
+   * The HMAC key of the default cookie (HMAC-SHA256 of the client's
+   * address). Give servers that share a port the same key. @default {32 random bytes}
+   */
+  cookieSecret?: Uint8Array;
+}
+
+function listenDatagram(options: Deno.UdpListenOptions & { transport: "udp" }): DatagramSocket {
+  const fn = (Deno as { listenDatagram?: typeof Deno.listenDatagram }).listenDatagram;
+  if (typeof fn !== "function") {
+    throw new Deno.errors.NotSupported(
+      'Deno.listenDatagram is not available: run Deno with --unstable-net (or add "unstable": ["net"] to deno.json)',
+    );
+  }
+  return fn(options);
+}
+
+function versionOf(v: DtlsVersion | undefined): number {
+  if (v === undefined) return DTLS1_2_VERSION;
+  if (typeof v === "number") return v;
+  if (v === "DTLSv1") return DTLS1_VERSION;
+  if (v === "DTLSv1.2") return DTLS1_2_VERSION;
+  throw new RangeError(`Unknown DTLS version "${v}"`);
+}
+
+function configureCommon(ctx: Context, o: DtlsCommonOptions): void {
+  const min = versionOf(o.minVersion);
+  if (min === DTLS1_VERSION) {
+    if (!o.unsafelyAllowLegacyProtocols) {
+      throw new RangeError(
+        "DTLS 1.0 is insecure: set unsafelyAllowLegacyProtocols: true to allow it",
+      );
+    }
+    ctx.setSecurityLevel(0);
+    if (!o.ciphers) ctx.setCipherList("DEFAULT:@SECLEVEL=0");
+  }
+  ctx.setMinProtoVersion(min);
+  ctx.setMaxProtoVersion(versionOf(o.maxVersion));
+  if (o.ciphers) ctx.setCipherList(o.ciphers);
+  if (o.srtpProfiles?.length) ctx.setTlsextUseSrtp(o.srtpProfiles);
+}
+
+function isIpLiteral(host: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(":");
+}
+
+function unbracket(host: string): string {
+  return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+}
+
+async function resolveHost(hostname: string): Promise<string> {
+  const host = unbracket(hostname);
+  if (isIpLiteral(host)) return host;
+  if (host === "localhost") return "127.0.0.1";
+  for (const type of ["A", "AAAA"] as const) {
+    try {
+      const found = await Deno.resolveDns(host, type);
+      if (found[0]) return found[0];
+    } catch { /* try the next type */ }
+  }
+  throw new Deno.errors.NotFound(`Could not resolve ${hostname}`);
+}
+
+function addrKey(addr: Deno.Addr): string {
+  const a = addr as Deno.NetAddr;
+  return `${a.hostname.toLowerCase()}|${a.port}`;
+}
+
+function isLoopback(ip: string): boolean {
+  return ip.startsWith("127.") || ip === "::1";
+}
+
+/**
+ * Connects to a DTLS server over UDP and completes the handshake before
+ * resolving (so certificate errors come out of this call). Secure by
+ * default, as `connectTls`: the server's certificate is verified against the
+ * system store plus `caCerts`, its name is checked, and DTLS 1.2 is required.
+ * Lost datagrams are recovered by retransmission on OpenSSL's DTLS timer.
+ * Needs `--unstable-net` (for `Deno.listenDatagram`) unless `socket` is given.
+ *
+ * @param options Where to connect and how.
+ * @returns The connection; close it when done (it closes its socket).
+ * @throws {VerificationError} When the server's certificate is refused.
+ * @throws {SSLError} When the handshake fails.
+ * @throws {Deno.errors.TimedOut} When `handshakeTimeout` passed.
+ * @throws {Deno.errors.NotSupported} Without `--unstable-net`.
+ * @example Exchange one message
+ * ```ts ignore
+ * await using conn = await connectDtls({ hostname: "127.0.0.1", port: 4433, caCerts: [caPEM] });
+ * await conn.send("ping");
+ * console.log(new TextDecoder().decode((await conn.receive())!));
+ * ```
+ */
+export async function connectDtls(options: ConnectDtlsOptions): Promise<DtlsConnection> {
+  const { port } = options;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new RangeError("port must be an integer from 1 to 65535");
+  }
+  const hostname = options.hostname ?? "127.0.0.1";
+  const serverName = options.serverName ?? hostname;
+  const verify = !options.unsafelyDisableVerification;
+  const checkName = verify && !options.unsafelyDisableHostnameVerification;
+  const ip = await resolveHost(hostname);
+  const remote: Deno.NetAddr = { transport: "udp", hostname: ip, port };
+
+  let ownedContext: Context | null = null;
+  const ctx = options.context ?? (ownedContext = clientContext(options));
+  let socket: DatagramSocket | null = null;
+  let conn: Connection | null = null;
+  try {
+    socket = options.socket ?? listenDatagram({
+      transport: "udp",
+      hostname: isLoopback(ip) ? ip : ip.includes(":") ? "::" : "0.0.0.0",
+      port: 0,
+    });
+    conn = new Connection(ctx, null);
+    conn.setConnectState();
+    const name = unbracket(serverName);
+    if (!isIpLiteral(name)) conn.setTlsextHostName(name);
+    if (checkName && !options.context) conn.setVerifyHostname(name);
+  } catch (e) {
+    conn?.close();
+    socket?.close();
+    ownedContext?.close();
+    throw e;
+  }
+  peerAddresses.set(conn, remote);
+  const sock = socket;
+  let loop: Promise<void> = Promise.resolve();
+  const dtlsConn = new DtlsConnection(conn, {
+    send: (d) => sock.send(d, remote),
+    close: async () => {
+      try {
+        sock.close();
+      } catch { /* already closed */ }
+      await loop;
+      ownedContext?.close();
+    },
+    localAddr: sock.addr,
+    remoteAddr: remote,
+  }, options);
+  const key = addrKey(remote);
+  loop = (async () => {
+    const buffer = new Uint8Array(RECEIVE_BUFFER);
+    for (;;) {
+      let received: [Uint8Array, Deno.Addr];
+      try {
+        received = await sock.receive(buffer);
+      } catch (e) {
+        if (!dtlsConn.closed) abort(dtlsConn, e);
+        return;
+      }
+      if (addrKey(received[1]) === key) dtlsConn.deliver(received[0]);
+    }
+  })();
+  try {
+    await dtlsConn.handshake();
+  } catch (e) {
+    await dtlsConn[Symbol.asyncDispose]();
+    throw e;
+  }
+  return dtlsConn;
+}
+
+function clientContext(o: ConnectDtlsOptions): Context {
+  const ctx = new Context(DTLS_CLIENT_METHOD);
+  try {
+    configureCommon(ctx, o);
+    if (!o.unsafelyDisableVerification) {
+      ctx.setDefaultVerifyPaths();
+      if (o.caCerts?.length) ctx.addCaCerts(o.caCerts);
+      ctx.setVerify(VERIFY_PEER);
+    }
+    if (o.alpnProtocols?.length) ctx.setAlpnProtos(o.alpnProtocols);
+    if (o.cert || o.key) {
+      if (!o.cert || !o.key) throw new TypeError("cert and key go together");
+      ctx.useCertificateChain(o.cert);
+      ctx.usePrivateKey(o.key);
+      ctx.checkPrivateKey();
+    }
+    return ctx;
+  } catch (e) {
+    ctx.close();
+    throw e;
+  }
+}
+
+function serverContext(o: ListenDtlsOptions, secret: Uint8Array): Context {
+  if (!o.cert || !o.key) throw new TypeError("A DTLS server needs cert and key (PEM), or a context");
+  const ctx = new Context(DTLS_SERVER_METHOD);
+  try {
+    configureCommon(ctx, o);
+    ctx.setSessionIdContext(crypto.getRandomValues(new Uint8Array(16)));
+    ctx.useCertificateChain(o.cert);
+    ctx.usePrivateKey(o.key);
+    ctx.checkPrivateKey();
+    if (o.requestClientCert || o.requireClientCert) {
+      if (o.caCerts?.length) ctx.addCaCerts(o.caCerts);
+      ctx.setVerify(VERIFY_PEER | (o.requireClientCert ? VERIFY_FAIL_IF_NO_PEER_CERT : 0));
+    } else {
+      ctx.setVerify(VERIFY_NONE);
+    }
+    const offered = o.alpnProtocols;
+    if (offered?.length) {
+      ctx.setAlpnSelectCallback((_conn, clientProtocols) =>
+        offered.find((p) => clientProtocols.includes(p)) ?? NO_OVERLAPPING_PROTOCOLS
+      );
+    }
+    installDefaultCookies(ctx, secret);
+    return ctx;
+  } catch (e) {
+    ctx.close();
+    throw e;
+  }
+}
+
+function cookieFor(secret: Uint8Array, conn: Connection): Uint8Array {
+  const peer = peerAddresses.get(conn);
+  const id = peer ? `${peer.hostname.toLowerCase()}|${peer.port}` : "unknown peer";
+  return dtls.hmacSha256(secret, toBytes(id));
+}
+
+function installDefaultCookies(ctx: Context, secret: Uint8Array): void {
+  ctx.setCookieGenerateCallback((conn) => cookieFor(secret, conn));
+  ctx.setCookieVerifyCallback((conn, cookie) => {
+    const expected = cookieFor(secret, conn);
+    if (cookie.length !== expected.length) return false;
+    let diff = 0;
+    for (let i = 0; i < expected.length; i++) diff |= cookie[i]! ^ expected[i]!;
+    return diff === 0;
+  });
+}
+
+/**
+ * A DTLS server on one UDP socket: it answers new clients statelessly with a
+ * cookie (`DTLSv1_listen`, a HelloVerifyRequest per ClientHello without a
+ * valid cookie), makes a {@link DtlsConnection} for each client that echoes
+ * one, and routes every later datagram to the connection of its source
+ * address. Made by {@link listenDtls}.
+ *
+ * The connections share the listener's socket: {@link close} stops taking
+ * new clients at once and closes the socket once the last accepted
+ * connection is closed.
+ */
+export class DtlsListener implements AsyncIterable<DtlsConnection>, AsyncDisposable, Disposable {
+  readonly #socket: DatagramSocket;
+  readonly #context: Context;
+  readonly #ownsContext: boolean;
+  readonly #options: ListenDtlsOptions;
+  readonly #backlog: number;
+  readonly #peers = new Map<string, DtlsConnection>();
+  #queue: DtlsConnection[] = [];
+  #accepting: { resolve: (c: DtlsConnection) => void; reject: (e: unknown) => void }[] = [];
+  #listening: Connection | null = null;
+  #closed = false;
+  #socketClosed = false;
+  #error: unknown = null;
+  #loop: Promise<void>;
+
+  /**
+   * Serves DTLS on a socket. Prefer {@link listenDtls}.
+   *
+   * @param socket The socket; closed by the listener.
+   * @param options Server options.
+   * @throws {TypeError} When neither `cert`/`key` nor `context` is given, or
+   *   `context` has no cookie callbacks and is already in use.
+   */
+  constructor(socket: DatagramSocket, options: ListenDtlsOptions) {
+    const secret = options.cookieSecret ?? crypto.getRandomValues(new Uint8Array(32));
+    if (!(secret instanceof Uint8Array) || secret.length < 16) {
+      throw new TypeError("cookieSecret must be at least 16 bytes");
+    }
+    const backlog = options.backlog ?? DEFAULT_BACKLOG;
+    if (!Number.isInteger(backlog) || backlog < 1) {
+      throw new RangeError("backlog must be a positive integer");
+    }
+    if (options.context) {
+      if (!dtls.hasCookieCallbacks(options.context)) {
+        if (options.context.inUse) {
+          throw new TypeError(
+            "The context has no cookie callbacks and is already in use: set setCookieGenerateCallback and setCookieVerifyCallback first",
+          );
+        }
+        installDefaultCookies(options.context, secret);
+      }
+      this.#context = options.context;
+      this.#ownsContext = false;
+    } else {
+      this.#context = serverContext(options, secret);
+      this.#ownsContext = true;
+    }
+    this.#socket = socket;
+    this.#options = options;
+    this.#backlog = backlog;
+    this.#loop = this.#run();
+  }
+
+  /** The address listened on. */
+  get addr(): Deno.NetAddr {
+    return this.#socket.addr as Deno.NetAddr;
+  }
+
+  /** How many clients have a connection (accepted or waiting to be). */
+  get connectionCount(): number {
+    return this.#peers.size;
+  }
+
+  async #run(): Promise<void> {
+    const buffer = new Uint8Array(RECEIVE_BUFFER);
+    for (;;) {
+      let received: [Uint8Array, Deno.Addr];
+      try {
+        received = await this.#socket.receive(buffer);
+      } catch (e) {
+        if (!this.#socketClosed) this.#fail(e);
+        return;
+      }
+      const [datagram, addr] = received;
+      if (addr.transport !== "udp") continue;
+      const key = addrKey(addr);
+      const peer = this.#peers.get(key);
+      if (peer) peer.deliver(datagram);
+      else if (!this.#closed && this.#queue.length < this.#backlog) {
+        this.#hello(addr, key, datagram);
+      }
+    }
+  }
+
+  /** A datagram from an unknown address: the stateless cookie exchange. */
+  #hello(addr: Deno.NetAddr, key: string, datagram: Uint8Array): void {
+    let conn = this.#listening;
+    if (conn === null) {
+      conn = this.#listening = new Connection(this.#context, null);
+      conn.setAcceptState();
+    }
+    peerAddresses.set(conn, addr);
+    let verified = false;
+    try {
+      conn.bioWrite(datagram);
+      conn.dtlsListen();
+      verified = true;
+    } catch (e) {
+      if (!(e instanceof WantReadError)) {
+        // A broken ClientHello or a throwing cookie callback: drop it with this connection.
+        this.#listening = null;
+        conn.close();
+        this.#error ??= e;
+        return;
+      }
+    }
+    for (const d of bioReadDatagrams(conn)) this.#socket.send(d, addr).catch(() => {});
+    if (!verified) return;
+    this.#listening = null;
+    const socket = this.#socket;
+    let dtlsConn: DtlsConnection;
+    try {
+      dtlsConn = new DtlsConnection(conn, {
+        send: (d) => socket.send(d, addr),
+        localAddr: socket.addr,
+        remoteAddr: addr,
+      }, this.#options);
+    } catch (e) {
+      conn.close();
+      this.#error ??= e;
+      return;
+    }
+    this.#peers.set(key, dtlsConn);
+    onClose(dtlsConn, () => {
+      if (this.#peers.get(key) === dtlsConn) this.#peers.delete(key);
+      this.#queue = this.#queue.filter((c) => c !== dtlsConn);
+      this.#maybeCloseSocket();
+    });
+    dtlsConn.handshake().catch(() => {}); // errors reach the connection's own calls
+    const waiter = this.#accepting.shift();
+    if (waiter) waiter.resolve(dtlsConn);
+    else this.#queue.push(dtlsConn);
+  }
+
+  #fail(error: unknown): void {
+    this.#error = error;
+    this.close();
+    for (const c of [...this.#peers.values()]) abort(c, error);
+  }
+
+  #maybeCloseSocket(): void {
+    if (!this.#closed || this.#peers.size > 0 || this.#socketClosed) return;
+    this.#socketClosed = true;
+    try {
+      this.#socket.close();
+    } catch { /* already closed */ }
+    if (this.#ownsContext) this.#context.close();
+  }
+
+  /**
+   * Waits for the next client that passed the cookie exchange. Its
+   * handshake is already under way: await `handshake()` to see its result.
+   *
+   * @returns The connection.
+   * @throws {ClosedError} When the listener is closed.
+   * @example
+   * ```ts ignore
+   * const conn = await listener.accept();
+   * const { peerCertificate } = await conn.handshake();
+   * ```
+   */
+  accept(): Promise<DtlsConnection> {
+    const next = this.#queue.shift();
+    if (next) return Promise.resolve(next);
+    if (this.#closed) return Promise.reject(this.#error ?? new ClosedError("DtlsListener"));
+    return new Promise((resolve, reject) => this.#accepting.push({ resolve, reject }));
+  }
+
+  /**
+   * The most recent error met while answering a client (a malformed
+   * ClientHello, a throwing cookie callback); such clients are dropped and
+   * the listener goes on.
+   */
+  get lastError(): unknown {
+    return this.#error;
+  }
+
+  /**
+   * Stops taking new clients: pending `accept` calls reject with
+   * `ClosedError` and connections not yet accepted are closed. Accepted
+   * connections go on; the socket closes with the last of them. Idempotent.
+   *
+   * @example
+   * ```ts ignore
+   * listener.close();
+   * ```
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listening?.close();
+    this.#listening = null;
+    for (const w of this.#accepting.splice(0)) w.reject(new ClosedError("DtlsListener"));
+    for (const c of this.#queue.splice(0)) c.close();
+    this.#maybeCloseSocket();
+  }
+
+  /** Same as {@link close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Closes, and waits for the socket's receive loop to end once the socket closed. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    if (this.#socketClosed) await this.#loop;
+  }
+
+  /**
+   * The clients, as {@link accept} gives them, until the listener is closed.
+   *
+   * @example
+   * ```ts ignore
+   * for await (const conn of listener) serve(conn);
+   * ```
+   */
+  async *[Symbol.asyncIterator](): AsyncIterator<DtlsConnection> {
+    for (;;) {
+      try {
+        yield await this.accept();
+      } catch (e) {
+        if (e instanceof ClosedError) return;
+        throw e;
+      }
+    }
+  }
+}
+
+/**
+ * Listens for DTLS clients on a UDP port. Every client must first echo a
+ * cookie bound to its address (an HMAC under `cookieSecret`, or your own
+ * callbacks on `context`), so a spoofed source address gets one small
+ * HelloVerifyRequest and no state. Needs `--unstable-net` (for
+ * `Deno.listenDatagram`) unless `socket` is given.
+ *
+ * @param options Where to listen and how.
+ * @returns The listener.
+ * @throws {TypeError} When neither `cert`/`key` nor `context` is given.
+ * @throws {Deno.errors.NotSupported} Without `--unstable-net`.
+ * @example An echo server and a client
+ * ```ts
+ * import { connectDtls, listenDtls, TestCA } from "@denossl/denossl";
+ * const ca = TestCA.create();
+ * const leaf = ca.issue({ dns: ["localhost"], ip: ["127.0.0.1"] });
+ * await using listener = listenDtls({ hostname: "127.0.0.1", port: 0, cert: leaf.chainPEM, key: leaf.keyPEM });
+ * const served = (async () => {
+ *   await using conn = await listener.accept();
+ *   const message = await conn.receive();
+ *   if (message) await conn.send(message);
+ * })();
+ * await using client = await connectDtls({ port: listener.addr.port, caCerts: [ca.certPEM] });
+ * await client.send("ping");
+ * console.log(new TextDecoder().decode((await client.receive())!)); // "ping"
+ * await served;
+ * ca.close();
+ * leaf.close();
+ * ```
+ */
+export function listenDtls(options: ListenDtlsOptions): DtlsListener {
+  const socket = options.socket ?? listenDatagram({
+    transport: "udp",
+    hostname: options.hostname ?? "0.0.0.0",
+    port: options.port ?? 0,
+  });
+  try {
+    return new DtlsListener(socket, options);
+  } catch (e) {
+    if (!options.socket) socket.close();
+    throw e;
+  }
+}
