@@ -244,7 +244,11 @@ const VERIFY_CB = { parameters: ["pointer", "pointer", "u32"], result: "i32" } a
 let generateTrampoline: Deno.UnsafeCallback<typeof GENERATE_CB> | undefined;
 let verifyTrampoline: Deno.UnsafeCallback<typeof VERIFY_CB> | undefined;
 
-function generate(ssl: Deno.PointerValue, cookie: Deno.PointerValue, length: Deno.PointerValue) {
+function generate(
+  ssl: Deno.PointerValue,
+  cookie: Deno.PointerValue,
+  length: Deno.PointerValue,
+): number {
   try {
     const conn = ownerOf<Owner>(ssl);
     const callback = conn ? cookieHooks.get(conn.getContext())?.generate : undefined;

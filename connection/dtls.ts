@@ -887,7 +887,9 @@ function clientContext(o: ConnectDtlsOptions): Context {
 }
 
 function serverContext(o: ListenDtlsOptions, secret: Uint8Array): Context {
-  if (!o.cert || !o.key) throw new TypeError("A DTLS server needs cert and key (PEM), or a context");
+  if (!o.cert || !o.key) {
+    throw new TypeError("A DTLS server needs cert and key (PEM), or a context");
+  }
   const ctx = new Context(DTLS_SERVER_METHOD);
   try {
     configureCommon(ctx, o);

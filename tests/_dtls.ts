@@ -124,10 +124,16 @@ export function dtlsHandshakeInMemory(
   if (!listened) throw new Error("dtlsListen never accepted a cookie");
   for (let round = 0; round < 10; round++) {
     attempt(() => server.doHandshake());
-    wire.serverToClient.push(...deliver(server, client, () => attempt(() => client.doHandshake()), mtu));
-    wire.clientToServer.push(...deliver(client, server, () => attempt(() => server.doHandshake()), mtu));
+    wire.serverToClient.push(
+      ...deliver(server, client, () => attempt(() => client.doHandshake()), mtu),
+    );
+    wire.clientToServer.push(
+      ...deliver(client, server, () => attempt(() => server.doHandshake()), mtu),
+    );
     if (client.isHandshakeDone() && server.isHandshakeDone()) {
-      wire.serverToClient.push(...deliver(server, client, () => attempt(() => client.doHandshake()), mtu));
+      wire.serverToClient.push(
+        ...deliver(server, client, () => attempt(() => client.doHandshake()), mtu),
+      );
       return { ...wire, helloVerifyRequests };
     }
   }

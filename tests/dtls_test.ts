@@ -292,34 +292,37 @@ Deno.test("DTLS cookies: a throwing callback's error comes out of dtlsListen; a 
     const e = catchError(() => server.dtlsListen(), Boom);
     assert.equal(e.message, "no cookie for you");
   });
-  await t.step("the verify callback refuses: the client is asked again and no state is kept", () => {
-    const log: CookieLog = { generated: [], verified: [] };
-    using sctx = dtlsServerContext(undefined, log);
-    sctx.setCookieVerifyCallback((_conn, cookie) => {
-      log.verified.push(cookie);
-      return false;
-    });
-    using cctx = dtlsClientContext();
-    const { client, server } = memoryPair(cctx, sctx);
-    using _c = client;
-    using _s = server;
-    attempt(() => client.doHandshake());
-    // First ClientHello: no cookie; second: the cookie, refused. Each gets a HelloVerifyRequest.
-    for (let i = 0; i < 2; i++) {
-      const hello = bioReadDatagrams(client);
-      assert.equal(hello.length, 1);
-      server.bioWrite(hello[0]!);
-      catchError(() => server.dtlsListen(), WantReadError);
-      const hvr = bioReadDatagrams(server);
-      assert.equal(hvr.length, 1);
-      assert.equal(handshakeType(hvr[0]!), HELLO_VERIFY_REQUEST);
-      client.bioWrite(hvr[0]!);
+  await t.step(
+    "the verify callback refuses: the client is asked again and no state is kept",
+    () => {
+      const log: CookieLog = { generated: [], verified: [] };
+      using sctx = dtlsServerContext(undefined, log);
+      sctx.setCookieVerifyCallback((_conn, cookie) => {
+        log.verified.push(cookie);
+        return false;
+      });
+      using cctx = dtlsClientContext();
+      const { client, server } = memoryPair(cctx, sctx);
+      using _c = client;
+      using _s = server;
       attempt(() => client.doHandshake());
-    }
-    assert.equal(log.verified.length, 1); // the first ClientHello had no cookie
-    assert.equal(server.isHandshakeDone(), false);
-    assert.equal(server.getDtlsTimeout(), null); // stateless: no flight, no timer
-  });
+      // First ClientHello: no cookie; second: the cookie, refused. Each gets a HelloVerifyRequest.
+      for (let i = 0; i < 2; i++) {
+        const hello = bioReadDatagrams(client);
+        assert.equal(hello.length, 1);
+        server.bioWrite(hello[0]!);
+        catchError(() => server.dtlsListen(), WantReadError);
+        const hvr = bioReadDatagrams(server);
+        assert.equal(hvr.length, 1);
+        assert.equal(handshakeType(hvr[0]!), HELLO_VERIFY_REQUEST);
+        client.bioWrite(hvr[0]!);
+        attempt(() => client.doHandshake());
+      }
+      assert.equal(log.verified.length, 1); // the first ClientHello had no cookie
+      assert.equal(server.isHandshakeDone(), false);
+      assert.equal(server.getDtlsTimeout(), null); // stateless: no flight, no timer
+    },
+  );
   await t.step("the verify callback throws", () => {
     using sctx = dtlsServerContext();
     sctx.setCookieVerifyCallback(() => {
@@ -392,7 +395,10 @@ Deno.test("DTLS MTU: handshake datagrams stay within the MTU and getCleartextMtu
 
   const wire = dtlsHandshakeInMemory(client, server);
   const all = [...wire.clientToServer, ...wire.serverToClient];
-  assert.ok(all.every((d) => d.length <= MTU), `a datagram exceeds ${MTU}: ${all.map((d) => d.length)}`);
+  assert.ok(
+    all.every((d) => d.length <= MTU),
+    `a datagram exceeds ${MTU}: ${all.map((d) => d.length)}`,
+  );
   // The certificate message (the leaf and intermediate) did not fit: OpenSSL fragmented it.
   assert.ok(wire.serverToClient.filter((d) => handshakeType(d) === 11).length >= 2);
   // AES-GCM: record header 13, explicit nonce 8, tag 16.
@@ -523,258 +529,299 @@ function localListener(o: Parameters<typeof listenDtls>[0] = {}): ReturnType<typ
 }
 
 Deno.test("DTLS over UDP: connectDtls and listenDtls exchange messages both ways with SRTP and close cleanly", async () => {
-  await within(10_000, "UDP exchange", (async () => {
-    await using listener = localListener({ srtpProfiles: ["SRTP_AEAD_AES_128_GCM"] });
-    const serverSide = (async () => {
-      await using conn = await listener.accept();
-      const info = await conn.handshake();
-      const got: string[] = [];
-      for await (const message of conn) {
-        got.push(dec.decode(message));
-        await conn.send(`echo: ${dec.decode(message)}`);
+  await within(
+    10_000,
+    "UDP exchange",
+    (async () => {
+      await using listener = localListener({ srtpProfiles: ["SRTP_AEAD_AES_128_GCM"] });
+      const serverSide = (async () => {
+        await using conn = await listener.accept();
+        const info = await conn.handshake();
+        const got: string[] = [];
+        for await (const message of conn) {
+          got.push(dec.decode(message));
+          await conn.send(`echo: ${dec.decode(message)}`);
+        }
+        // The client's close_notify ended the loop.
+        return {
+          info,
+          got,
+          srtp: conn.connection.exportSrtpKeyingMaterial()!,
+          remote: conn.remoteAddr,
+        };
+      })();
+      const client = await connectDtls({
+        port: listener.addr.port,
+        caCerts: [pki().ca.certPEM],
+        serverName: "localhost",
+        srtpProfiles: ["SRTP_AES128_CM_SHA1_80", "SRTP_AEAD_AES_128_GCM"],
+      });
+      const info = await client.handshake();
+      assert.equal(info.protocol, "DTLSv1.2");
+      assert.equal(info.srtpProfile, "SRTP_AEAD_AES_128_GCM");
+      assert.equal(info.peerCertificate?.subject.commonName, "localhost");
+      assert.equal(client.maxMessageSize, 1200 - 37);
+      assert.equal(dtlsPeerAddress(client.connection)?.port, listener.addr.port);
+
+      for (const m of ["first", "second", "third"]) {
+        await client.send(m);
+        assert.equal(dec.decode((await client.receive())!), `echo: ${m}`);
       }
-      // The client's close_notify ended the loop.
-      return { info, got, srtp: conn.connection.exportSrtpKeyingMaterial()!, remote: conn.remoteAddr };
-    })();
-    const client = await connectDtls({
-      port: listener.addr.port,
-      caCerts: [pki().ca.certPEM],
-      serverName: "localhost",
-      srtpProfiles: ["SRTP_AES128_CM_SHA1_80", "SRTP_AEAD_AES_128_GCM"],
-    });
-    const info = await client.handshake();
-    assert.equal(info.protocol, "DTLSv1.2");
-    assert.equal(info.srtpProfile, "SRTP_AEAD_AES_128_GCM");
-    assert.equal(info.peerCertificate?.subject.commonName, "localhost");
-    assert.equal(client.maxMessageSize, 1200 - 37);
-    assert.equal(dtlsPeerAddress(client.connection)?.port, listener.addr.port);
+      const clientKeys = client.connection.exportSrtpKeyingMaterial()!;
+      const clientAddr = client.localAddr as Deno.NetAddr;
+      await client[Symbol.asyncDispose]();
+      assert.equal(client.closed, true);
 
-    for (const m of ["first", "second", "third"]) {
-      await client.send(m);
-      assert.equal(dec.decode((await client.receive())!), `echo: ${m}`);
-    }
-    const clientKeys = client.connection.exportSrtpKeyingMaterial()!;
-    const clientAddr = client.localAddr as Deno.NetAddr;
-    await client[Symbol.asyncDispose]();
-    assert.equal(client.closed, true);
-
-    const server = await serverSide;
-    assert.deepEqual(server.got, ["first", "second", "third"]);
-    assert.equal(server.info.srtpProfile, "SRTP_AEAD_AES_128_GCM");
-    assert.equal(hex(server.srtp.material), hex(clientKeys.material));
-    assert.equal((server.remote as Deno.NetAddr).port, clientAddr.port);
-    assert.equal(listener.connectionCount, 0);
-  })());
+      const server = await serverSide;
+      assert.deepEqual(server.got, ["first", "second", "third"]);
+      assert.equal(server.info.srtpProfile, "SRTP_AEAD_AES_128_GCM");
+      assert.equal(hex(server.srtp.material), hex(clientKeys.material));
+      assert.equal((server.remote as Deno.NetAddr).port, clientAddr.port);
+      assert.equal(listener.connectionCount, 0);
+    })(),
+  );
 });
 
 Deno.test("DTLS over UDP: the listener routes each client's datagrams to its own connection", async () => {
-  await within(15_000, "three clients", (async () => {
-    await using listener = localListener();
-    const served = (async () => {
-      const tasks: Promise<void>[] = [];
-      for (let i = 0; i < 3; i++) {
-        const conn = await listener.accept();
-        tasks.push((async () => {
-          await using c = conn;
-          for await (const m of c) await c.send(`${(c.remoteAddr as Deno.NetAddr).port}:${dec.decode(m)}`);
-        })());
+  await within(
+    15_000,
+    "three clients",
+    (async () => {
+      await using listener = localListener();
+      const served = (async () => {
+        const tasks: Promise<void>[] = [];
+        for (let i = 0; i < 3; i++) {
+          const conn = await listener.accept();
+          tasks.push((async () => {
+            await using c = conn;
+            for await (const m of c) {
+              await c.send(`${(c.remoteAddr as Deno.NetAddr).port}:${dec.decode(m)}`);
+            }
+          })());
+        }
+        await Promise.all(tasks);
+      })();
+      const clients = await Promise.all(
+        [0, 1, 2].map(() => dial(listener.addr.port)),
+      );
+      assert.equal(listener.connectionCount, 3);
+      for (let round = 0; round < 3; round++) {
+        await Promise.all(clients.map((c, i) => c.send(`client ${i} round ${round}`)));
+        const answers = await Promise.all(clients.map((c) => c.receive()));
+        answers.forEach((a, i) => {
+          const port = (clients[i]!.localAddr as Deno.NetAddr).port;
+          assert.equal(dec.decode(a!), `${port}:client ${i} round ${round}`);
+        });
       }
-      await Promise.all(tasks);
-    })();
-    const clients = await Promise.all(
-      [0, 1, 2].map(() => dial(listener.addr.port)),
-    );
-    assert.equal(listener.connectionCount, 3);
-    for (let round = 0; round < 3; round++) {
-      await Promise.all(clients.map((c, i) => c.send(`client ${i} round ${round}`)));
-      const answers = await Promise.all(clients.map((c) => c.receive()));
-      answers.forEach((a, i) => {
-        const port = (clients[i]!.localAddr as Deno.NetAddr).port;
-        assert.equal(dec.decode(a!), `${port}:client ${i} round ${round}`);
-      });
-    }
-    for (const c of clients) await c[Symbol.asyncDispose]();
-    await served;
-  })());
+      for (const c of clients) await c[Symbol.asyncDispose]();
+      await served;
+    })(),
+  );
 });
 
 Deno.test("DTLS over UDP: a ClientHello without a cookie gets a small HelloVerifyRequest and leaves no state", async () => {
-  await within(10_000, "stateless hello", (async () => {
-    await using listener = localListener();
-    using cctx = dtlsClientContext();
-    using client = new Connection(cctx, null);
-    client.setConnectState();
-    attempt(() => client.doHandshake());
-    const hello = bioReadDatagrams(client);
-    const socket = udpSocket();
-    try {
-      for (let i = 0; i < 3; i++) {
-        await socket.send(hello[0]!, listener.addr);
-        const [answer, from] = await socket.receive();
-        assert.equal((from as Deno.NetAddr).port, listener.addr.port);
-        assert.equal(handshakeType(answer), HELLO_VERIFY_REQUEST);
-        assert.ok(answer.length < hello[0]!.length, "the answer is smaller than the request");
-        assert.equal(hvrCookie(answer).length, 32); // HMAC-SHA256 of the address
+  await within(
+    10_000,
+    "stateless hello",
+    (async () => {
+      await using listener = localListener();
+      using cctx = dtlsClientContext();
+      using client = new Connection(cctx, null);
+      client.setConnectState();
+      attempt(() => client.doHandshake());
+      const hello = bioReadDatagrams(client);
+      const socket = udpSocket();
+      try {
+        for (let i = 0; i < 3; i++) {
+          await socket.send(hello[0]!, listener.addr);
+          const [answer, from] = await socket.receive();
+          assert.equal((from as Deno.NetAddr).port, listener.addr.port);
+          assert.equal(handshakeType(answer), HELLO_VERIFY_REQUEST);
+          assert.ok(answer.length < hello[0]!.length, "the answer is smaller than the request");
+          assert.equal(hvrCookie(answer).length, 32); // HMAC-SHA256 of the address
+        }
+        assert.equal(listener.connectionCount, 0);
+      } finally {
+        socket.close();
       }
-      assert.equal(listener.connectionCount, 0);
-    } finally {
-      socket.close();
-    }
-  })());
+    })(),
+  );
 });
 
 Deno.test("DTLS over UDP dropping 20% of datagrams (seeded): handshakes complete by retransmission within the deadline", async () => {
   const seed = Number(Deno.env.get("DENOSSL_DTLS_LOSS_SEED") ?? 20260612);
   const HANDSHAKES = 4;
   console.log(`DTLS loss test: seed ${seed} (set DENOSSL_DTLS_LOSS_SEED to replay another)`);
-  await within(60_000, `lossy handshakes (seed ${seed})`, (async () => {
-    const serverSocket = new LossySocket(udpSocket(), seed, 0.2);
-    await using listener = localListener({ socket: serverSocket, initialRetransmitTimeout: 100 });
-    let retransmissions = 0;
-    let dropped = 0;
-    for (let i = 0; i < HANDSHAKES; i++) {
-      const clientSocket = new LossySocket(udpSocket(), seed + 1 + i, 0.2);
-      const started = performance.now();
-      const accepted = listener.accept();
-      const client = await dial(listener.addr.port, {
-        socket: clientSocket,
-        initialRetransmitTimeout: 100,
-        handshakeTimeout: 14_000,
-      });
-      await using server = await accepted;
-      // The server's last flight may be lost too: its side finishes when the client's resend arrives.
-      const serverReads = server.receive();
-      await within(14_000, "server handshake", server.handshake());
-      const ms = performance.now() - started;
-      // With loss turned off, data flows: the session is healthy.
-      clientSocket.rate = 0;
-      serverSocket.rate = 0;
-      await client.send("after the storm");
-      assert.equal(dec.decode((await serverReads)!), "after the storm");
-      retransmissions += client.retransmissions + server.retransmissions;
-      dropped += clientSocket.dropped;
+  await within(
+    60_000,
+    `lossy handshakes (seed ${seed})`,
+    (async () => {
+      const serverSocket = new LossySocket(udpSocket(), seed, 0.2);
+      await using listener = localListener({ socket: serverSocket, initialRetransmitTimeout: 100 });
+      let retransmissions = 0;
+      let dropped = 0;
+      for (let i = 0; i < HANDSHAKES; i++) {
+        const clientSocket = new LossySocket(udpSocket(), seed + 1 + i, 0.2);
+        const started = performance.now();
+        const accepted = listener.accept();
+        const client = await dial(listener.addr.port, {
+          socket: clientSocket,
+          initialRetransmitTimeout: 100,
+          handshakeTimeout: 14_000,
+        });
+        await using server = await accepted;
+        // The server's last flight may be lost too: its side finishes when the client's resend arrives.
+        const serverReads = server.receive();
+        await within(14_000, "server handshake", server.handshake());
+        const ms = performance.now() - started;
+        // With loss turned off, data flows: the session is healthy.
+        clientSocket.rate = 0;
+        serverSocket.rate = 0;
+        await client.send("after the storm");
+        assert.equal(dec.decode((await serverReads)!), "after the storm");
+        retransmissions += client.retransmissions + server.retransmissions;
+        dropped += clientSocket.dropped;
+        console.log(
+          `  handshake ${i + 1}: ${
+            ms.toFixed(0)
+          } ms, client sent ${clientSocket.sent} (dropped ${clientSocket.dropped}), retransmissions client ${client.retransmissions} server ${server.retransmissions}`,
+        );
+        await client[Symbol.asyncDispose]();
+        serverSocket.rate = 0.2;
+      }
+      dropped += serverSocket.dropped;
       console.log(
-        `  handshake ${i + 1}: ${ms.toFixed(0)} ms, client sent ${clientSocket.sent} (dropped ${clientSocket.dropped}), retransmissions client ${client.retransmissions} server ${server.retransmissions}`,
+        `  server sent ${serverSocket.sent} (dropped ${serverSocket.dropped}); total dropped ${dropped}, retransmissions ${retransmissions}`,
       );
-      await client[Symbol.asyncDispose]();
-      serverSocket.rate = 0.2;
-    }
-    dropped += serverSocket.dropped;
-    console.log(
-      `  server sent ${serverSocket.sent} (dropped ${serverSocket.dropped}); total dropped ${dropped}, retransmissions ${retransmissions}`,
-    );
-    assert.ok(dropped > 0, "the transport dropped datagrams");
-    assert.ok(retransmissions > 0, "the DTLS timer drove retransmissions");
-  })());
+      assert.ok(dropped > 0, "the transport dropped datagrams");
+      assert.ok(retransmissions > 0, "the DTLS timer drove retransmissions");
+    })(),
+  );
 });
 
 Deno.test("DtlsConnection.send refuses a message over maxMessageSize and sends nothing; the connection goes on", async () => {
-  await within(10_000, "oversized message", (async () => {
-    await using listener = localListener({ mtu: 600 });
-    const accepted = listener.accept();
-    await using client = await dial(listener.addr.port, { mtu: 600 });
-    await using server = await accepted;
-    await server.handshake();
-    assert.equal(client.mtu, 600);
-    assert.equal(client.maxMessageSize, 600 - 37);
-    const e = await client.send(new Uint8Array(client.maxMessageSize + 1)).then(
-      () => assert.fail("expected a RangeError"),
-      (e) => e,
-    );
-    assert.ok(e instanceof RangeError);
-    assert.match(e.message, /must fit one datagram: 564 bytes is more than 563/);
-    await client.send(new Uint8Array(client.maxMessageSize).fill(7));
-    const got = await server.receive();
-    assert.equal(got!.length, 563);
-    assert.ok(got!.every((b) => b === 7));
-  })());
+  await within(
+    10_000,
+    "oversized message",
+    (async () => {
+      await using listener = localListener({ mtu: 600 });
+      const accepted = listener.accept();
+      await using client = await dial(listener.addr.port, { mtu: 600 });
+      await using server = await accepted;
+      await server.handshake();
+      assert.equal(client.mtu, 600);
+      assert.equal(client.maxMessageSize, 600 - 37);
+      const e = await client.send(new Uint8Array(client.maxMessageSize + 1)).then(
+        () => assert.fail("expected a RangeError"),
+        (e) => e,
+      );
+      assert.ok(e instanceof RangeError);
+      assert.match(e.message, /must fit one datagram: 564 bytes is more than 563/);
+      await client.send(new Uint8Array(client.maxMessageSize).fill(7));
+      const got = await server.receive();
+      assert.equal(got!.length, 563);
+      assert.ok(got!.every((b) => b === 7));
+    })(),
+  );
 });
 
 Deno.test("DtlsConnection over a link you move yourself: two engines wired back to back, no sockets", async () => {
-  await within(10_000, "linked engines", (async () => {
-    using sctx = dtlsServerContext();
-    sctx.setTlsextUseSrtp(["SRTP_AES128_CM_SHA1_80"]);
-    using cctx = dtlsClientContext();
-    cctx.setTlsextUseSrtp(["SRTP_AES128_CM_SHA1_80"]);
-    const clientConn = new Connection(cctx, null);
-    clientConn.setConnectState();
-    const serverConn = new Connection(sctx, null);
-    serverConn.setAcceptState();
-    let client: DtlsConnection | null = null;
-    let sizes: number[] = [];
-    const server = new DtlsConnection(serverConn, {
-      send: (d) => {
-        sizes.push(d.length);
-        queueMicrotask(() => client!.deliver(d));
-      },
-    }, { mtu: 400 });
-    client = new DtlsConnection(clientConn, {
-      send: (d) => queueMicrotask(() => server.deliver(d)),
-    }, { mtu: 400 });
-    const [ci, si] = await Promise.all([client.handshake(), server.handshake()]);
-    assert.equal(ci.srtpProfile, "SRTP_AES128_CM_SHA1_80");
-    assert.equal(si.srtpProfile, "SRTP_AES128_CM_SHA1_80");
-    assert.ok(sizes.length > 0 && sizes.every((n) => n <= 400), `datagrams: ${sizes}`);
-    sizes = [];
-    await client.send("over the link");
-    assert.equal(dec.decode((await server.receive())!), "over the link");
-    await server.send("and back");
-    assert.equal(dec.decode((await client.receive())!), "and back");
-    await client[Symbol.asyncDispose]();
-    assert.equal(await server.receive(), null); // close_notify
-    await server[Symbol.asyncDispose]();
-    await assert.rejects(client.receive(), /closed/i);
-    catchError(() => new DtlsConnection(clientConn, { send: () => {} }), Deno.errors.BadResource);
-  })());
+  await within(
+    10_000,
+    "linked engines",
+    (async () => {
+      using sctx = dtlsServerContext();
+      sctx.setTlsextUseSrtp(["SRTP_AES128_CM_SHA1_80"]);
+      using cctx = dtlsClientContext();
+      cctx.setTlsextUseSrtp(["SRTP_AES128_CM_SHA1_80"]);
+      const clientConn = new Connection(cctx, null);
+      clientConn.setConnectState();
+      const serverConn = new Connection(sctx, null);
+      serverConn.setAcceptState();
+      let client: DtlsConnection | null = null;
+      let sizes: number[] = [];
+      const server = new DtlsConnection(serverConn, {
+        send: (d) => {
+          sizes.push(d.length);
+          queueMicrotask(() => client!.deliver(d));
+        },
+      }, { mtu: 400 });
+      client = new DtlsConnection(clientConn, {
+        send: (d) => queueMicrotask(() => server.deliver(d)),
+      }, { mtu: 400 });
+      const [ci, si] = await Promise.all([client.handshake(), server.handshake()]);
+      assert.equal(ci.srtpProfile, "SRTP_AES128_CM_SHA1_80");
+      assert.equal(si.srtpProfile, "SRTP_AES128_CM_SHA1_80");
+      assert.ok(sizes.length > 0 && sizes.every((n) => n <= 400), `datagrams: ${sizes}`);
+      sizes = [];
+      await client.send("over the link");
+      assert.equal(dec.decode((await server.receive())!), "over the link");
+      await server.send("and back");
+      assert.equal(dec.decode((await client.receive())!), "and back");
+      await client[Symbol.asyncDispose]();
+      assert.equal(await server.receive(), null); // close_notify
+      await server[Symbol.asyncDispose]();
+      await assert.rejects(client.receive(), /closed/i);
+      catchError(() => new DtlsConnection(clientConn, { send: () => {} }), Deno.errors.BadResource);
+    })(),
+  );
 });
 
 Deno.test("connectDtls: an untrusted certificate is a VerificationError; a silent server is a TimedOut within handshakeTimeout", async (t) => {
   await t.step("untrusted", async () => {
-    await within(10_000, "untrusted", (async () => {
-      await using listener = localListener();
-      const accepted = listener.accept();
-      await assert.rejects(
-        connectDtls({ port: listener.addr.port, caCerts: [] }),
-        (e) => e instanceof VerificationError,
-      );
-      await using server = await accepted;
-      await assert.rejects(server.handshake(), SSLError);
-    })());
+    await within(
+      10_000,
+      "untrusted",
+      (async () => {
+        await using listener = localListener();
+        const accepted = listener.accept();
+        await assert.rejects(
+          connectDtls({ port: listener.addr.port, caCerts: [] }),
+          (e) => e instanceof VerificationError,
+        );
+        await using server = await accepted;
+        await assert.rejects(server.handshake(), SSLError);
+      })(),
+    );
   });
   await t.step("silent server", async () => {
-    await within(10_000, "silent", (async () => {
-      const silent = udpSocket();
-      try {
-        const started = performance.now();
-        await assert.rejects(
-          dial((silent.addr as Deno.NetAddr).port, {
-            handshakeTimeout: 300,
-            initialRetransmitTimeout: 50,
-          }),
-          Deno.errors.TimedOut,
-        );
-        const ms = performance.now() - started;
-        assert.ok(ms < 2000, `gave up after ${ms} ms`);
-        // The client retransmitted its ClientHello while waiting.
-        let hellos = 0;
-        const buf = new Uint8Array(2048);
-        for (;;) {
-          const next = silent.receive(buf).then(() => true);
-          const got = await Promise.race([next, new Promise((r) => setTimeout(r, 50, false))]);
-          if (!got) {
-            silent.close();
-            await next.catch(() => {});
-            break;
-          }
-          hellos++;
-        }
-        assert.ok(hellos >= 2, `ClientHellos seen: ${hellos}`);
-      } finally {
+    await within(
+      10_000,
+      "silent",
+      (async () => {
+        const silent = udpSocket();
         try {
-          silent.close();
-        } catch { /* closed above */ }
-      }
-    })());
+          const started = performance.now();
+          await assert.rejects(
+            dial((silent.addr as Deno.NetAddr).port, {
+              handshakeTimeout: 300,
+              initialRetransmitTimeout: 50,
+            }),
+            Deno.errors.TimedOut,
+          );
+          const ms = performance.now() - started;
+          assert.ok(ms < 2000, `gave up after ${ms} ms`);
+          // The client retransmitted its ClientHello while waiting.
+          let hellos = 0;
+          const buf = new Uint8Array(2048);
+          for (;;) {
+            const next = silent.receive(buf).then(() => true);
+            const got = await Promise.race([next, new Promise((r) => setTimeout(r, 50, false))]);
+            if (!got) {
+              silent.close();
+              await next.catch(() => {});
+              break;
+            }
+            hellos++;
+          }
+          assert.ok(hellos >= 2, `ClientHellos seen: ${hellos}`);
+        } finally {
+          try {
+            silent.close();
+          } catch { /* closed above */ }
+        }
+      })(),
+    );
   });
   await t.step("bad options", async () => {
     await assert.rejects(connectDtls({ port: 0 }), RangeError);
@@ -784,22 +831,29 @@ Deno.test("connectDtls: an untrusted certificate is a VerificationError; a silen
 });
 
 Deno.test("listenDtls with a context of one's own: default cookies are installed when it has none", async () => {
-  await within(10_000, "own context", (async () => {
-    using ctx = new Context(DTLS_METHOD);
-    ctx.useCertificateChain(pki().leaf.chainPEM);
-    ctx.usePrivateKey(pki().leaf.key);
-    await using listener = listenDtls({ hostname: "127.0.0.1", port: 0, context: ctx });
-    const accepted = listener.accept();
-    await using client = await dial(listener.addr.port);
-    await using server = await accepted;
-    await server.handshake();
-    await client.send("own");
-    assert.equal(dec.decode((await server.receive())!), "own");
-    // A used context without cookie callbacks cannot be given cookies any more.
-    using used = new Context(DTLS_METHOD);
-    using _conn = new Connection(used, null);
-    assert.throws(() => localListener({ context: used }), /no cookie callbacks and is already in use/);
-  })());
+  await within(
+    10_000,
+    "own context",
+    (async () => {
+      using ctx = new Context(DTLS_METHOD);
+      ctx.useCertificateChain(pki().leaf.chainPEM);
+      ctx.usePrivateKey(pki().leaf.key);
+      await using listener = listenDtls({ hostname: "127.0.0.1", port: 0, context: ctx });
+      const accepted = listener.accept();
+      await using client = await dial(listener.addr.port);
+      await using server = await accepted;
+      await server.handshake();
+      await client.send("own");
+      assert.equal(dec.decode((await server.receive())!), "own");
+      // A used context without cookie callbacks cannot be given cookies any more.
+      using used = new Context(DTLS_METHOD);
+      using _conn = new Connection(used, null);
+      assert.throws(
+        () => localListener({ context: used }),
+        /no cookie callbacks and is already in use/,
+      );
+    })(),
+  );
 });
 
 Deno.test("Without --unstable-net, connectDtls and listenDtls say which flag is missing", async () => {
