@@ -818,7 +818,7 @@ export async function connectDtls(options: ConnectDtlsOptions): Promise<DtlsConn
     conn.setConnectState();
     const name = unbracket(serverName);
     if (!isIpLiteral(name)) conn.setTlsextHostName(name);
-    if (checkName && !options.context) conn.setVerifyHostname(name);
+    if (checkName) conn.setVerifyHostname(name);
   } catch (e) {
     conn?.close();
     socket?.close();
@@ -992,6 +992,14 @@ export class DtlsListener implements AsyncIterable<DtlsConnection>, AsyncDisposa
       this.#context = serverContext(options, secret);
       this.#ownsContext = true;
     }
+    try {
+      this.#listening = this.#listeningConnection();
+      dtls.requireDtls(this.#listening._handle, "listenDtls");
+    } catch (e) {
+      this.#listening?.close();
+      if (this.#ownsContext) this.#context.close();
+      throw e;
+    }
     this.#socket = socket;
     this.#options = options;
     this.#backlog = backlog;
@@ -1024,18 +1032,18 @@ export class DtlsListener implements AsyncIterable<DtlsConnection>, AsyncDisposa
       const peer = this.#peers.get(key);
       if (peer) peer.deliver(datagram);
       else if (!this.#closed && this.#queue.length < this.#backlog) {
-        this.#hello(addr, key, datagram);
+        try {
+          this.#hello(addr, key, datagram);
+        } catch (e) {
+          this.#error = e; // for example a context closed under the listener
+        }
       }
     }
   }
 
   /** A datagram from an unknown address: the stateless cookie exchange. */
   #hello(addr: Deno.NetAddr, key: string, datagram: Uint8Array): void {
-    let conn = this.#listening;
-    if (conn === null) {
-      conn = this.#listening = new Connection(this.#context, null);
-      conn.setAcceptState();
-    }
+    const conn = this.#listening ??= this.#listeningConnection();
     peerAddresses.set(conn, addr);
     let verified = false;
     try {
@@ -1077,6 +1085,13 @@ export class DtlsListener implements AsyncIterable<DtlsConnection>, AsyncDisposa
     const waiter = this.#accepting.shift();
     if (waiter) waiter.resolve(dtlsConn);
     else this.#queue.push(dtlsConn);
+  }
+
+  /** A fresh server connection for the stateless cookie exchange. */
+  #listeningConnection(): Connection {
+    const conn = new Connection(this.#context, null);
+    conn.setAcceptState();
+    return conn;
   }
 
   #fail(error: unknown): void {

@@ -648,6 +648,43 @@ Deno.test("DTLS over UDP: a ClientHello without a cookie gets a small HelloVerif
   );
 });
 
+Deno.test("DtlsListener.close stops taking clients; accepted connections go on and the socket closes after the last", async () => {
+  await within(
+    10_000,
+    "listener close",
+    (async () => {
+      const listener = localListener();
+      const accepted = listener.accept();
+      const client = await dial(listener.addr.port);
+      const server = await accepted;
+      await server.handshake();
+      const pending = listener.accept();
+      listener.close();
+      await assert.rejects(pending, Deno.errors.BadResource);
+      await assert.rejects(listener.accept(), Deno.errors.BadResource);
+      const iterated: unknown[] = [];
+      for await (const c of listener) iterated.push(c);
+      assert.equal(iterated.length, 0);
+      // The accepted connection still talks over the listener's socket.
+      await client.send("still here");
+      assert.equal(dec.decode((await server.receive())!), "still here");
+      await server.send("me too");
+      assert.equal(dec.decode((await client.receive())!), "me too");
+      // A new client is ignored now: its handshake times out.
+      await assert.rejects(
+        dial(listener.addr.port, { handshakeTimeout: 200 }),
+        Deno.errors.TimedOut,
+      );
+      assert.equal(listener.connectionCount, 1);
+      await client[Symbol.asyncDispose]();
+      assert.equal(await server.receive(), null);
+      await server[Symbol.asyncDispose]();
+      assert.equal(listener.connectionCount, 0);
+      await listener[Symbol.asyncDispose](); // the socket closed with the last connection
+    })(),
+  );
+});
+
 Deno.test("DTLS over UDP dropping 20% of datagrams (seeded): handshakes complete by retransmission within the deadline", async () => {
   const seed = Number(Deno.env.get("DENOSSL_DTLS_LOSS_SEED") ?? 20260612);
   const HANDSHAKES = 4;
@@ -827,6 +864,11 @@ Deno.test("connectDtls: an untrusted certificate is a VerificationError; a silen
     await assert.rejects(connectDtls({ port: 0 }), RangeError);
     assert.throws(() => listenDtls({ port: 0 }), TypeError);
     assert.throws(() => localListener({ minVersion: "DTLSv1" }), RangeError);
+    using tls = new Context(TLS_METHOD);
+    assert.throws(
+      () => listenDtls({ hostname: "127.0.0.1", port: 0, context: tls }),
+      /listenDtls is for DTLS connections/,
+    );
   });
 });
 
