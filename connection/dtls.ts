@@ -804,8 +804,7 @@ export async function connectDtls(options: ConnectDtlsOptions): Promise<DtlsConn
   const ip = await resolveHost(hostname);
   const remote: Deno.NetAddr = { transport: "udp", hostname: ip, port };
 
-  let ownedContext: Context | null = null;
-  const ctx = options.context ?? (ownedContext = clientContext(options));
+  const ctx = options.context ?? clientContext(options);
   let socket: DatagramSocket | null = null;
   let conn: Connection | null = null;
   try {
@@ -822,7 +821,6 @@ export async function connectDtls(options: ConnectDtlsOptions): Promise<DtlsConn
   } catch (e) {
     conn?.close();
     socket?.close();
-    ownedContext?.close();
     throw e;
   }
   peerAddresses.set(conn, remote);
@@ -835,7 +833,6 @@ export async function connectDtls(options: ConnectDtlsOptions): Promise<DtlsConn
         sock.close();
       } catch { /* already closed */ }
       await loop;
-      ownedContext?.close();
     },
     localAddr: sock.addr,
     remoteAddr: remote,
@@ -863,7 +860,42 @@ export async function connectDtls(options: ConnectDtlsOptions): Promise<DtlsConn
   return dtlsConn;
 }
 
+/**
+ * Client contexts by their options: loading the system trust store costs
+ * about 100 ms here, far more than a handshake. Shared contexts are safe:
+ * they refuse changes once used.
+ */
+const clientContexts = new Map<string, Context>();
+const CLIENT_CONTEXT_LIMIT = 32;
+
 function clientContext(o: ConnectDtlsOptions): Context {
+  const key = JSON.stringify([
+    o.caCerts ?? null,
+    o.alpnProtocols ?? null,
+    o.srtpProfiles ?? null,
+    o.minVersion ?? null,
+    o.maxVersion ?? null,
+    o.ciphers ?? null,
+    o.cert ?? null,
+    o.key ?? null,
+    !!o.unsafelyAllowLegacyProtocols,
+    !!o.unsafelyDisableVerification,
+  ]);
+  let ctx = clientContexts.get(key);
+  if (ctx && !ctx.closed) {
+    clientContexts.delete(key);
+    clientContexts.set(key, ctx); // most recently used last
+    return ctx;
+  }
+  ctx = buildClientContext(o);
+  clientContexts.set(key, ctx);
+  if (clientContexts.size > CLIENT_CONTEXT_LIMIT) {
+    clientContexts.delete(clientContexts.keys().next().value!);
+  }
+  return ctx;
+}
+
+function buildClientContext(o: ConnectDtlsOptions): Context {
   const ctx = new Context(DTLS_CLIENT_METHOD);
   try {
     configureCommon(ctx, o);
