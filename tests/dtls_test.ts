@@ -619,6 +619,33 @@ Deno.test("DTLS over UDP: the listener routes each client's datagrams to its own
   );
 });
 
+Deno.test("DTLS over UDP: a server that requires a client certificate sees the client's; a client without one is refused", async () => {
+  await within(
+    10_000,
+    "client certificates",
+    (async () => {
+      await using listener = localListener({
+        caCerts: [pki().ca.certPEM],
+        requireClientCert: true,
+      });
+      const accepted = listener.accept();
+      await using client = await dial(listener.addr.port, {
+        cert: pki().client.chainPEM,
+        key: pki().client.keyPEM,
+      });
+      await using server = await accepted;
+      const info = await server.handshake();
+      assert.equal(info.peerCertificate?.subject.commonName, "alice");
+
+      const refused = listener.accept();
+      // The client learns of the refusal from the server's alert.
+      await assert.rejects(dial(listener.addr.port), SSLError);
+      await using other = await refused;
+      await assert.rejects(other.handshake(), /peer did not return a certificate/);
+    })(),
+  );
+});
+
 Deno.test("DTLS over UDP: a ClientHello without a cookie gets a small HelloVerifyRequest and leaves no state", async () => {
   await within(
     10_000,
