@@ -629,7 +629,7 @@ Deno.test("DTLS over UDP: a server that requires a client certificate sees the c
         requireClientCert: true,
       });
       const accepted = listener.accept();
-      await using client = await dial(listener.addr.port, {
+      await using _client = await dial(listener.addr.port, {
         cert: pki().client.chainPEM,
         key: pki().client.keyPEM,
       });
