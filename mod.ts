@@ -124,24 +124,16 @@ export type {
   CookieVerifyCallback,
   SrtpKeyingMaterial,
 } from "./connection/_dtls.ts";
-export {
-  bioReadDatagrams,
-  connectDtls,
-  DtlsConnection,
-  DtlsListener,
-  dtlsPeerAddress,
-  listenDtls,
-} from "./connection/dtls.ts";
+export { bioReadDatagrams, DtlsConnection, dtlsPeerAddress } from "./connection/dtls.ts";
+export type { DtlsHandshakeInfo, DtlsLink, DtlsTransportOptions } from "./connection/dtls.ts";
+export { connectDtls, DtlsListener, listenDtls } from "./connection/dtls_udp.ts";
 export type {
   ConnectDtlsOptions,
   DatagramSocket,
   DtlsCommonOptions,
-  DtlsHandshakeInfo,
-  DtlsLink,
-  DtlsTransportOptions,
   DtlsVersion,
   ListenDtlsOptions,
-} from "./connection/dtls.ts";
+} from "./connection/dtls_udp.ts";
 export type {
   AlpnSelectCallback,
   ClientHello,
