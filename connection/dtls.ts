@@ -144,6 +144,28 @@ export function bioReadDatagrams(connection: Connection, mtu = 0): Uint8Array[] 
   return dtls.packDatagrams(dtls.splitRecords(dtls.takeOutgoing(ssl)), mtu);
 }
 
+/**
+ * Checks the options of {@link DtlsTransportOptions} before any connection
+ * exists (a listener's). Internal.
+ *
+ * @param o The options.
+ * @throws {RangeError} When one is out of range.
+ */
+export function _checkTransportOptions(o: DtlsTransportOptions): void {
+  const mtu = o.mtu ?? DEFAULT_MTU;
+  if (!Number.isInteger(mtu) || mtu < 256 || mtu > dtls.MAX_DATAGRAM) {
+    throw new RangeError(`mtu must be an integer from 256 to ${dtls.MAX_DATAGRAM}: got ${mtu}`);
+  }
+  const t = o.initialRetransmitTimeout ?? 1000;
+  if (typeof t !== "number" || !(t >= 1 && t <= 60_000)) {
+    throw new RangeError(`The initial retransmission timeout must be 1 to 60000 ms: got ${t}`);
+  }
+  const q = o.maxQueuedDatagrams ?? DEFAULT_QUEUE;
+  if (!Number.isInteger(q) || q < 1) {
+    throw new RangeError("maxQueuedDatagrams must be a positive integer");
+  }
+}
+
 let onClose: (c: DtlsConnection, fn: () => void) => void;
 let abort: (c: DtlsConnection, error: unknown) => void;
 

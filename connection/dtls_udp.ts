@@ -28,6 +28,7 @@ import { NO_OVERLAPPING_PROTOCOLS } from "./_negotiation.ts";
 import * as dtls from "./_dtls.ts";
 import {
   _abort as abort,
+  _checkTransportOptions,
   _onClose as onClose,
   _setPeerAddress,
   bioReadDatagrams,
@@ -270,17 +271,24 @@ export async function connectDtls(options: ConnectDtlsOptions): Promise<DtlsConn
   _setPeerAddress(conn, remote);
   const sock = socket;
   let loop: Promise<void> = Promise.resolve();
-  const dtlsConn = new DtlsConnection(conn, {
-    send: (d) => sock.send(d, remote),
-    close: async () => {
-      try {
-        sock.close();
-      } catch { /* already closed */ }
-      await loop;
-    },
-    localAddr: sock.addr,
-    remoteAddr: remote,
-  }, options);
+  let dtlsConn: DtlsConnection;
+  try {
+    dtlsConn = new DtlsConnection(conn, {
+      send: (d) => sock.send(d, remote),
+      close: async () => {
+        try {
+          sock.close();
+        } catch { /* already closed */ }
+        await loop;
+      },
+      localAddr: sock.addr,
+      remoteAddr: remote,
+    }, options);
+  } catch (e) {
+    conn.close();
+    sock.close();
+    throw e; // an option out of range
+  }
   const key = addrKey(remote);
   loop = (async () => {
     const buffer = new Uint8Array(RECEIVE_BUFFER);
@@ -449,6 +457,7 @@ export class DtlsListener implements AsyncIterable<DtlsConnection>, AsyncDisposa
     if (!(secret instanceof Uint8Array) || secret.length < 16) {
       throw new TypeError("cookieSecret must be at least 16 bytes");
     }
+    _checkTransportOptions(options);
     const backlog = options.backlog ?? DEFAULT_BACKLOG;
     if (!Number.isInteger(backlog) || backlog < 1) {
       throw new RangeError("backlog must be a positive integer");

@@ -889,6 +889,13 @@ Deno.test("connectDtls: an untrusted certificate is a VerificationError; a silen
   });
   await t.step("bad options", async () => {
     await assert.rejects(connectDtls({ port: 0 }), RangeError);
+    // Options out of range: nothing is left open (the test's sanitizers check).
+    await assert.rejects(dial(9, { mtu: 100 }), /mtu must be an integer from 256 to 65507/);
+    await assert.rejects(dial(9, { initialRetransmitTimeout: 0 }), RangeError);
+    await assert.rejects(dial(9, { maxQueuedDatagrams: 0 }), RangeError);
+    assert.throws(() => localListener({ mtu: 70000 }), RangeError);
+    assert.throws(() => localListener({ initialRetransmitTimeout: -1 }), RangeError);
+    assert.throws(() => localListener({ backlog: 0 }), RangeError);
     assert.throws(() => listenDtls({ port: 0 }), TypeError);
     assert.throws(() => localListener({ minVersion: "DTLSv1" }), RangeError);
     using tls = new Context(TLS_METHOD);
