@@ -123,6 +123,21 @@ export type {
 export type { VerifyCallback } from "./connection/_verify.ts";
 export { NO_OVERLAPPING_PROTOCOLS } from "./connection/_negotiation.ts";
 export type {
+  CookieGenerateCallback,
+  CookieVerifyCallback,
+  SrtpKeyingMaterial,
+} from "./connection/_dtls.ts";
+export { bioReadDatagrams, DtlsConnection, dtlsPeerAddress } from "./connection/dtls.ts";
+export type { DtlsHandshakeInfo, DtlsLink, DtlsTransportOptions } from "./connection/dtls.ts";
+export { connectDtls, DtlsListener, listenDtls } from "./connection/dtls_udp.ts";
+export type {
+  ConnectDtlsOptions,
+  DatagramSocket,
+  DtlsCommonOptions,
+  DtlsVersion,
+  ListenDtlsOptions,
+} from "./connection/dtls_udp.ts";
+export type {
   AlpnSelectCallback,
   ClientHello,
   ClientHelloCallback,

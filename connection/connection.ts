@@ -40,6 +40,7 @@ import type { X509Name } from "../crypto/name.ts";
 import type { Session } from "./session.ts";
 import * as negotiation from "./_negotiation.ts";
 import * as keys from "./_keys.ts";
+import * as dtls from "./_dtls.ts";
 
 /** `MSG_PEEK`: with {@link Connection.recv}, read without consuming. */
 export const MSG_PEEK = 2;
@@ -1665,6 +1666,156 @@ export class ConnectionBase<T extends Transport = Transport> {
    */
   setPostHandshakeAuth(enabled = true): void {
     native().ssl.SSL_set_post_handshake_auth(this._handle, enabled ? 1 : 0);
+  }
+
+  // ---- DTLS (issue 12; glue in _dtls.ts, datagram transport in dtls.ts) ----
+
+  /**
+   * Listens statelessly for a DTLS client (`DTLSv1_listen`), as pyOpenSSL's
+   * `DTLSv1_listen`: a ClientHello without a valid cookie is answered with a
+   * HelloVerifyRequest (read it with `bioRead` and send it back) and leaves
+   * no state; once a ClientHello echoes a cookie the verify callback
+   * accepts, it returns and `doHandshake()` goes on. The context needs both
+   * cookie callbacks. Feed one datagram per call.
+   *
+   * @throws {WantReadError} When no ClientHello with a valid cookie arrived yet.
+   * @throws {TypeError} On a TLS connection.
+   * @throws {SSLError} On a fatal error; what a cookie callback threw, as thrown.
+   * @example Wait for a client that proved its address
+   * ```ts ignore
+   * server.bioWrite(datagram);
+   * try { server.dtlsListen(); } catch (e) { if (!(e instanceof WantReadError)) throw e; }
+   * ```
+   */
+  dtlsListen(): void {
+    const ssl = this._handle;
+    dtls.requireDtls(ssl, "dtlsListen()");
+    if (!this.#roleSet) this.setAcceptState();
+    dtls.listen(ssl);
+  }
+
+  /**
+   * The time left before the DTLS retransmission timer fires
+   * (`DTLSv1_get_timeout`). When it reaches 0, call
+   * {@link handleDtlsTimeout}.
+   *
+   * @returns Milliseconds (0 once expired), or null when no timer runs.
+   * @throws {TypeError} On a TLS connection.
+   * @example Wait for data or the timer
+   * ```ts ignore
+   * const ms = conn.getDtlsTimeout();
+   * if (ms !== null) setTimeout(() => conn.handleDtlsTimeout(), ms);
+   * ```
+   */
+  getDtlsTimeout(): number | null {
+    const ssl = this._handle;
+    dtls.requireDtls(ssl, "getDtlsTimeout()");
+    return dtls.getTimeout(ssl);
+  }
+
+  /**
+   * Retransmits the last DTLS flight when the timer expired
+   * (`DTLSv1_handle_timeout`); each expiry doubles the next timeout.
+   *
+   * @returns True when it retransmitted (read the datagrams with `bioRead`).
+   * @throws {TypeError} On a TLS connection.
+   * @throws {SSLError} When OpenSSL gives up after too many retransmissions.
+   * @example Retransmit on time
+   * ```ts ignore
+   * if (conn.getDtlsTimeout() === 0 && conn.handleDtlsTimeout()) send(conn.bioRead(65536));
+   * ```
+   */
+  handleDtlsTimeout(): boolean {
+    const ssl = this._handle;
+    dtls.requireDtls(ssl, "handleDtlsTimeout()");
+    return dtls.handleTimeout(ssl);
+  }
+
+  /**
+   * Sets the largest datagram (UDP payload, without IP and UDP headers)
+   * this DTLS connection sends (`DTLS_set_link_mtu`), and sets
+   * `OP_NO_QUERY_MTU` so that OpenSSL keeps it (over memory BIOs it would
+   * otherwise fall back to 256 bytes). Handshake messages are cut into
+   * records that fit; application data is not cut: keep each `send` within
+   * {@link getCleartextMtu}.
+   *
+   * @param mtu Bytes, from OpenSSL's minimum (256) to 65507.
+   * @throws {RangeError} When out of range.
+   * @throws {TypeError} On a TLS connection.
+   * @example A WebRTC-sized MTU
+   * ```ts ignore
+   * conn.setCiphertextMtu(1200);
+   * ```
+   */
+  setCiphertextMtu(mtu: number): void {
+    const ssl = this._handle;
+    dtls.requireDtls(ssl, "setCiphertextMtu()");
+    dtls.setLinkMtu(ssl, mtu);
+  }
+
+  /**
+   * The most plaintext one `send` can carry without the datagram exceeding
+   * the MTU (`DTLS_get_data_mtu`): the MTU less the record header and the
+   * cipher's overhead.
+   *
+   * @returns Bytes, or 0 before the handshake chose a cipher.
+   * @throws {TypeError} On a TLS connection.
+   * @example Size messages to the MTU
+   * ```ts ignore
+   * const max = conn.getCleartextMtu(); // 1163 for AES-GCM within 1200
+   * ```
+   */
+  getCleartextMtu(): number {
+    const ssl = this._handle;
+    dtls.requireDtls(ssl, "getCleartextMtu()");
+    return dtls.dataMtu(ssl);
+  }
+
+  /**
+   * Offers (client) or accepts (server) DTLS-SRTP with these profiles
+   * (`SSL_set_tlsext_use_srtp`), overriding the context's. Call before the
+   * handshake.
+   *
+   * @param profiles Profile names, most preferred first.
+   * @throws {TypeError} When the list is empty.
+   * @throws {SSLError} When OpenSSL does not know a profile.
+   * @example Offer one profile
+   * ```ts ignore
+   * conn.setTlsextUseSrtp(["SRTP_AES128_CM_SHA1_80"]);
+   * ```
+   */
+  setTlsextUseSrtp(profiles: string | readonly string[]): void {
+    dtls.setConnectionSrtp(this._handle, profiles);
+  }
+
+  /**
+   * The SRTP protection profile both sides agreed on (`SSL_get_selected_srtp_profile`).
+   *
+   * @returns For example `"SRTP_AES128_CM_SHA1_80"`, or null when none.
+   * @example Check the profile
+   * ```ts ignore
+   * conn.getSelectedSrtpProfile();
+   * ```
+   */
+  getSelectedSrtpProfile(): string | null {
+    return dtls.selectedSrtpProfile(this._handle);
+  }
+
+  /**
+   * The SRTP master keys and salts of both directions (RFC 5764 §4.2): the
+   * keying material exported with the label `EXTRACTOR-dtls_srtp`, cut by
+   * the negotiated profile's key and salt lengths. Both peers get the same.
+   *
+   * @returns The keys and salts, or null when no SRTP profile was negotiated.
+   * @throws {SSLError} Before the handshake is done.
+   * @example Key an SRTP session
+   * ```ts ignore
+   * const srtp = conn.exportSrtpKeyingMaterial();
+   * if (srtp) startSrtp(srtp.profile, srtp.clientWriteKey, srtp.clientWriteSalt);
+   * ```
+   */
+  exportSrtpKeyingMaterial(): dtls.SrtpKeyingMaterial | null {
+    return dtls.srtpKeyingMaterial(this._handle);
   }
 
   // ---- lifecycle --------------------------------------------------------------------------

@@ -41,6 +41,7 @@ import type { Connection } from "./connection.ts";
 import type { X509Name } from "../crypto/name.ts";
 import * as negotiation from "./_negotiation.ts";
 import * as keys from "./_keys.ts";
+import * as dtls from "./_dtls.ts";
 
 /** `SSLv23_METHOD` (pyOpenSSL): any TLS version; same as {@link TLS_METHOD}. */
 export const SSLv23_METHOD = 3;
@@ -1204,6 +1205,63 @@ export class Context {
    */
   setPostHandshakeAuth(enabled = true): void {
     native().ssl.SSL_CTX_set_post_handshake_auth(this.#mutable(), enabled ? 1 : 0);
+  }
+
+  // ---- DTLS (issue 12; glue in _dtls.ts) ----
+
+  /**
+   * Sets how a DTLS server makes the cookie of its HelloVerifyRequest
+   * (`SSL_CTX_set_cookie_generate_cb`), used by `Connection.dtlsListen()`
+   * and by servers with `OP_COOKIE_EXCHANGE`. Cookies are 1 to 255 bytes
+   * (`DTLS1_COOKIE_LENGTH`): a longer one fails the call that drove OpenSSL
+   * with a `RangeError`, as does a throw with what was thrown.
+   *
+   * @param callback See {@link CookieGenerateCallback}.
+   * @throws {TypeError} When `callback` is not a function.
+   * @example An HMAC of the peer's address
+   * ```ts ignore
+   * ctx.setCookieGenerateCallback((conn) => hmac(secret, peerOf(conn)));
+   * ```
+   */
+  setCookieGenerateCallback(callback: dtls.CookieGenerateCallback): void {
+    dtls.setCookieGenerateCallback(this, this.#mutable(), callback);
+  }
+
+  /**
+   * Sets how a DTLS server checks the cookie a client echoes
+   * (`SSL_CTX_set_cookie_verify_cb`).
+   *
+   * @param callback See {@link CookieVerifyCallback}; false asks the client again.
+   * @throws {TypeError} When `callback` is not a function.
+   * @example Compare with the cookie the server would make
+   * ```ts ignore
+   * ctx.setCookieVerifyCallback((conn, cookie) => timingSafeEqual(cookie, hmac(secret, peerOf(conn))));
+   * ```
+   */
+  setCookieVerifyCallback(callback: dtls.CookieVerifyCallback): void {
+    dtls.setCookieVerifyCallback(this, this.#mutable(), callback);
+  }
+
+  /**
+   * Offers (client) or accepts (server) the DTLS-SRTP extension with these
+   * protection profiles (`SSL_CTX_set_tlsext_use_srtp`, RFC 5764), as WebRTC
+   * does. After the handshake, `Connection.getSelectedSrtpProfile()` names
+   * the profile agreed and `Connection.exportSrtpKeyingMaterial()` gives the
+   * SRTP keys. Ignored on TLS connections.
+   *
+   * @param profiles Profile names, most preferred first, as an array or a
+   *   colon-separated string: `SRTP_AES128_CM_SHA1_80`,
+   *   `SRTP_AES128_CM_SHA1_32`, `SRTP_AEAD_AES_128_GCM`, `SRTP_AEAD_AES_256_GCM`
+   *   (and, on newer OpenSSL, the ARIA and double-AEAD profiles).
+   * @throws {TypeError} When the list is empty.
+   * @throws {SSLError} When OpenSSL does not know a profile.
+   * @example Offer the WebRTC profiles
+   * ```ts ignore
+   * ctx.setTlsextUseSrtp(["SRTP_AEAD_AES_128_GCM", "SRTP_AES128_CM_SHA1_80"]);
+   * ```
+   */
+  setTlsextUseSrtp(profiles: string | readonly string[]): void {
+    dtls.setContextSrtp(this.#mutable(), profiles);
   }
 
   // ---- lifecycle ----------------------------------------------------------------------

@@ -8,14 +8,15 @@
  * platform (see `ctypes.ts`). Callers always pass a `number` and convert the
  * result with `Number()`, which is correct for both widths.
  *
- * Certificate, key and store symbols live in `symbols_x509.ts` and are merged
- * into the libcrypto table here.
+ * Certificate, key and store symbols live in `symbols_x509.ts`, DTLS-only
+ * symbols in `symbols_dtls.ts`; both are merged into the tables here.
  *
  * @module
  */
 
 import { LONG, ULONG } from "./ctypes.ts";
 import { X509_SYMBOLS } from "./symbols_x509.ts";
+import { DTLS_CRYPTO_SYMBOLS, DTLS_SSL_SYMBOLS } from "./symbols_dtls.ts";
 
 /** libssl symbols. */
 export const SSL_SYMBOLS = {
@@ -230,6 +231,9 @@ export const SSL_SYMBOLS = {
   // ---- session ticket details (issue 11: cli inspect) ------------------------------
   SSL_SESSION_has_ticket: { parameters: ["pointer"], result: "i32" }, // int SSL_SESSION_has_ticket(const SSL_SESSION *s)
   SSL_SESSION_get_ticket_lifetime_hint: { parameters: ["pointer"], result: ULONG }, // unsigned long SSL_SESSION_get_ticket_lifetime_hint(const SSL_SESSION *s)
+
+  // ---- DTLS (symbols_dtls.ts) ---------------------------------------------------
+  ...DTLS_SSL_SYMBOLS,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** libcrypto symbols: version, error queue, BIOs, memory. */
@@ -299,6 +303,7 @@ export const CRYPTO_SYMBOLS = {
   X509_VERIFY_PARAM_set_hostflags: { parameters: ["pointer", "u32"], result: "void" }, // void X509_VERIFY_PARAM_set_hostflags(X509_VERIFY_PARAM *param, unsigned int flags)
 
   ...X509_SYMBOLS,
+  ...DTLS_CRYPTO_SYMBOLS,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The few libc calls denossl needs: errno, descriptors, readiness. */
