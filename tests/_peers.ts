@@ -423,6 +423,19 @@ export function serverContext(
   return ctx;
 }
 
+/**
+ * Gives `ctx` an SNI callback that switches a connection to `alt` when the
+ * client asks for `name`. Returns the list of names the callback saw.
+ */
+export function switchOnServername(ctx: Context, name: string, alt: Context): (string | null)[] {
+  const seen: (string | null)[] = [];
+  ctx.setTlsextServernameCallback((conn) => {
+    seen.push(conn.getServername());
+    if (conn.getServername() === name) conn.setContext(alt);
+  });
+  return seen;
+}
+
 /** Opens TCP to 127.0.0.1:port and wraps it in a denossl client connection. */
 export async function dial(
   scope: Scope,

@@ -42,6 +42,7 @@ import {
   sha256,
   suiteRow,
   suites,
+  switchOnServername,
 } from "./_peers.ts";
 
 const SUITES = suites(128, 256);
@@ -126,6 +127,34 @@ function denoClient<T>(
   const done = connecting.then(use);
   done.catch(() => {});
   return done;
+}
+
+/** A denossl client's failing handshake against `Deno.listenTls` serving `leaf`: both errors. */
+async function failingClient(
+  scope: Scope,
+  leaf: { chainPEM: string; keyPEM: string },
+  ctx: Parameters<typeof dial>[1],
+  verifyHost = "localhost",
+): Promise<{ error: unknown; denoError: unknown }> {
+  const deno = denoServer(scope, certAndKey(leaf), denoHandshake);
+  const conn = await dial(scope, ctx, deno.port, { verifyHost });
+  const error = await conn.handshake().then(() => null, (e) => e);
+  await conn[Symbol.asyncDispose]();
+  return { error, denoError: await deno.served[0] };
+}
+
+/** A `Deno.connectTls` (trusting the test CA) failing against a denossl server: both errors. */
+async function failingServer(
+  scope: Scope,
+  ctx: Parameters<typeof dial>[1],
+  caPEM: string,
+): Promise<{ error: unknown; denoError: unknown }> {
+  const l = denosslListener(scope);
+  const client = denoClient(l.port, { caCerts: [caPEM] }, denoHandshake);
+  const conn = await l.accept(ctx);
+  const error = await conn.handshake().then(() => null, (e) => e);
+  await conn[Symbol.asyncDispose]();
+  return { error, denoError: await client };
 }
 
 /** denossl's share: `n` bytes each way with the Deno side, then close after Deno's close_notify. */
@@ -331,11 +360,7 @@ Deno.test("denossl ↔ Deno's TLS: ALPN, SNI, resumption, connectTls and listenT
         using wrong = pki.ca.issue({ dns: ["default.test"] });
         using ctx = serverContext(wrong);
         using localCtx = serverContext(pki.server);
-        const seen: (string | null)[] = [];
-        ctx.setTlsextServernameCallback((conn) => {
-          seen.push(conn.getServername());
-          if (conn.getServername() === "localhost") conn.setContext(localCtx);
-        });
+        const seen = switchOnServername(ctx, "localhost", localCtx);
         const l = denosslListener(scope);
         const client = denoClient(l.port, { caCerts: [pki.ca.certPEM] }, (c) => denoSide(c, N));
         const conn = await l.accept(ctx);
@@ -422,12 +447,7 @@ Deno.test("denossl ↔ Deno's TLS: client certificates and failures, never a han
       "denossl server requiring a client certificate refuses Deno.connectTls without one with SSLError; rustls reports the alert",
       async (scope) => {
         using ctx = serverContext(pki.server, required);
-        const l = denosslListener(scope);
-        const client = denoClient(l.port, { caCerts: [pki.ca.certPEM] }, denoHandshake);
-        const conn = await l.accept(ctx);
-        const error = await conn.handshake().then(() => null, (e) => e);
-        await conn[Symbol.asyncDispose]();
-        const denoError = await client;
+        const { error, denoError } = await failingServer(scope, ctx, pki.ca.certPEM);
         assert.ok(error instanceof SSLError, String(error));
         assert.match((error as Error).message, /peer did not return a certificate/);
         assert.ok(denoError instanceof Error, String(denoError));
@@ -441,12 +461,7 @@ Deno.test("denossl ↔ Deno's TLS: client certificates and failures, never a han
       "Deno.connectTls rejects denossl server's certificate from an untrusted CA (invalid peer certificate); denossl reads the alert as SSLError",
       async (scope) => {
         using ctx = serverContext(other.server);
-        const l = denosslListener(scope);
-        const client = denoClient(l.port, { caCerts: [pki.ca.certPEM] }, denoHandshake);
-        const conn = await l.accept(ctx);
-        const error = await conn.handshake().then(() => null, (e) => e);
-        await conn[Symbol.asyncDispose]();
-        const denoError = await client;
+        const { error, denoError } = await failingServer(scope, ctx, pki.ca.certPEM);
         assert.ok(denoError instanceof Error, String(denoError));
         // both test roots share a subject name, so rustls may report a bad signature
         assert.match(denoError.message, /UnknownIssuer|BadSignature/);
@@ -460,16 +475,8 @@ Deno.test("denossl ↔ Deno's TLS: client certificates and failures, never a han
       { peer: "denoServer", rows: ["Failure: certificate from an untrusted CA"] },
       "denossl client rejects Deno.listenTls's certificate from an untrusted CA with VerificationError 20/21; rustls reads the alert",
       async (scope) => {
-        const deno = denoServer(
-          scope,
-          certAndKey(other.server),
-          denoHandshake,
-        );
         using ctx = clientContext(pki.ca.certPEM);
-        const conn = await dial(scope, ctx, deno.port, { verifyHost: "localhost" });
-        const error = await conn.handshake().then(() => null, (e) => e);
-        await conn[Symbol.asyncDispose]();
-        const denoError = await deno.served[0];
+        const { error, denoError } = await failingClient(scope, other.server, ctx);
         assert.ok(error instanceof VerificationError, String(error));
         assert.ok([20, 21].includes(error.verifyCode), `${error.verifyCode}`);
         assert.ok(denoError instanceof Error, String(denoError));
@@ -482,16 +489,8 @@ Deno.test("denossl ↔ Deno's TLS: client certificates and failures, never a han
       { peer: "denoServer", rows: ["Failure: certificate for another name"] },
       "denossl client rejects Deno.listenTls's certificate for another name with VerificationError 62",
       async (scope) => {
-        const deno = denoServer(
-          scope,
-          certAndKey(pki.server),
-          denoHandshake,
-        );
         using ctx = clientContext(pki.ca.certPEM);
-        const conn = await dial(scope, ctx, deno.port, { verifyHost: "other.test" });
-        const error = await conn.handshake().then(() => null, (e) => e);
-        await conn[Symbol.asyncDispose]();
-        const denoError = await deno.served[0];
+        const { error, denoError } = await failingClient(scope, pki.server, ctx, "other.test");
         assert.ok(error instanceof VerificationError, String(error));
         assert.equal(error.verifyCode, 62);
         assert.ok(denoError instanceof Error, String(denoError));
@@ -505,12 +504,7 @@ Deno.test("denossl ↔ Deno's TLS: client certificates and failures, never a han
       async (scope) => {
         using wrong = pki.ca.issue({ dns: ["other.test"] });
         using ctx = serverContext(wrong);
-        const l = denosslListener(scope);
-        const client = denoClient(l.port, { caCerts: [pki.ca.certPEM] }, denoHandshake);
-        const conn = await l.accept(ctx);
-        const error = await conn.handshake().then(() => null, (e) => e);
-        await conn[Symbol.asyncDispose]();
-        const denoError = await client;
+        const { error, denoError } = await failingServer(scope, ctx, pki.ca.certPEM);
         assert.ok(denoError instanceof Error, String(denoError));
         assert.match(denoError.message, /not valid for name|NotValidForName/);
         assert.ok(error instanceof SSLError, String(error));
@@ -524,16 +518,8 @@ Deno.test("denossl ↔ Deno's TLS: client certificates and failures, never a han
       "denossl client rejects Deno.listenTls's expired certificate with VerificationError 10",
       async (scope) => {
         using expired = expiredLeaf(pki);
-        const deno = denoServer(
-          scope,
-          certAndKey(expired),
-          denoHandshake,
-        );
         using ctx = clientContext(pki.ca.certPEM);
-        const conn = await dial(scope, ctx, deno.port, { verifyHost: "localhost" });
-        const error = await conn.handshake().then(() => null, (e) => e);
-        await conn[Symbol.asyncDispose]();
-        const denoError = await deno.served[0];
+        const { error, denoError } = await failingClient(scope, expired, ctx);
         assert.ok(error instanceof VerificationError, String(error));
         assert.equal(error.verifyCode, 10);
         assert.ok(denoError instanceof Error, String(denoError));
@@ -547,12 +533,7 @@ Deno.test("denossl ↔ Deno's TLS: client certificates and failures, never a han
       async (scope) => {
         using expired = expiredLeaf(pki);
         using ctx = serverContext(expired);
-        const l = denosslListener(scope);
-        const client = denoClient(l.port, { caCerts: [pki.ca.certPEM] }, denoHandshake);
-        const conn = await l.accept(ctx);
-        const error = await conn.handshake().then(() => null, (e) => e);
-        await conn[Symbol.asyncDispose]();
-        const denoError = await client;
+        const { error, denoError } = await failingServer(scope, ctx, pki.ca.certPEM);
         assert.ok(denoError instanceof Error, String(denoError));
         assert.match(denoError.message, /certificate expired|Expired/);
         assert.ok(error instanceof SSLError, String(error));
@@ -568,16 +549,8 @@ Deno.test("denossl ↔ Deno's TLS: client certificates and failures, never a han
       { peer: "denoServer", rows: ["Failure: no shared cipher"] },
       "denossl client offering only a TLS 1.2 CBC suite and Deno.listenTls (rustls, AEAD only) fail: denossl SSLError (handshake failure), rustls reports no common suite",
       async (scope) => {
-        const deno = denoServer(
-          scope,
-          certAndKey(pki.server),
-          denoHandshake,
-        );
         using ctx = clientContext(pki.ca.certPEM, cbcOnly);
-        const conn = await dial(scope, ctx, deno.port, { verifyHost: "localhost" });
-        const error = await conn.handshake().then(() => null, (e) => e);
-        await conn[Symbol.asyncDispose]();
-        const denoError = await deno.served[0];
+        const { error, denoError } = await failingClient(scope, pki.server, ctx);
         assert.ok(
           error instanceof SSLError && !(error instanceof VerificationError),
           String(error),
@@ -594,12 +567,7 @@ Deno.test("denossl ↔ Deno's TLS: client certificates and failures, never a han
       "denossl server allowing only a TLS 1.2 CBC suite refuses Deno.connectTls (rustls, AEAD only): denossl's SSLError says no shared cipher; rustls reports the alert",
       async (scope) => {
         using ctx = serverContext(pki.server, cbcOnly);
-        const l = denosslListener(scope);
-        const client = denoClient(l.port, { caCerts: [pki.ca.certPEM] }, denoHandshake);
-        const conn = await l.accept(ctx);
-        const error = await conn.handshake().then(() => null, (e) => e);
-        await conn[Symbol.asyncDispose]();
-        const denoError = await client;
+        const { error, denoError } = await failingServer(scope, ctx, pki.ca.certPEM);
         assert.ok(
           error instanceof SSLError && !(error instanceof VerificationError),
           String(error),
@@ -623,16 +591,8 @@ Deno.test("denossl ↔ Deno's TLS: client certificates and failures, never a han
       { peer: "denoServer", rows: ["Failure: protocol version mismatch"] },
       "denossl client capped at TLS 1.1 and Deno.listenTls (rustls: TLS 1.2+) fail: rustls refuses the ClientHello and alerts handshake failure, denossl reads it as SSLError",
       async (scope) => {
-        const deno = denoServer(
-          scope,
-          certAndKey(pki.server),
-          denoHandshake,
-        );
         using ctx = clientContext(pki.ca.certPEM, legacyOnly);
-        const conn = await dial(scope, ctx, deno.port, { verifyHost: "localhost" });
-        const error = await conn.handshake().then(() => null, (e) => e);
-        await conn[Symbol.asyncDispose]();
-        const denoError = await deno.served[0];
+        const { error, denoError } = await failingClient(scope, pki.server, ctx);
         assert.ok(denoError instanceof Error, String(denoError));
         // rustls refuses a TLS 1.1 ClientHello for its missing signature_algorithms extension
         assert.match(denoError.message, /version|SignatureAlgorithmsExtensionRequired/i);
@@ -650,12 +610,7 @@ Deno.test("denossl ↔ Deno's TLS: client certificates and failures, never a han
       "denossl server capped at TLS 1.1 refuses Deno.connectTls (rustls: TLS 1.2+) with SSLError (unsupported protocol); rustls reports protocol version",
       async (scope) => {
         using ctx = serverContext(pki.server, legacyOnly);
-        const l = denosslListener(scope);
-        const client = denoClient(l.port, { caCerts: [pki.ca.certPEM] }, denoHandshake);
-        const conn = await l.accept(ctx);
-        const error = await conn.handshake().then(() => null, (e) => e);
-        await conn[Symbol.asyncDispose]();
-        const denoError = await client;
+        const { error, denoError } = await failingServer(scope, ctx, pki.ca.certPEM);
         assert.ok(error instanceof SSLError, String(error));
         assert.match((error as Error).message, /unsupported protocol|protocol version/);
         assert.ok(denoError instanceof Error, String(denoError));

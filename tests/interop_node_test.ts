@@ -42,6 +42,7 @@ import {
   sha256,
   suiteRow,
   suites,
+  switchOnServername,
 } from "./_peers.ts";
 
 const SCRIPT = new URL("./peers/node_tls.mjs", import.meta.url).pathname;
@@ -390,11 +391,7 @@ Deno.test("denossl ↔ Node tls: ALPN, SNI, resumption, OCSP, connectTls and lis
         using alt = pki.ca.issue({ dns: ["sni.example.test"] });
         using altCtx = serverContext(alt);
         using ctx = serverContext(pki.server);
-        const seen: (string | null)[] = [];
-        ctx.setTlsextServernameCallback((conn) => {
-          seen.push(conn.getServername());
-          if (conn.getServername() === "sni.example.test") conn.setContext(altCtx);
-        });
+        const seen = switchOnServername(ctx, "sni.example.test", altCtx);
         const l = denosslListener(scope);
         const peer = nodeClient(scope, l.port, {
           ca: pki.ca.certPEM,
@@ -759,37 +756,51 @@ Deno.test("denossl ↔ Node tls: mutual TLS and legacy versions", async (t) => {
   }
 });
 
-/**
- * A denossl client's handshake (and first read, where a TLS 1.3 server's
- * refusal of the client shows) against a Node server: what it threw.
- */
-async function clientOutcome(
-  scope: Scope,
-  ctx: Parameters<typeof dial>[1],
-  port: number,
-  verifyHost = "localhost",
-): Promise<unknown> {
-  const conn = await dial(scope, ctx, port, { verifyHost });
-  const outcome = await conn.handshake().then(() => conn.read(new Uint8Array(16))).then(
+/** The handshake and first read of a failing case: the error, or null at EOF. */
+async function outcome(conn: {
+  handshake(): Promise<unknown>;
+  read(p: Uint8Array): Promise<number | null>;
+  [Symbol.asyncDispose](): Promise<void>;
+}): Promise<unknown> {
+  // TLS 1.3: a server's refusal of the client's certificate comes after the client's handshake
+  const result = await conn.handshake().then(() => conn.read(new Uint8Array(16))).then(
     (n) => n,
     (e) => e,
   );
   await conn[Symbol.asyncDispose]();
-  return outcome;
+  return result;
 }
 
-/** A denossl server's handshake (and first read) against a Node client: what it threw, or null at EOF. */
-async function serverOutcome(
-  l: ReturnType<typeof denosslListener>,
+/** A denossl client's failing case against a Node server started with `cfg`. */
+async function failingClient(
+  scope: Scope,
+  cfg: Record<string, unknown>,
   ctx: Parameters<typeof dial>[1],
-): Promise<unknown> {
-  const conn = await l.accept(ctx);
-  const outcome = await conn.handshake().then(() => conn.read(new Uint8Array(16))).then(
-    (n) => n,
-    (e) => e,
+  verifyHost = "localhost",
+): Promise<{ error: unknown; evs: NodeEvent[] }> {
+  const peer = await nodeServer(scope, { expect: 1, ...cfg });
+  const error = await outcome(await dial(scope, ctx, peer.port, { verifyHost }));
+  return { error, evs: await events(peer) };
+}
+
+/** A denossl server's failing case against a Node client started with `cfg`. */
+async function failingServer(
+  scope: Scope,
+  ctx: Parameters<typeof dial>[1],
+  cfg: Record<string, unknown>,
+): Promise<{ error: unknown; evs: NodeEvent[] }> {
+  const l = denosslListener(scope);
+  const peer = nodeClient(scope, l.port, { servername: "localhost", expect: 1, ...cfg });
+  const error = await outcome(await l.accept(ctx));
+  return { error, evs: await events(peer) };
+}
+
+/** A Node client refused the denossl server's certificate after its handshake: no alert, the connection ends. */
+function assertConnectionEnded(error: unknown): void {
+  assert.ok(
+    error === null || error instanceof SysCallError || error instanceof SSLError,
+    String(error),
   );
-  await conn[Symbol.asyncDispose]();
-  return outcome;
 }
 
 Deno.test("denossl ↔ Node tls: failures as Node reports them, never a hang", async (t) => {
@@ -802,16 +813,13 @@ Deno.test("denossl ↔ Node tls: failures as Node reports them, never a hang", a
       { peer: "nodeServer", rows: ["Failure: client certificate missing"] },
       "Node tls server requiring a client certificate refuses denossl client without one; denossl reads the alert as SSLError (certificate required)",
       async (scope) => {
-        const peer = await nodeServer(scope, {
+        using ctx = clientContext(pki.ca.certPEM);
+        const { error, evs } = await failingClient(scope, {
           ...certAndKey(pki.server),
           ca: pki.ca.certPEM,
           requestCert: true,
           rejectUnauthorized: true,
-          expect: 1,
-        });
-        using ctx = clientContext(pki.ca.certPEM);
-        const error = await clientOutcome(scope, ctx, peer.port);
-        const evs = await events(peer);
+        }, ctx);
         assert.ok(error instanceof SSLError, String(error));
         assert.match((error as Error).message, /certificate required/);
         assert.match(find(evs, "error").message ?? "", /peer did not return a certificate/);
@@ -824,14 +832,7 @@ Deno.test("denossl ↔ Node tls: failures as Node reports them, never a hang", a
       "denossl server requiring a client certificate refuses a Node tls client without one with SSLError; Node reports certificate required",
       async (scope) => {
         using ctx = serverContext(pki.server, required);
-        const l = denosslListener(scope);
-        const peer = nodeClient(scope, l.port, {
-          ca: pki.ca.certPEM,
-          servername: "localhost",
-          expect: 1,
-        });
-        const error = await serverOutcome(l, ctx);
-        const evs = await events(peer);
+        const { error, evs } = await failingServer(scope, ctx, { ca: pki.ca.certPEM });
         assert.ok(error instanceof SSLError, String(error));
         assert.match((error as Error).message, /peer did not return a certificate/);
         assert.match(find(evs, "error").message ?? "", /certificate required/);
@@ -844,16 +845,11 @@ Deno.test("denossl ↔ Node tls: failures as Node reports them, never a hang", a
       "denossl server refuses a Node tls client's certificate from another CA with VerificationError; Node reports unknown ca",
       async (scope) => {
         using ctx = serverContext(pki.server, required);
-        const l = denosslListener(scope);
-        const peer = nodeClient(scope, l.port, {
+        const { error, evs } = await failingServer(scope, ctx, {
           ca: pki.ca.certPEM,
           cert: other.client.chainPEM,
           key: other.client.keyPEM,
-          servername: "localhost",
-          expect: 1,
         });
-        const error = await serverOutcome(l, ctx);
-        const evs = await events(peer);
         assert.ok(error instanceof VerificationError, String(error));
         assert.ok([20, 21].includes(error.verifyCode), `${error.verifyCode}`);
         assert.match(find(evs, "error").message ?? "", /unknown ca/);
@@ -866,16 +862,9 @@ Deno.test("denossl ↔ Node tls: failures as Node reports them, never a hang", a
       "Node tls client rejects denossl server's certificate from an untrusted CA (UNABLE_TO_VERIFY_LEAF_SIGNATURE) and denossl sees the connection end",
       async (scope) => {
         using ctx = serverContext(other.server);
-        const l = denosslListener(scope);
-        const peer = nodeClient(scope, l.port, {
-          ca: pki.ca.certPEM,
-          servername: "localhost",
-          expect: 1,
-        });
-        const outcome = await serverOutcome(l, ctx);
-        const evs = await events(peer);
+        const { error, evs } = await failingServer(scope, ctx, { ca: pki.ca.certPEM });
         assert.equal(find(evs, "error").code, "UNABLE_TO_VERIFY_LEAF_SIGNATURE");
-        assert.ok(outcome === null || outcome instanceof SSLError, String(outcome));
+        assertConnectionEnded(error);
       },
     );
 
@@ -884,10 +873,8 @@ Deno.test("denossl ↔ Node tls: failures as Node reports them, never a hang", a
       { peer: "nodeServer", rows: ["Failure: certificate from an untrusted CA"] },
       "denossl client rejects a Node tls server's certificate from an untrusted CA with VerificationError; Node reports unknown ca",
       async (scope) => {
-        const peer = await nodeServer(scope, { ...certAndKey(other.server), expect: 1 });
         using ctx = clientContext(pki.ca.certPEM);
-        const error = await clientOutcome(scope, ctx, peer.port);
-        const evs = await events(peer);
+        const { error, evs } = await failingClient(scope, { ...certAndKey(other.server) }, ctx);
         assert.ok(error instanceof VerificationError, String(error));
         assert.ok([20, 21].includes(error.verifyCode), `${error.verifyCode}`);
         assert.match(find(evs, "error").message ?? "", /unknown ca/);
@@ -899,10 +886,13 @@ Deno.test("denossl ↔ Node tls: failures as Node reports them, never a hang", a
       { peer: "nodeServer", rows: ["Failure: certificate for another name"] },
       "denossl client rejects a Node tls server's certificate for another name with VerificationError 62; Node reports the alert",
       async (scope) => {
-        const peer = await nodeServer(scope, { ...certAndKey(pki.server), expect: 1 });
         using ctx = clientContext(pki.ca.certPEM);
-        const error = await clientOutcome(scope, ctx, peer.port, "other.test");
-        const evs = await events(peer);
+        const { error, evs } = await failingClient(
+          scope,
+          { ...certAndKey(pki.server) },
+          ctx,
+          "other.test",
+        );
         assert.ok(error instanceof VerificationError, String(error));
         assert.equal(error.verifyCode, 62);
         assert.match(find(evs, "error").message ?? "", /alert/);
@@ -915,19 +905,12 @@ Deno.test("denossl ↔ Node tls: failures as Node reports them, never a hang", a
       "Node tls client (servername other.test) rejects denossl server's certificate (ERR_TLS_CERT_ALTNAME_INVALID) and denossl sees the connection end",
       async (scope) => {
         using ctx = serverContext(pki.server);
-        const l = denosslListener(scope);
-        const peer = nodeClient(scope, l.port, {
+        const { error, evs } = await failingServer(scope, ctx, {
           ca: pki.ca.certPEM,
           servername: "other.test",
-          expect: 1,
         });
-        const outcome = await serverOutcome(l, ctx);
-        const evs = await events(peer);
         assert.equal(find(evs, "error").code, "ERR_TLS_CERT_ALTNAME_INVALID");
-        assert.ok(
-          outcome === null || outcome instanceof SysCallError || outcome instanceof SSLError,
-          String(outcome),
-        );
+        assertConnectionEnded(error);
       },
     );
 
@@ -937,10 +920,8 @@ Deno.test("denossl ↔ Node tls: failures as Node reports them, never a hang", a
       "denossl client rejects a Node tls server's expired certificate with VerificationError 10; Node reports certificate expired",
       async (scope) => {
         using expired = expiredLeaf(pki);
-        const peer = await nodeServer(scope, { ...certAndKey(expired), expect: 1 });
         using ctx = clientContext(pki.ca.certPEM);
-        const error = await clientOutcome(scope, ctx, peer.port);
-        const evs = await events(peer);
+        const { error, evs } = await failingClient(scope, { ...certAndKey(expired) }, ctx);
         assert.ok(error instanceof VerificationError, String(error));
         assert.equal(error.verifyCode, 10);
         assert.match(find(evs, "error").message ?? "", /certificate expired/);
@@ -954,19 +935,9 @@ Deno.test("denossl ↔ Node tls: failures as Node reports them, never a hang", a
       async (scope) => {
         using expired = expiredLeaf(pki);
         using ctx = serverContext(expired);
-        const l = denosslListener(scope);
-        const peer = nodeClient(scope, l.port, {
-          ca: pki.ca.certPEM,
-          servername: "localhost",
-          expect: 1,
-        });
-        const outcome = await serverOutcome(l, ctx);
-        const evs = await events(peer);
+        const { error, evs } = await failingServer(scope, ctx, { ca: pki.ca.certPEM });
         assert.equal(find(evs, "error").code, "CERT_HAS_EXPIRED");
-        assert.ok(
-          outcome === null || outcome instanceof SysCallError || outcome instanceof SSLError,
-          String(outcome),
-        );
+        assertConnectionEnded(error);
       },
     );
 
@@ -975,18 +946,15 @@ Deno.test("denossl ↔ Node tls: failures as Node reports them, never a hang", a
       { peer: "nodeServer", rows: ["Failure: no shared cipher"] },
       "denossl client and a Node tls server with no cipher in common fail with SSLError (handshake failure); Node reports no shared cipher",
       async (scope) => {
-        const peer = await nodeServer(scope, {
-          ...certAndKey(pki.server),
-          maxVersion: "TLSv1.2",
-          ciphers: "ECDHE-ECDSA-AES128-GCM-SHA256",
-          expect: 1,
-        });
         using ctx = clientContext(pki.ca.certPEM, {
           max: TLS1_2_VERSION,
           cipherList: "ECDHE-ECDSA-CHACHA20-POLY1305",
         });
-        const error = await clientOutcome(scope, ctx, peer.port);
-        const evs = await events(peer);
+        const { error, evs } = await failingClient(scope, {
+          ...certAndKey(pki.server),
+          maxVersion: "TLSv1.2",
+          ciphers: "ECDHE-ECDSA-AES128-GCM-SHA256",
+        }, ctx);
         assert.ok(
           error instanceof SSLError && !(error instanceof VerificationError),
           String(error),
@@ -1005,16 +973,11 @@ Deno.test("denossl ↔ Node tls: failures as Node reports them, never a hang", a
           max: TLS1_2_VERSION,
           cipherList: "ECDHE-ECDSA-CHACHA20-POLY1305",
         });
-        const l = denosslListener(scope);
-        const peer = nodeClient(scope, l.port, {
+        const { error, evs } = await failingServer(scope, ctx, {
           ca: pki.ca.certPEM,
-          servername: "localhost",
           maxVersion: "TLSv1.2",
           ciphers: "ECDHE-ECDSA-AES128-GCM-SHA256",
-          expect: 1,
         });
-        const error = await serverOutcome(l, ctx);
-        const evs = await events(peer);
         assert.ok(
           error instanceof SSLError && !(error instanceof VerificationError),
           String(error),
@@ -1029,14 +992,11 @@ Deno.test("denossl ↔ Node tls: failures as Node reports them, never a hang", a
       { peer: "nodeServer", rows: ["Failure: protocol version mismatch"] },
       "denossl client requiring TLS 1.3 and a Node tls server capped at TLS 1.2 fail with SSLError (protocol version); Node reports it",
       async (scope) => {
-        const peer = await nodeServer(scope, {
+        using ctx = clientContext(pki.ca.certPEM, { min: TLS1_3_VERSION });
+        const { error, evs } = await failingClient(scope, {
           ...certAndKey(pki.server),
           maxVersion: "TLSv1.2",
-          expect: 1,
-        });
-        using ctx = clientContext(pki.ca.certPEM, { min: TLS1_3_VERSION });
-        const error = await clientOutcome(scope, ctx, peer.port);
-        const evs = await events(peer);
+        }, ctx);
         assert.ok(error instanceof SSLError, String(error));
         assert.match((error as Error).message, /protocol version/);
         assert.match(find(evs, "error").message ?? "", /unsupported protocol/);
@@ -1049,15 +1009,10 @@ Deno.test("denossl ↔ Node tls: failures as Node reports them, never a hang", a
       "denossl server requiring TLS 1.3 refuses a Node tls client capped at TLS 1.2 with SSLError (unsupported protocol); Node reports protocol version",
       async (scope) => {
         using ctx = serverContext(pki.server, { min: TLS1_3_VERSION });
-        const l = denosslListener(scope);
-        const peer = nodeClient(scope, l.port, {
+        const { error, evs } = await failingServer(scope, ctx, {
           ca: pki.ca.certPEM,
-          servername: "localhost",
           maxVersion: "TLSv1.2",
-          expect: 1,
         });
-        const error = await serverOutcome(l, ctx);
-        const evs = await events(peer);
         assert.ok(error instanceof SSLError, String(error));
         assert.match((error as Error).message, /unsupported protocol|protocol version/);
         assert.match(find(evs, "error").message ?? "", /protocol version/);
@@ -1069,16 +1024,12 @@ Deno.test("denossl ↔ Node tls: failures as Node reports them, never a hang", a
       { peer: "nodeServer", rows: ["Failure: peer hangs up mid-handshake"] },
       "a Node tls server that destroys the socket at its first derived key gives denossl client's handshake SysCallError (Unexpected EOF), or the transport's ConnectionReset",
       async (scope) => {
-        const peer = await nodeServer(scope, {
-          ...certAndKey(pki.server),
-          hangup: true,
-          expect: 1,
-        });
+        const peer = await nodeServer(scope, { ...certAndKey(pki.server), hangup: true });
         using ctx = clientContext(pki.ca.certPEM);
-        const error = await clientOutcome(scope, ctx, peer.port);
+        const conn = await dial(scope, ctx, peer.port, { verifyHost: "localhost" });
+        assertHungUp(await conn.handshake().then(() => null, (e) => e));
         peer.kill(); // a server whose only client vanished before its handshake keeps listening
         await peer.finished();
-        assertHungUp(error);
       },
     );
 

@@ -45,6 +45,7 @@ import {
   type Suite,
   suiteRow,
   suites,
+  switchOnServername,
   utf8,
 } from "./_peers.ts";
 
@@ -93,6 +94,33 @@ async function sServer(
 /** What s_server (without -brief) prints once a handshake is done, before any data. */
 const S_SERVER_REPORTED = /Secure Renegotiation IS (NOT )?supported\n/;
 
+/**
+ * A denossl client's data exchange with a `-brief` s_server: `n` random
+ * bytes each way (s_server's once it printed `summary`), then close. Checks
+ * both directions and returns s_server's stderr (its summary).
+ */
+async function sServerRoundTrip(
+  conn: Parameters<typeof exchange>[0] & { [Symbol.asyncDispose](): Promise<void> },
+  peer: Peer,
+  summary: Promise<unknown>,
+  n: number,
+): Promise<string> {
+  const fromClient = randomBytes(n);
+  const fromServer = randomBytes(n);
+  const exchanged = exchange(conn, fromClient, n);
+  exchanged.catch(() => {});
+  await summary;
+  peer.feed(fromServer);
+  const got = await exchanged;
+  await conn[Symbol.asyncDispose]();
+  const out = await peer.finished();
+  assert.equal(got.length, n);
+  assert.equal(await sha256(got), await sha256(fromServer));
+  assert.equal(out.stdout.length, n, out.stderr);
+  assert.equal(await sha256(out.stdout), await sha256(fromClient));
+  return out.stderr;
+}
+
 /** Starts `s_client` towards a port, with stdin piped for its outgoing data. */
 function sClient(
   scope: Scope,
@@ -124,31 +152,19 @@ Deno.test("denossl client ↔ openssl s_server", async (t) => {
       } — 256 KiB both ways, same protocol and cipher on both sides`,
       async (scope) => {
         const { peer, port } = await sServer(scope, pki.server, pin(suite, keyType));
-        const fromServer = randomBytes(PAYLOAD_SIZE);
-        const fromClient = randomBytes(PAYLOAD_SIZE);
         // s_server prints its summary only for a handshake it drove itself, not one an
         // SSL_write from stdin completed: feed its stdin once it reported the handshake.
         const summary = peer.waitFor("stderr", /Ciphersuite: .*\n/);
         using ctx = clientContext(pki.ca.certPEM);
         const conn = await dial(scope, ctx, port, { verifyHost: "localhost", sni: "localhost" });
         const info = await conn.handshake();
-        const exchanged = exchange(conn, fromClient, PAYLOAD_SIZE);
-        exchanged.catch(() => {});
-        await summary;
-        peer.feed(fromServer);
-        const got = await exchanged;
-        await conn[Symbol.asyncDispose]();
-        const out = await peer.finished();
+        const stderr = await sServerRoundTrip(conn, peer, summary, PAYLOAD_SIZE);
         assert.equal(info.protocol, suite.version);
         assert.equal(info.cipher, cipher);
         assert.equal(info.peerCertificate?.subject.commonName, "localhost");
         info.peerCertificate?.close();
-        assert.equal(field(out.stderr, "Protocol version"), suite.version, out.stderr);
-        assert.equal(field(out.stderr, "Ciphersuite"), cipher, out.stderr);
-        assert.equal(got.length, PAYLOAD_SIZE);
-        assert.equal(await sha256(got), await sha256(fromServer));
-        assert.equal(out.stdout.length, PAYLOAD_SIZE, out.stderr);
-        assert.equal(await sha256(out.stdout), await sha256(fromClient));
+        assert.equal(field(stderr, "Protocol version"), suite.version, stderr);
+        assert.equal(field(stderr, "Ciphersuite"), cipher, stderr);
       },
     );
   });
@@ -320,22 +336,12 @@ Deno.test("denossl ↔ openssl CLI: ALPN, SNI, resumption, OCSP, connectTls and 
         });
         scope.defer(() => conn[Symbol.asyncDispose]());
         const info = await conn.handshake();
-        const fromClient = randomBytes(PAYLOAD_SIZE);
-        const fromServer = randomBytes(PAYLOAD_SIZE);
-        const exchanged = exchange(conn, fromClient, PAYLOAD_SIZE);
-        exchanged.catch(() => {});
-        await summary;
-        peer.feed(fromServer);
-        const got = await exchanged;
-        await conn[Symbol.asyncDispose]();
-        const out = await peer.finished();
+        const stderr = await sServerRoundTrip(conn, peer, summary, PAYLOAD_SIZE);
         assert.equal(info.alpnProtocol, "http/1.1");
         assert.equal(info.peerCertificate?.subject.commonName, "localhost");
         info.peerCertificate?.close();
-        assert.equal(field(out.stderr, "Protocol version"), info.protocol);
-        assert.equal(field(out.stderr, "Ciphersuite"), info.cipher);
-        assert.equal(await sha256(got), await sha256(fromServer));
-        assert.equal(await sha256(out.stdout), await sha256(fromClient));
+        assert.equal(field(stderr, "Protocol version"), info.protocol);
+        assert.equal(field(stderr, "Ciphersuite"), info.cipher);
       },
     );
 
@@ -402,15 +408,9 @@ Deno.test("denossl ↔ openssl CLI: ALPN, SNI, resumption, OCSP, connectTls and 
             sni === undefined ? { verifyHost: expected! } : { verifyHost: expected!, sni },
           );
           const info = await conn.handshake();
-          const exchanged = exchange(conn, utf8("ping"), 4);
-          exchanged.catch(() => {});
-          await summary;
-          peer.feed(utf8("pong"));
-          assert.equal(dec.decode(await exchanged), "pong");
           assert.equal(info.peerCertificate?.subject.commonName, expected);
           info.peerCertificate?.close();
-          await conn[Symbol.asyncDispose]();
-          assert.equal(dec.decode((await peer.finished()).stdout), "ping");
+          await sServerRoundTrip(conn, peer, summary, 4);
         }
       },
     );
@@ -459,11 +459,7 @@ Deno.test("denossl ↔ openssl CLI: ALPN, SNI, resumption, OCSP, connectTls and 
         const files = await pemDir(scope, { ca: pki.ca.certPEM });
         using altCtx = serverContext(alt);
         using ctx = serverContext(pki.server);
-        const seen: (string | null)[] = [];
-        ctx.setTlsextServernameCallback((conn) => {
-          seen.push(conn.getServername());
-          if (conn.getServername() === "alt.test") conn.setContext(altCtx);
-        });
+        const seen = switchOnServername(ctx, "alt.test", altCtx);
         const l = denosslListener(scope);
         const peer = sClient(scope, l.port, [
           "-CAfile",
@@ -582,21 +578,11 @@ Deno.test("denossl ↔ openssl CLI: ALPN, SNI, resumption, OCSP, connectTls and 
         conn.requestOcsp();
         const info = await conn.handshake();
         info.peerCertificate?.close();
-        const fromClient = randomBytes(PAYLOAD_SIZE);
-        const fromServer = randomBytes(PAYLOAD_SIZE);
-        const exchanged = exchange(conn, fromClient, PAYLOAD_SIZE);
-        exchanged.catch(() => {});
-        await summary;
-        peer.feed(fromServer);
-        const got = await exchanged;
-        await conn[Symbol.asyncDispose]();
-        const out = await peer.finished();
+        const stderr = await sServerRoundTrip(conn, peer, summary, PAYLOAD_SIZE);
         assert.equal(stapled.length, 1);
         assert.ok(ocsp.der.length > 0);
         assert.deepEqual(stapled[0], ocsp.der);
-        assert.equal(field(out.stderr, "Protocol version"), info.protocol);
-        assert.equal(await sha256(got), await sha256(fromServer));
-        assert.equal(await sha256(out.stdout), await sha256(fromClient));
+        assert.equal(field(stderr, "Protocol version"), info.protocol);
       },
     );
 
@@ -701,19 +687,9 @@ Deno.test("denossl ↔ openssl CLI: mutual TLS and legacy versions", async (t) =
         const conn = await dial(scope, ctx, port, { verifyHost: "localhost" });
         const info = await conn.handshake();
         info.peerCertificate?.close();
-        const fromClient = randomBytes(PAYLOAD_SIZE);
-        const fromServer = randomBytes(PAYLOAD_SIZE);
-        const exchanged = exchange(conn, fromClient, PAYLOAD_SIZE);
-        exchanged.catch(() => {});
-        await summary;
-        peer.feed(fromServer);
-        const got = await exchanged;
-        await conn[Symbol.asyncDispose]();
-        const out = await peer.finished();
-        assert.match(out.stderr, /Peer certificate: CN\s*=\s*alice/, out.stderr);
-        assert.equal(field(out.stderr, "Ciphersuite"), info.cipher);
-        assert.equal(await sha256(got), await sha256(fromServer));
-        assert.equal(await sha256(out.stdout), await sha256(fromClient));
+        const stderr = await sServerRoundTrip(conn, peer, summary, PAYLOAD_SIZE);
+        assert.match(stderr, /Peer certificate: CN\s*=\s*alice/, stderr);
+        assert.equal(field(stderr, "Ciphersuite"), info.cipher);
       },
     );
 
@@ -905,17 +881,10 @@ Deno.test("denossl ↔ openssl CLI: mutual TLS and legacy versions", async (t) =
             const conn = await dial(scope, ctx, port, { verifyHost: "localhost" });
             const info = await conn.handshake();
             info.peerCertificate?.close();
-            const exchanged = exchange(conn, utf8("ping"), 4);
-            exchanged.catch(() => {});
-            await summary;
-            peer.feed(utf8("pong"));
-            assert.equal(dec.decode(await exchanged), "pong");
-            await conn[Symbol.asyncDispose]();
-            const out = await peer.finished();
+            const stderr = await sServerRoundTrip(conn, peer, summary, 4);
             assert.equal(info.protocol, proto);
-            assert.equal(field(out.stderr, "Protocol version"), proto);
-            assert.equal(field(out.stderr, "Ciphersuite"), info.cipher);
-            assert.equal(dec.decode(out.stdout), "ping");
+            assert.equal(field(stderr, "Protocol version"), proto);
+            assert.equal(field(stderr, "Ciphersuite"), info.cipher);
           },
         );
         await interopStep(
@@ -936,17 +905,10 @@ Deno.test("denossl ↔ openssl CLI: mutual TLS and legacy versions", async (t) =
             scope.defer(() => conn[Symbol.asyncDispose]());
             const info = await conn.handshake();
             info.peerCertificate?.close();
-            const exchanged = exchange(conn, utf8("ping"), 4);
-            exchanged.catch(() => {});
-            await summary;
-            peer.feed(utf8("pong"));
-            assert.equal(dec.decode(await exchanged), "pong");
-            await conn[Symbol.asyncDispose]();
-            const out = await peer.finished();
+            const stderr = await sServerRoundTrip(conn, peer, summary, 4);
             assert.equal(info.protocol, proto);
-            assert.equal(field(out.stderr, "Protocol version"), proto);
-            assert.equal(field(out.stderr, "Ciphersuite"), info.cipher);
-            assert.equal(dec.decode(out.stdout), "ping");
+            assert.equal(field(stderr, "Protocol version"), proto);
+            assert.equal(field(stderr, "Ciphersuite"), info.cipher);
           },
         );
         await interopStep(
