@@ -748,8 +748,12 @@ export async function checkInteropDoc(label: string, peers: readonly PeerKey[]):
 
 /** Runs the `openssl` CLI to completion; throws with its stderr when it fails. */
 async function opensslRun(args: string[]): Promise<void> {
-  const out = await new Deno.Command("openssl", { args, stdout: "piped", stderr: "piped" })
-    .output();
+  const out = await new Deno.Command("openssl", {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
   if (!out.success) {
     throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
   }

@@ -608,6 +608,7 @@ Deno.test("denossl ↔ openssl CLI: ALPN, SNI, resumption, OCSP, connectTls and 
         const out = dec.decode((await peer.finished()).stdout);
         const expected = await new Deno.Command("openssl", {
           args: ["ocsp", "-respin", ocsp.path, "-resp_text", "-noverify"],
+          stdin: "null",
           stdout: "piped",
           stderr: "null",
         }).output();
