@@ -6,7 +6,18 @@
  * @module
  */
 
-import { Connection, Context, TestCA, type TestKeyType, TLS_METHOD, VERIFY_PEER } from "../mod.ts";
+import {
+  Connection,
+  Context,
+  type IssuedCertificate,
+  SysCallError,
+  TestCA,
+  type TestKeyType,
+  TLS1_2_VERSION,
+  TLS1_3_VERSION,
+  TLS_METHOD,
+  VERIFY_PEER,
+} from "../mod.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -14,8 +25,8 @@ const dec = new TextDecoder();
 /** How many bytes each side sends in the data-integrity cases. */
 export const PAYLOAD_SIZE = 256 * 1024;
 
-/** Deadline of one interop case. */
-export const CASE_DEADLINE_MS = 20_000;
+/** Deadline of one interop case: generous, for a busy machine, but finite. */
+export const CASE_DEADLINE_MS = 30_000;
 
 /** Random bytes of any length (`crypto.getRandomValues` fills at most 64 KiB a call). */
 export function randomBytes(n: number): Uint8Array<ArrayBuffer> {
@@ -142,6 +153,8 @@ export class Peer {
   #waiters: {
     stream: "stdout" | "stderr";
     re: RegExp;
+    /** Where in the kept text the waiter starts looking. */
+    from: number;
     resolve: (m: RegExpMatchArray) => void;
     reject: (e: Error) => void;
   }[] = [];
@@ -177,7 +190,7 @@ export class Peer {
         this.#text[which] += dec.decode(chunk, { stream: true });
         this.#waiters = this.#waiters.filter((w) => {
           if (w.stream !== which) return true;
-          const m = this.#text[which].match(w.re);
+          const m = this.#text[which].slice(w.from).match(w.re);
           if (m) w.resolve(m);
           return !m;
         });
@@ -208,7 +221,7 @@ export class Peer {
   waitFor(stream: "stdout" | "stderr", re: RegExp): Promise<RegExpMatchArray> {
     const p = new Promise<RegExpMatchArray>((resolve, reject) => {
       if (this.#ended[stream]) reject(new Error(`${this.name}: ${stream} already ended`));
-      else this.#waiters.push({ stream, re, resolve, reject });
+      else this.#waiters.push({ stream, re, from: this.#text[stream].length, resolve, reject });
     });
     p.catch(() => {});
     return p;
@@ -300,12 +313,16 @@ export async function exchange(
  * ends once it received everything sends only then, and closes. Closing right
  * after the last write can cut a slow reader short: Node's `tls` then sees an
  * end of stream before the last records (Deno.connectTls shows the same).
+ * `beforeClose` runs once everything the peer sent was read (its TLS 1.3
+ * session tickets too), before the connection closes.
  */
 export async function closeAfterPeer(
   conn: { read(p: Uint8Array): Promise<number | null>; [Symbol.asyncDispose](): Promise<void> },
+  beforeClose?: () => void,
 ): Promise<void> {
   const n = await conn.read(new Uint8Array(1));
   if (n !== null) throw new Error(`expected the peer's close_notify, got ${n} more bytes`);
+  beforeClose?.();
   await conn[Symbol.asyncDispose]();
 }
 
@@ -334,9 +351,9 @@ export async function pemDir(
 export interface Pki {
   ca: TestCA;
   /** Server leaf for localhost and 127.0.0.1. */
-  server: { certPEM: string; keyPEM: string; chainPEM: string };
+  server: IssuedCertificate;
   /** Client leaf, CN=alice. */
-  client: { certPEM: string; keyPEM: string; chainPEM: string };
+  client: IssuedCertificate;
   close(): void;
 }
 
@@ -406,6 +423,19 @@ export function serverContext(
   return ctx;
 }
 
+/**
+ * Gives `ctx` an SNI callback that switches a connection to `alt` when the
+ * client asks for `name`. Returns the list of names the callback saw.
+ */
+export function switchOnServername(ctx: Context, name: string, alt: Context): (string | null)[] {
+  const seen: (string | null)[] = [];
+  ctx.setTlsextServernameCallback((conn) => {
+    seen.push(conn.getServername());
+    if (conn.getServername() === name) conn.setContext(alt);
+  });
+  return seen;
+}
+
 /** Opens TCP to 127.0.0.1:port and wraps it in a denossl client connection. */
 export async function dial(
   scope: Scope,
@@ -441,7 +471,353 @@ export function denosslListener(scope: Scope): {
   };
 }
 
+/** `{ cert, key }` PEM options (Deno's and Node's names) for a leaf and its chain. */
+export function certAndKey(
+  leaf: { chainPEM: string; keyPEM: string },
+): { cert: string; key: string } {
+  return { cert: leaf.chainPEM, key: leaf.keyPEM };
+}
+
+/**
+ * Checks the outcome of a handshake whose peer vanished mid-way: a
+ * `SysCallError` (errno -1 "Unexpected EOF", or ECONNRESET / EPIPE) — or,
+ * over a stream transport, the transport's own `Deno.errors.ConnectionReset`
+ * / `BrokenPipe`, which denossl passes through unchanged when the peer's
+ * reset comes before its FIN (see docs/INTEROP.md).
+ */
+export function assertHungUp(error: unknown): void {
+  if (error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.BrokenPipe) {
+    return;
+  }
+  if (!(error instanceof SysCallError)) {
+    throw new Error(`expected SysCallError for a vanished peer, got ${error}`, { cause: error });
+  }
+  if (!(error.errno === -1 || error.code === "ECONNRESET" || error.code === "EPIPE")) {
+    throw new Error(`unexpected SysCallError ${error.errno} ${error.code}`, { cause: error });
+  }
+}
+
+/** Base64 of some bytes (small ones: an OCSP response). */
+export function encodeBase64(bytes: Uint8Array): string {
+  return btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(""));
+}
+
 /** Encodes text. */
 export function utf8(s: string): Uint8Array<ArrayBuffer> {
   return enc.encode(s);
+}
+
+/** Random text of `n` hex digits and a newline: data for the CLI peers whose stdout also carries their reports. */
+export function hexPayload(n: number): string {
+  return Array.from(randomBytes(Math.ceil(n / 2)), (b) => b.toString(16).padStart(2, "0")).join("")
+    .slice(0, n) + "\n";
+}
+
+/** A leaf for localhost and 127.0.0.1 that expired yesterday. */
+export function expiredLeaf(pki: Pki): IssuedCertificate {
+  return pki.ca.issue({
+    dns: ["localhost"],
+    ip: ["127.0.0.1"],
+    notBefore: new Date(Date.now() - 3 * 86_400_000),
+    notAfter: new Date(Date.now() - 86_400_000),
+  });
+}
+
+// ---- the cipher-suite × key-type matrix ----------------------------------------------------
+
+/** The certificate key types of the matrix. */
+export const KEY_TYPES: readonly TestKeyType[] = ["rsa", "ec", "ed25519"];
+
+/** How the table names each key type. */
+export const KEY_LABEL: Record<TestKeyType, string> = {
+  rsa: "RSA 2048",
+  ec: "ECDSA P-256",
+  ed25519: "Ed25519",
+};
+
+/** One protocol version and AEAD of the matrix. */
+export interface Suite {
+  /** The table row's prefix: "TLS 1.3 AES-GCM". */
+  family: string;
+  /** The exact suite: "TLS 1.3 AES-128-GCM". */
+  label: string;
+  version: "TLSv1.2" | "TLSv1.3";
+  /** OpenSSL's name of the suite for a certificate of this key type. */
+  cipher: (k: TestKeyType) => string;
+}
+
+/**
+ * TLS 1.3 and 1.2, each with AES-GCM and ChaCha20-Poly1305; the AES key
+ * sizes vary between the peers so that both sizes are covered.
+ */
+export function suites(aes13: 128 | 256, aes12: 128 | 256): Suite[] {
+  const auth = (k: TestKeyType): string => k === "rsa" ? "RSA" : "ECDSA"; // Ed25519 signs as ECDSA
+  const sha = (bits: number): string => bits === 128 ? "SHA256" : "SHA384";
+  return [
+    {
+      family: "TLS 1.3 AES-GCM",
+      label: `TLS 1.3 AES-${aes13}-GCM`,
+      version: "TLSv1.3",
+      cipher: () => `TLS_AES_${aes13}_GCM_${sha(aes13)}`,
+    },
+    {
+      family: "TLS 1.3 ChaCha20-Poly1305",
+      label: "TLS 1.3 ChaCha20-Poly1305",
+      version: "TLSv1.3",
+      cipher: () => "TLS_CHACHA20_POLY1305_SHA256",
+    },
+    {
+      family: "TLS 1.2 AES-GCM",
+      label: `TLS 1.2 AES-${aes12}-GCM`,
+      version: "TLSv1.2",
+      cipher: (k) => `ECDHE-${auth(k)}-AES${aes12}-GCM-${sha(aes12)}`,
+    },
+    {
+      family: "TLS 1.2 ChaCha20-Poly1305",
+      label: "TLS 1.2 ChaCha20-Poly1305",
+      version: "TLSv1.2",
+      cipher: (k) => `ECDHE-${auth(k)}-CHACHA20-POLY1305`,
+    },
+  ];
+}
+
+/** denossl context settings that pin one suite. */
+export function pinContext(suite: Suite, k: TestKeyType): CtxOptions {
+  return suite.version === "TLSv1.3"
+    ? { min: TLS1_3_VERSION, suites: suite.cipher(k) }
+    : { max: TLS1_2_VERSION, cipherList: suite.cipher(k) };
+}
+
+/** The table row of a matrix point. */
+export function suiteRow(suite: Suite, k: TestKeyType): string {
+  return `${suite.family} · ${KEY_LABEL[k]}`;
+}
+
+/**
+ * Runs `fn` for every key type × suite with a PKI of that key type, closed
+ * afterwards.
+ */
+export async function eachSuite(
+  list: readonly Suite[],
+  fn: (pki: Pki, suite: Suite, keyType: TestKeyType) => Promise<unknown>,
+): Promise<void> {
+  for (const keyType of KEY_TYPES) {
+    const pki = makePki(keyType);
+    try {
+      for (const suite of list) await fn(pki, suite, keyType);
+    } finally {
+      pki.close();
+    }
+  }
+}
+
+// ---- the table of docs/INTEROP.md, checked against the steps that ran -----------------------
+
+/** The peers of the table, in column order, with their column headers. */
+export const PEERS = {
+  sServer: "`s_server`",
+  sClient: "`s_client`",
+  nodeServer: "Node server",
+  nodeClient: "Node client",
+  denoServer: "`Deno.listenTls`",
+  denoClient: "`Deno.connectTls`",
+} as const;
+
+/** A column of the table. */
+export type PeerKey = keyof typeof PEERS;
+
+/** The rows of the table besides the matrix ones ({@link suiteRow}), in order. */
+export const FEATURE_ROWS = [
+  "denossl through `connectTls` (vs servers) / `listenTls` (vs clients)",
+  "mTLS: denossl presents a client certificate, the peer checks it",
+  "mTLS: denossl requires a client certificate, reads the peer's",
+  "ALPN agrees on `h2`, seen by both sides",
+  "ALPN agrees on `http/1.1`, seen by both sides",
+  "SNI sent by denossl, seen by the peer",
+  "SNI sent by the peer, seen by denossl (`getServername()`, SNI callback)",
+  "Session resumption, TLS 1.2",
+  "Session resumption, TLS 1.3",
+  "OCSP stapling (the peer's DER response, byte for byte)",
+  "Legacy TLS 1.0 / 1.1 refused by default, with a clear error",
+  "Legacy TLS 1.0 / 1.1 reached when asked explicitly",
+  "Failure: certificate from an untrusted CA",
+  "Failure: certificate for another name",
+  "Failure: expired certificate",
+  "Failure: client certificate missing",
+  "Failure: no shared cipher",
+  "Failure: protocol version mismatch",
+  "Failure: peer hangs up mid-handshake",
+] as const;
+
+/** A feature row. */
+export type FeatureRow = typeof FEATURE_ROWS[number];
+
+/** Which cells of the table the steps of this process declared, and how many steps there were. */
+const coverage = { cells: new Map<string, Set<PeerKey>>(), steps: 0 };
+
+/**
+ * Runs one interop case as a step named `interop: <name>`, under a deadline
+ * (see {@link withDeadline}), and records the table cells it covers: `peer`
+ * is the column and `rows` the rows (feature names or {@link suiteRow}s).
+ * Pass `null` for a case the table does not show.
+ */
+export function interopStep(
+  t: Deno.TestContext,
+  cover: { peer: PeerKey; rows: readonly string[] } | null,
+  name: string,
+  fn: (scope: Scope) => Promise<unknown>,
+  ms = CASE_DEADLINE_MS,
+): Promise<boolean> {
+  coverage.steps++;
+  for (const row of cover?.rows ?? []) {
+    let set = coverage.cells.get(row);
+    if (!set) coverage.cells.set(row, set = new Set());
+    set.add(cover!.peer);
+  }
+  const full = `interop: ${name}`;
+  return t.step(full, async () => {
+    await withDeadline(full, fn, ms);
+  });
+}
+
+/** The cells of the table in docs/INTEROP.md: row → column header → cell. */
+function readTable(markdown: string): Map<string, Map<string, string>> {
+  const lines = markdown.split("\n").filter((l) => l.startsWith("|"));
+  const cells = (l: string): string[] => l.slice(1, -1).split("|").map((c) => c.trim());
+  const headerAt = lines.findIndex((l) => cells(l)[0] === "case");
+  if (headerAt < 0) throw new Error("docs/INTEROP.md: no table with a `case` column");
+  const header = cells(lines[headerAt]!);
+  const table = new Map<string, Map<string, string>>();
+  for (const line of lines.slice(headerAt + 2)) {
+    const [row, ...rest] = cells(line);
+    table.set(row!, new Map(rest.map((c, i) => [header[i + 1]!, c])));
+  }
+  return table;
+}
+
+/**
+ * Checks docs/INTEROP.md against the steps this process ran: for the given
+ * columns, a cell starts with ✓ exactly when a step covered it, every row
+ * of the table is a known row and every covered row is in the table, and
+ * the line `<label>: N interop steps` gives this file's count.
+ *
+ * @throws {Error} Listing every difference, with the row as it should read.
+ */
+export async function checkInteropDoc(label: string, peers: readonly PeerKey[]): Promise<void> {
+  if (coverage.steps === 0) {
+    throw new Error("No interop step ran in this process (a --filter?): run the whole file");
+  }
+  const path = `${import.meta.dirname}/../docs/INTEROP.md`;
+  const markdown = await Deno.readTextFile(path);
+  const table = readTable(markdown);
+  const known = new Set<string>([
+    ...suites(128, 128).flatMap((s) => KEY_TYPES.map((k) => suiteRow(s, k))),
+    ...FEATURE_ROWS,
+  ]);
+  const problems: string[] = [];
+  for (const row of table.keys()) if (!known.has(row)) problems.push(`unknown row "${row}"`);
+  for (const row of coverage.cells.keys()) {
+    if (!known.has(row)) problems.push(`a step covers the unknown row "${row}"`);
+    else if (!table.has(row)) problems.push(`row "${row}" is tested but not in the table`);
+  }
+  for (const [row, cols] of table) {
+    for (const peer of peers) {
+      const cell = cols.get(PEERS[peer]);
+      if (cell === undefined) {
+        problems.push(`no column ${PEERS[peer]}`);
+        continue;
+      }
+      const tested = coverage.cells.get(row)?.has(peer) ?? false;
+      if (cell.startsWith("✓") !== tested) {
+        problems.push(
+          `"${row}" × ${PEERS[peer]}: the table says "${cell}", the steps say ${
+            tested ? "✓" : "not tested"
+          }`,
+        );
+      }
+    }
+  }
+  const count = markdown.match(new RegExp(`${label}:\\s+(\\d+)\\s+interop\\s+steps`))?.[1];
+  if (Number(count) !== coverage.steps) {
+    problems.push(`"${label}: N interop steps" says ${count}, ${coverage.steps} steps ran`);
+  }
+  if (problems.length) throw new Error(`${path} is out of date:\n${problems.join("\n")}`);
+}
+
+// ---- OCSP ------------------------------------------------------------------------------------
+
+/** Runs the `openssl` CLI to completion; throws with its stderr when it fails. */
+async function opensslRun(args: string[]): Promise<void> {
+  const out = await new Deno.Command("openssl", {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+/** `YYMMDDHHMMSSZ`, the time format of an `openssl ca` index file. */
+function indexTime(d: Date): string {
+  return d.toISOString().replace(
+    /^\d\d(\d\d)-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d).*$/,
+    "$1$2$3$4$5$6Z",
+  );
+}
+
+/**
+ * A real OCSP response from `openssl ocsp`, as a CA would serve it: an index
+ * file that lists the PKI's server leaf as valid, a request for that leaf,
+ * and the CA's signed answer ("good"). The DER is also written to `path`
+ * (for `s_server -status_file`).
+ */
+export async function ocspResponse(
+  scope: Scope,
+  pki: Pki,
+): Promise<{ der: Uint8Array<ArrayBuffer>; path: string }> {
+  const files = await pemDir(scope, {
+    ca: pki.ca.certPEM,
+    cakey: pki.ca.keyPEM,
+    leaf: pki.server.certPEM,
+  });
+  const dir = files.ca!.replace(/\/[^/]*$/, "");
+  const { serialNumberHex, notAfter } = pki.server.cert;
+  const subject = pki.server.cert.subject;
+  const dn = "/" + subject.rfc2253.split(",").reverse().join("/");
+  subject.close();
+  await Deno.writeTextFile(
+    `${dir}/index.txt`,
+    `V\t${indexTime(notAfter)}\t\t${serialNumberHex}\tunknown\t${dn}\n`,
+  );
+  await opensslRun([
+    "ocsp",
+    "-issuer",
+    files.ca!,
+    "-cert",
+    files.leaf!,
+    "-no_nonce",
+    "-reqout",
+    `${dir}/req.der`,
+  ]);
+  await opensslRun([
+    "ocsp",
+    "-index",
+    `${dir}/index.txt`,
+    "-rsigner",
+    files.ca!,
+    "-rkey",
+    files.cakey!,
+    "-CA",
+    files.ca!,
+    "-reqin",
+    `${dir}/req.der`,
+    "-respout",
+    `${dir}/resp.der`,
+    "-ndays",
+    "1",
+  ]);
+  const path = `${dir}/resp.der`;
+  return { der: await Deno.readFile(path), path };
 }
