@@ -189,6 +189,15 @@ export class ConnectionBase<T extends Transport = Transport> {
     registerOwner(ssl, this);
     this.#transport = transport;
 
+    if (hasTransport && lib.SSL_is_dtls(ssl) === 1) {
+      if (endpoint !== null) closeNativeFd(endpoint);
+      this.close();
+      throw new TypeError(
+        "A DTLS context needs datagrams, not a stream: use new Connection(ctx, null) with " +
+          "DtlsConnection, or connectDtls/listenDtls",
+      );
+    }
+
     if (endpoint !== null) {
       if (lib.SSL_set_fd(ssl, endpoint.fd) !== 1) {
         closeNativeFd(endpoint);

@@ -134,6 +134,24 @@ Deno.test("DTLS in memory: DTLS_METHOD contexts work on both sides", () => {
   assert.equal(client.isServer(), false);
 });
 
+Deno.test("A DTLS context refuses a stream transport with a TypeError and leaves the transport open", () => {
+  using cctx = dtlsClientContext(DTLS_METHOD);
+  let closed = false;
+  const stream = {
+    read: (_p: Uint8Array) => Promise.resolve(null),
+    write: (p: Uint8Array) => Promise.resolve(p.length),
+    close: () => {
+      closed = true;
+    },
+  };
+  const error = catchError(() => new Connection(cctx, stream), TypeError);
+  assert.match(String(error), /needs datagrams/);
+  assert.equal(closed, false, "the caller still owns the transport");
+  // Memory BIOs stay allowed: that is how DTLS runs.
+  using memory = new Connection(cctx, null);
+  assert.equal(memory.transportMode, "memory");
+});
+
 // ---- SRTP ---------------------------------------------------------------------------------------
 
 const SRTP_CASES = [
