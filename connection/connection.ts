@@ -23,6 +23,7 @@ import { raiseSSLError, sslError } from "../errors/raise.ts";
 import { X509 } from "../crypto/x509.ts";
 import { Context } from "./context.ts";
 import { registerOwner, unregisterOwner } from "./_registry.ts";
+import { releaseHandle, trackHandle } from "../ffi/_handles.ts";
 import { verifyTrampoline } from "./_verify.ts";
 import type { VerifyCallback } from "./_verify.ts";
 import { toPipe } from "./transport.ts";
@@ -46,6 +47,7 @@ const registry = new FinalizationRegistry<bigint>((address) => {
   unregisterOwner(address);
   const ptr = Deno.UnsafePointer.create(address);
   if (ptr) native().ssl.SSL_free(ptr);
+  releaseHandle("SSL", address);
 });
 
 /**
@@ -128,6 +130,7 @@ export class ConnectionBase<T extends Transport = Transport> {
     this.#verifyCallback = context._verifyCallback;
     registry.register(this, BigInt(Deno.UnsafePointer.value(ssl)), this);
     registerOwner(ssl, this);
+    trackHandle("SSL", ssl);
 
     const rbio = crypto.BIO_new(crypto.BIO_s_mem());
     const wbio = crypto.BIO_new(crypto.BIO_s_mem());
@@ -1530,6 +1533,7 @@ export class ConnectionBase<T extends Transport = Transport> {
     registry.unregister(this);
     unregisterOwner(ssl);
     native().ssl.SSL_free(ssl);
+    releaseHandle("SSL", ssl);
     this.#rejectClosed?.(new ClosedError("Connection"));
     if (this.#closedSignal === null) {
       this.#closedSignal = Promise.reject(new ClosedError("Connection"));

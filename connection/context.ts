@@ -36,6 +36,7 @@ import {
 import { X509 } from "../crypto/x509.ts";
 import { PKey } from "../crypto/pkey.ts";
 import { verifyTrampoline } from "./_verify.ts";
+import { releaseHandle, trackHandle } from "../ffi/_handles.ts";
 import type { VerifyCallback } from "./_verify.ts";
 import type { Connection } from "./connection.ts";
 import type { X509Name } from "../crypto/name.ts";
@@ -95,6 +96,7 @@ const registry = new FinalizationRegistry<
   if (ptr) {
     if (held.passwd) native().ssl.SSL_CTX_set_default_passwd_cb(ptr, null);
     native().ssl.SSL_CTX_free(ptr);
+    releaseHandle("SSL_CTX", held.ctx);
   }
   held.passwd?.close();
 });
@@ -205,6 +207,7 @@ export class Context {
     this.#ctx = ctx;
     this.#held = { ctx: BigInt(Deno.UnsafePointer.value(ctx)), passwd: null };
     registry.register(this, this.#held, this);
+    trackHandle("SSL_CTX", ctx);
     SSL_CTX_set_mode(ctx, MODE_ENABLE_PARTIAL_WRITE | MODE_ACCEPT_MOVING_WRITE_BUFFER);
     if (pin) {
       SSL_CTX_set_min_proto_version(ctx, pin);
@@ -1229,6 +1232,7 @@ export class Context {
       this.#passwd = null;
     }
     ssl.SSL_CTX_free(ctx);
+    releaseHandle("SSL_CTX", ctx);
   }
 
   /** Same as {@link close}. */
