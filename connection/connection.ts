@@ -22,7 +22,7 @@ import { clearErrors, sslErrorFromQueue, throwCallbackError } from "../errors/qu
 import { raiseSSLError, sslError } from "../errors/raise.ts";
 import { X509 } from "../crypto/x509.ts";
 import { Context } from "./context.ts";
-import { registerOwner, unregisterOwner } from "./_registry.ts";
+import { inCallback, registerOwner, unregisterOwner } from "./_registry.ts";
 import { releaseHandle, trackHandle } from "../ffi/_handles.ts";
 import { verifyTrampoline } from "./_verify.ts";
 import type { VerifyCallback } from "./_verify.ts";
@@ -151,6 +151,21 @@ export class ConnectionBase<T extends Transport = Transport> {
   get _handle(): Deno.PointerObject {
     if (this.#ssl === null) throw new ClosedError("Connection");
     return this.#ssl;
+  }
+
+  /**
+   * The `SSL*`, for a call that drives OpenSSL (handshake, read, write,
+   * shutdown). Refused inside a callback: OpenSSL is then in the middle of a
+   * call further up the stack, and re-entering it crashes. Internal.
+   */
+  _drive(): Deno.PointerObject {
+    const ssl = this._handle;
+    if (inCallback()) {
+      throw new TypeError(
+        "A TLS handshake, read, write or shutdown cannot run inside a denossl callback: return from the callback first",
+      );
+    }
+    return ssl;
   }
 
   /** The verify callback in force (the context's at creation, or this connection's own). Internal. */
@@ -515,7 +530,7 @@ export class ConnectionBase<T extends Transport = Transport> {
    * ```
    */
   doHandshake(): void {
-    const ssl = this._handle;
+    const ssl = this._drive();
     clearErrors();
     const ret = native().ssl.SSL_do_handshake(ssl);
     if (ret !== 1) raiseSSLError(ssl, ret);
@@ -560,7 +575,7 @@ export class ConnectionBase<T extends Transport = Transport> {
    * ```
    */
   recvInto(buffer: Uint8Array, nbytes?: number, flags = 0): number {
-    const ssl = this._handle;
+    const ssl = this._drive();
     if (!(buffer instanceof Uint8Array)) throw new TypeError("buffer must be a Uint8Array");
     const n = nbytes ?? buffer.length;
     if (!Number.isInteger(n) || n < 0 || n > buffer.length) {
@@ -591,7 +606,7 @@ export class ConnectionBase<T extends Transport = Transport> {
    * ```
    */
   send(data: string | Uint8Array): number {
-    const ssl = this._handle;
+    const ssl = this._drive();
     const bytes = toBytes(data);
     if (!(bytes instanceof Uint8Array)) {
       throw new TypeError("data must be a string or a Uint8Array");
@@ -634,7 +649,7 @@ export class ConnectionBase<T extends Transport = Transport> {
    * ```
    */
   shutdown(): boolean {
-    const ssl = this._handle;
+    const ssl = this._drive();
     clearErrors();
     const ret = native().ssl.SSL_shutdown(ssl);
     if (ret < 0) raiseSSLError(ssl, ret);
@@ -827,7 +842,7 @@ export class ConnectionBase<T extends Transport = Transport> {
   async #runHandshake(): Promise<HandshakeInfo> {
     const lib = native().ssl;
     for (;;) {
-      const ssl = this._handle;
+      const ssl = this._drive();
       clearErrors();
       const ret = lib.SSL_do_handshake(ssl);
       if (ret === 1) {
@@ -889,7 +904,7 @@ export class ConnectionBase<T extends Transport = Transport> {
     const lib = native().ssl;
     const count = this.#count;
     for (;;) {
-      const ssl = this._handle;
+      const ssl = this._drive();
       if (p.length === 0) return 0;
       clearErrors();
       const ret = lib.SSL_read_ex(ssl, p, usize(p.length), count);
@@ -938,7 +953,7 @@ export class ConnectionBase<T extends Transport = Transport> {
     const count = this.#count;
     let offset = 0;
     while (offset < p.length) {
-      const ssl = this._handle;
+      const ssl = this._drive();
       clearErrors();
       const rest = offset === 0 ? p : p.subarray(offset);
       const ret = lib.SSL_write_ex(ssl, rest, usize(rest.length), count);
@@ -977,7 +992,7 @@ export class ConnectionBase<T extends Transport = Transport> {
   async closeWrite(): Promise<void> {
     const pipe = this.#pipeOrThrow();
     if (this.#handshakePromise !== null) await this.#handshakePromise;
-    const ssl = this._handle;
+    const ssl = this._drive();
     if ((native().ssl.SSL_get_shutdown(ssl) & SENT_SHUTDOWN) === 0) {
       clearErrors();
       native().ssl.SSL_shutdown(ssl);
@@ -1519,7 +1534,8 @@ export class ConnectionBase<T extends Transport = Transport> {
     if (pipe !== null) {
       const lib = native().ssl;
       if (
-        lib.SSL_is_init_finished(ssl) === 1 && (lib.SSL_get_shutdown(ssl) & SENT_SHUTDOWN) === 0
+        lib.SSL_is_init_finished(ssl) === 1 && (lib.SSL_get_shutdown(ssl) & SENT_SHUTDOWN) === 0 &&
+        !inCallback()
       ) {
         clearErrors();
         lib.SSL_shutdown(ssl);
@@ -1532,7 +1548,9 @@ export class ConnectionBase<T extends Transport = Transport> {
     this.#wbio = null;
     registry.unregister(this);
     unregisterOwner(ssl);
-    native().ssl.SSL_free(ssl);
+    // Closed from a callback, OpenSSL still runs on this SSL up the stack: free it after that call.
+    if (inCallback()) queueMicrotask(() => native().ssl.SSL_free(ssl));
+    else native().ssl.SSL_free(ssl);
     releaseHandle("SSL", ssl);
     this.#rejectClosed?.(new ClosedError("Connection"));
     if (this.#closedSignal === null) {

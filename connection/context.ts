@@ -36,6 +36,7 @@ import {
 import { X509 } from "../crypto/x509.ts";
 import { PKey } from "../crypto/pkey.ts";
 import { verifyTrampoline } from "./_verify.ts";
+import { counted, inCallback } from "./_registry.ts";
 import { releaseHandle, trackHandle } from "../ffi/_handles.ts";
 import type { VerifyCallback } from "./_verify.ts";
 import type { Connection } from "./connection.ts";
@@ -460,7 +461,7 @@ export class Context {
     if (typeof callback !== "function") throw new TypeError("callback must be a function");
     const cb = new Deno.UnsafeCallback(
       PASSWD_CB,
-      (buf, size, rwflag) => {
+      counted((buf: Deno.PointerValue, size: number, rwflag: number) => {
         try {
           const value = toBytes(callback(size, rwflag !== 0, userdata));
           if (value.length > size) throw new RangeError(`Passphrase is longer than ${size} bytes`);
@@ -471,10 +472,12 @@ export class Context {
           recordCallbackError(e);
           return -1;
         }
-      },
+      }),
     );
     native().ssl.SSL_CTX_set_default_passwd_cb(ctx, cb.pointer);
-    this.#passwd?.close();
+    const old = this.#passwd; // it may be running (a callback that replaces itself): close it after
+    if (old && inCallback()) queueMicrotask(() => old.close());
+    else old?.close();
     this.#passwd = cb;
     this.#held.passwd = cb;
   }
@@ -1226,12 +1229,19 @@ export class Context {
     this.#ctx = null;
     registry.unregister(this);
     const { ssl } = native();
-    if (this.#passwd) {
-      ssl.SSL_CTX_set_default_passwd_cb(ctx, null);
-      this.#passwd.close();
-      this.#passwd = null;
-    }
-    ssl.SSL_CTX_free(ctx);
+    const passwd = this.#passwd;
+    this.#passwd = null;
+    const free = (): void => {
+      if (passwd) {
+        ssl.SSL_CTX_set_default_passwd_cb(ctx, null);
+        passwd.close();
+      }
+      ssl.SSL_CTX_free(ctx);
+    };
+    // Closed from a callback (its passphrase callback), OpenSSL still runs on this SSL_CTX
+    // up the stack: free it after that call.
+    if (inCallback()) queueMicrotask(free);
+    else free();
     releaseHandle("SSL_CTX", ctx);
   }
 
