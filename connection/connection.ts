@@ -99,7 +99,6 @@ export class ConnectionBase<T extends Transport = Transport> {
   #fillPromise: Promise<void> | null = null;
   #writeChain: Promise<void> = Promise.resolve();
   #handshakePromise: Promise<HandshakeInfo> | null = null;
-  #closedSignal: Promise<never> | null = null;
   #rejectClosed: ((e: unknown) => void) | null = null;
   #readable: ReadableStream<Uint8Array<ArrayBuffer>> | null = null;
   #writable: WritableStream<Uint8Array> | null = null;
@@ -761,16 +760,6 @@ export class ConnectionBase<T extends Transport = Transport> {
     return this.#pipe;
   }
 
-  #closed(): Promise<never> {
-    if (this.#closedSignal === null) {
-      this.#closedSignal = new Promise<never>((_, reject) => {
-        this.#rejectClosed = reject;
-      });
-      this.#closedSignal.catch(() => {});
-    }
-    return this.#closedSignal;
-  }
-
   /** Moves what OpenSSL wrote into the outgoing BIO to the transport, in order. */
   #flush(): Promise<void> {
     const wbio = this.#wbio;
@@ -801,7 +790,13 @@ export class ConnectionBase<T extends Transport = Transport> {
     const buf = this.#inBuf ??= new Uint8Array(IN_BUFFER_SIZE);
     const read = pipe.read(buf);
     read.catch(() => {});
-    const n = await Promise.race([read, this.#closed()]);
+    // A signal per wait, which close() rejects: racing one long-lived promise instead kept a
+    // reaction per read alive until close (about 300 bytes per read, without bound).
+    const n = await new Promise<number | null>((resolve, reject) => {
+      this.#rejectClosed = reject;
+      read.then(resolve, reject);
+    });
+    this.#rejectClosed = null;
     const rbio = this.#rbio;
     if (rbio === null) throw new ClosedError("Connection");
     const { crypto } = native();
@@ -1553,10 +1548,6 @@ export class ConnectionBase<T extends Transport = Transport> {
     else native().ssl.SSL_free(ssl);
     releaseHandle("SSL", ssl);
     this.#rejectClosed?.(new ClosedError("Connection"));
-    if (this.#closedSignal === null) {
-      this.#closedSignal = Promise.reject(new ClosedError("Connection"));
-      this.#closedSignal.catch(() => {});
-    }
     if (pipe === null) return Promise.resolve();
     const done = last.catch(() => {}).then(() => pipe.close());
     this.#writeChain = done;
