@@ -781,8 +781,22 @@ export class ConnectionBase<T extends Transport = Transport> {
   #fill(): Promise<void> {
     this.#fillPromise ??= this.#doFill().finally(() => {
       this.#fillPromise = null;
+      if (this.#ssl === null) this.#releaseInBuf();
     });
     return this.#fillPromise;
+  }
+
+  /**
+   * Frees the 64 KiB read buffer of a closed connection now, once no transport
+   * read can write into it: left to the garbage collector, which does not count
+   * it, a server under connection churn kept 128 KiB per closed connection pair
+   * (2.5 GB after 20,000).
+   */
+  #releaseInBuf(): void {
+    const buf = this.#inBuf;
+    if (buf === null || this.#fillPromise !== null) return; // the pending fill releases it
+    this.#inBuf = null;
+    buf.buffer.transfer(0); // detaches: the backing store is freed
   }
 
   async #doFill(): Promise<void> {
@@ -1548,6 +1562,7 @@ export class ConnectionBase<T extends Transport = Transport> {
     else native().ssl.SSL_free(ssl);
     releaseHandle("SSL", ssl);
     this.#rejectClosed?.(new ClosedError("Connection"));
+    this.#releaseInBuf();
     if (pipe === null) return Promise.resolve();
     const done = last.catch(() => {}).then(() => pipe.close());
     this.#writeChain = done;
