@@ -668,3 +668,74 @@ Deno.test("a callback that closes its own Connection (or Context) or drives its 
     closed: true,
   });
 });
+
+Deno.test("a process that exits while Workers are using OpenSSL exits cleanly: no atexit cleanup races them (12 runs)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "denossl-exit-" });
+  try {
+    const mod = new URL("../mod.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      `${dir}/worker.ts`,
+      `
+import { Connection, Context, TestCA, TLS_METHOD, VERIFY_PEER, WantReadError } from ${
+        JSON.stringify(mod)
+      };
+const ca = TestCA.create();
+const leaf = ca.issue({ dns: ["localhost"] });
+const sctx = new Context(TLS_METHOD);
+sctx.useCertificateChain(leaf.chainPEM);
+sctx.usePrivateKey(leaf.keyPEM);
+const cctx = new Context(TLS_METHOD);
+cctx.addCaCerts(ca.certPEM);
+cctx.setVerify(VERIFY_PEER);
+function pump(from, to) {
+  for (;;) {
+    let c;
+    try { c = from.bioRead(65536); } catch (e) { if (e instanceof WantReadError) return; throw e; }
+    to.bioWrite(c);
+  }
+}
+const step = (c) => { try { c.doHandshake(); } catch (e) { if (!(e instanceof WantReadError)) throw e; } };
+self.postMessage("ready");
+for (let i = 0; i < 1000; i++) {
+  const s = new Connection(sctx, null); s.setAcceptState();
+  const c = new Connection(cctx, null); c.setConnectState();
+  for (let r = 0; r < 4; r++) { step(c); pump(c, s); step(s); pump(s, c); }
+  c.close(); s.close();
+  if (i % 10 === 0) await new Promise((r) => setTimeout(r, 0));
+}
+`,
+    );
+    await Deno.writeTextFile(
+      `${dir}/main.ts`,
+      `
+let ready = 0;
+for (let i = 0; i < 3; i++) {
+  const w = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
+  w.onmessage = () => ready++;
+}
+while (ready < 3) await new Promise((r) => setTimeout(r, 5));
+await new Promise((r) => setTimeout(r, Math.random() * 150));
+Deno.exit(0);
+`,
+    );
+    const failures: string[] = [];
+    for (let run = 0; run < 12; run++) {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", `${dir}/main.ts`],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      if (!out.success) {
+        failures.push(
+          `run ${run}: exit ${out.code} signal ${out.signal} ${
+            new TextDecoder().decode(out.stderr)
+          }`,
+        );
+      }
+    }
+    // Before OPENSSL_INIT_NO_ATEXIT, about one run in five crashed in OPENSSL_cleanup().
+    assert.deepEqual(failures, []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
