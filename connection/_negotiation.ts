@@ -32,7 +32,7 @@ import {
   SSL_TLSEXT_ERR_OK,
 } from "../ffi/constants.ts";
 import { recordCallbackError } from "../errors/queue.ts";
-import { ownerOf } from "./_registry.ts";
+import { counted, ownerOf } from "./_registry.ts";
 import { Session } from "./session.ts";
 import type { Connection } from "./connection.ts";
 import type { Context } from "./context.ts";
@@ -351,7 +351,7 @@ export function setAlpnSelectCallback(
   callback: AlpnSelectCallback,
 ): void {
   requireFunction(callback);
-  alpnTrampoline ??= new Deno.UnsafeCallback(ALPN_CB, alpnSelect);
+  alpnTrampoline ??= new Deno.UnsafeCallback(ALPN_CB, counted(alpnSelect));
   hooksFor(owner).alpnSelect = callback;
   native().ssl.SSL_CTX_set_alpn_select_cb(ctx, alpnTrampoline.pointer, null);
 }
@@ -413,7 +413,7 @@ export function setServernameCallback(
   callback: ServernameCallback,
 ): void {
   requireFunction(callback);
-  servernameTrampoline ??= new Deno.UnsafeCallback(SERVERNAME_CB, servername);
+  servernameTrampoline ??= new Deno.UnsafeCallback(SERVERNAME_CB, counted(servername));
   hooksFor(owner).servername = callback;
   SSL_CTX_set_tlsext_servername_callback(ctx, servernameTrampoline.pointer);
 }
@@ -554,7 +554,7 @@ export function setClientHelloCallback(
   callback: ClientHelloCallback,
 ): void {
   requireFunction(callback);
-  clientHelloTrampoline ??= new Deno.UnsafeCallback(CLIENT_HELLO_CB, clientHello);
+  clientHelloTrampoline ??= new Deno.UnsafeCallback(CLIENT_HELLO_CB, counted(clientHello));
   hooksFor(owner).clientHello = callback;
   native().ssl.SSL_CTX_set_client_hello_cb(ctx, clientHelloTrampoline.pointer, null);
 }
@@ -593,7 +593,7 @@ export function setNewSessionCallback(
   callback: NewSessionCallback,
 ): void {
   requireFunction(callback);
-  newSessionTrampoline ??= new Deno.UnsafeCallback(NEW_SESSION_CB, newSession);
+  newSessionTrampoline ??= new Deno.UnsafeCallback(NEW_SESSION_CB, counted(newSession));
   hooksFor(owner).newSession = callback;
   native().ssl.SSL_CTX_sess_set_new_cb(ctx, newSessionTrampoline.pointer);
 }
@@ -627,7 +627,7 @@ export function setKeylogCallback(
   callback: KeylogCallback,
 ): void {
   requireFunction(callback);
-  keylogTrampoline ??= new Deno.UnsafeCallback(KEYLOG_CB, keylog);
+  keylogTrampoline ??= new Deno.UnsafeCallback(KEYLOG_CB, counted(keylog));
   hooksFor(owner).keylog = callback;
   native().ssl.SSL_CTX_set_keylog_callback(ctx, keylogTrampoline.pointer);
 }
@@ -659,7 +659,7 @@ export function setInfoCallback(
   callback: InfoCallback,
 ): void {
   requireFunction(callback);
-  infoTrampoline ??= new Deno.UnsafeCallback(INFO_CB, info);
+  infoTrampoline ??= new Deno.UnsafeCallback(INFO_CB, counted(info));
   hooksFor(owner).info = callback;
   native().ssl.SSL_CTX_set_info_callback(ctx, infoTrampoline.pointer);
 }
@@ -725,7 +725,7 @@ export function setOcspCallback(
   callback: OcspServerCallback | OcspClientCallback,
 ): void {
   requireFunction(callback);
-  statusTrampoline ??= new Deno.UnsafeCallback(STATUS_CB, status);
+  statusTrampoline ??= new Deno.UnsafeCallback(STATUS_CB, counted(status));
   const h = hooksFor(owner);
   if (role === "server") h.ocspServer = callback as OcspServerCallback;
   else h.ocspClient = callback as OcspClientCallback;

@@ -53,3 +53,36 @@ export function ownerOf<T extends object>(ssl: Deno.PointerValue): T | undefined
 export function liveOwnerCount(): number {
   return owners.size;
 }
+
+// ---- callbacks in progress ----------------------------------------------------------------
+
+/** How many denossl callbacks are running now (nested in an OpenSSL call on the JS thread). */
+let callbackDepth = 0;
+
+/**
+ * Whether a denossl callback is running now: OpenSSL is in the middle of an
+ * `SSL_*` call further up the stack. Freeing that `SSL`, or driving any
+ * connection from there, would re-enter OpenSSL.
+ *
+ * @returns True inside a callback.
+ */
+export function inCallback(): boolean {
+  return callbackDepth > 0;
+}
+
+/**
+ * Wraps a trampoline's function so that {@link inCallback} is true while it runs.
+ *
+ * @param fn The trampoline's function.
+ * @returns The same function, counted.
+ */
+export function counted<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+  return (...args: A): R => {
+    callbackDepth++;
+    try {
+      return fn(...args);
+    } finally {
+      callbackDepth--;
+    }
+  };
+}

@@ -12,7 +12,7 @@
 import { native } from "../ffi/library.ts";
 import { X509 } from "../crypto/x509.ts";
 import { recordCallbackError, recordVerifyFailure } from "../errors/queue.ts";
-import { ownerOf } from "./_registry.ts";
+import { counted, ownerOf } from "./_registry.ts";
 
 /** `X509_V_OK`. */
 const X509_V_OK = 0;
@@ -93,6 +93,9 @@ function verify(preverifyOk: number, store: Deno.PointerValue): number {
  * @returns The pointer to pass to `SSL_CTX_set_verify` / `SSL_set_verify`.
  */
 export function verifyTrampoline(): Deno.PointerObject {
-  trampoline ??= new Deno.UnsafeCallback({ parameters: ["i32", "pointer"], result: "i32" }, verify);
+  trampoline ??= new Deno.UnsafeCallback(
+    { parameters: ["i32", "pointer"], result: "i32" },
+    counted(verify),
+  );
   return trampoline.pointer;
 }

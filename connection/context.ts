@@ -36,6 +36,8 @@ import {
 import { X509 } from "../crypto/x509.ts";
 import { PKey } from "../crypto/pkey.ts";
 import { verifyTrampoline } from "./_verify.ts";
+import { counted, inCallback } from "./_registry.ts";
+import { releaseHandle, trackHandle } from "../ffi/_handles.ts";
 import type { VerifyCallback } from "./_verify.ts";
 import type { Connection } from "./connection.ts";
 import type { X509Name } from "../crypto/name.ts";
@@ -96,6 +98,7 @@ const registry = new FinalizationRegistry<
   if (ptr) {
     if (held.passwd) native().ssl.SSL_CTX_set_default_passwd_cb(ptr, null);
     native().ssl.SSL_CTX_free(ptr);
+    releaseHandle("SSL_CTX", held.ctx);
   }
   held.passwd?.close();
 });
@@ -206,6 +209,7 @@ export class Context {
     this.#ctx = ctx;
     this.#held = { ctx: BigInt(Deno.UnsafePointer.value(ctx)), passwd: null };
     registry.register(this, this.#held, this);
+    trackHandle("SSL_CTX", ctx);
     SSL_CTX_set_mode(ctx, MODE_ENABLE_PARTIAL_WRITE | MODE_ACCEPT_MOVING_WRITE_BUFFER);
     if (pin) {
       SSL_CTX_set_min_proto_version(ctx, pin);
@@ -458,7 +462,7 @@ export class Context {
     if (typeof callback !== "function") throw new TypeError("callback must be a function");
     const cb = new Deno.UnsafeCallback(
       PASSWD_CB,
-      (buf, size, rwflag) => {
+      counted((buf: Deno.PointerValue, size: number, rwflag: number) => {
         try {
           const value = toBytes(callback(size, rwflag !== 0, userdata));
           if (value.length > size) throw new RangeError(`Passphrase is longer than ${size} bytes`);
@@ -469,10 +473,12 @@ export class Context {
           recordCallbackError(e);
           return -1;
         }
-      },
+      }),
     );
     native().ssl.SSL_CTX_set_default_passwd_cb(ctx, cb.pointer);
-    this.#passwd?.close();
+    const old = this.#passwd; // it may be running (a callback that replaces itself): close it after
+    if (old && inCallback()) queueMicrotask(() => old.close());
+    else old?.close();
     this.#passwd = cb;
     this.#held.passwd = cb;
   }
@@ -1287,12 +1293,20 @@ export class Context {
     this.#ctx = null;
     registry.unregister(this);
     const { ssl } = native();
-    if (this.#passwd) {
-      ssl.SSL_CTX_set_default_passwd_cb(ctx, null);
-      this.#passwd.close();
-      this.#passwd = null;
-    }
-    ssl.SSL_CTX_free(ctx);
+    const passwd = this.#passwd;
+    this.#passwd = null;
+    const free = (): void => {
+      if (passwd) {
+        ssl.SSL_CTX_set_default_passwd_cb(ctx, null);
+        passwd.close();
+      }
+      ssl.SSL_CTX_free(ctx);
+    };
+    // Closed from a callback (its passphrase callback), OpenSSL still runs on this SSL_CTX
+    // up the stack: free it after that call.
+    if (inCallback()) queueMicrotask(free);
+    else free();
+    releaseHandle("SSL_CTX", ctx);
   }
 
   /** Same as {@link close}. */

@@ -10,10 +10,12 @@ import { long, usize } from "../ffi/ctypes.ts";
 import { copyBytes, readCString } from "../ffi/memory.ts";
 import { ClosedError } from "../errors/ssl_error.ts";
 import { clearErrors, sslErrorFromQueue } from "../errors/queue.ts";
+import { releaseHandle, trackHandle } from "../ffi/_handles.ts";
 
 const registry = new FinalizationRegistry<bigint>((address) => {
   const ptr = Deno.UnsafePointer.create(address);
   if (ptr) native().ssl.SSL_SESSION_free(ptr);
+  releaseHandle("SSL_SESSION", address);
 });
 
 /**
@@ -45,6 +47,7 @@ export class Session {
   private constructor(ptr: Deno.PointerObject) {
     this.#ptr = ptr;
     registry.register(this, BigInt(Deno.UnsafePointer.value(ptr)), this);
+    trackHandle("SSL_SESSION", ptr);
   }
 
   /**
@@ -293,6 +296,7 @@ export class Session {
     this.#ptr = null;
     registry.unregister(this);
     native().ssl.SSL_SESSION_free(ptr);
+    releaseHandle("SSL_SESSION", ptr);
   }
 
   /** Same as {@link close}. */

@@ -8,6 +8,7 @@ import { native } from "../ffi/library.ts";
 import { cstr, utf8 } from "../ffi/memory.ts";
 import { clearErrors } from "../errors/queue.ts";
 import { ClosedError } from "../errors/ssl_error.ts";
+import { releaseHandle, trackHandle } from "../ffi/_handles.ts";
 import { asn1StringToText, bioOutput, cryptoError, objectName, ulong } from "./_native.ts";
 
 /** `ASN1_STRFLGS_ESC_MSB`: escape bytes >= 0x80 as `\\XX` (left out, so text stays UTF-8). */
@@ -25,6 +26,7 @@ const MBSTRING_UTF8 = 0x1000;
 const registry = new FinalizationRegistry<bigint>((address) => {
   const ptr = Deno.UnsafePointer.create(address);
   if (ptr) native().crypto.X509_NAME_free(ptr);
+  releaseHandle("X509_NAME", address);
 });
 
 /**
@@ -74,6 +76,7 @@ export class X509Name {
   private constructor(ptr: Deno.PointerObject) {
     this.#ptr = ptr;
     registry.register(this, BigInt(Deno.UnsafePointer.value(ptr)), this);
+    trackHandle("X509_NAME", ptr);
   }
 
   /**
@@ -297,6 +300,7 @@ export class X509Name {
     if (this.#ptr === null) return;
     registry.unregister(this);
     native().crypto.X509_NAME_free(this.#ptr);
+    releaseHandle("X509_NAME", this.#ptr);
     this.#ptr = null;
   }
 

@@ -9,6 +9,7 @@ import { native } from "../ffi/library.ts";
 import { cstr, PointerOut, readCString, utf8 } from "../ffi/memory.ts";
 import { clearErrors, drainErrorQueue } from "../errors/queue.ts";
 import { ClosedError, SSLError } from "../errors/ssl_error.ts";
+import { releaseHandle, trackHandle } from "../ffi/_handles.ts";
 import {
   bioOutput,
   cryptoError,
@@ -21,6 +22,7 @@ import {
 const registry = new FinalizationRegistry<bigint>((address) => {
   const ptr = Deno.UnsafePointer.create(address);
   if (ptr) native().crypto.EVP_PKEY_free(ptr);
+  releaseHandle("EVP_PKEY", address);
 });
 
 /** The empty C string: the passphrase given to OpenSSL when the caller gave none. */
@@ -92,6 +94,7 @@ export class PKey {
   private constructor(ptr: Deno.PointerObject) {
     this.#ptr = ptr;
     registry.register(this, BigInt(Deno.UnsafePointer.value(ptr)), this);
+    trackHandle("EVP_PKEY", ptr);
   }
 
   /**
@@ -430,6 +433,7 @@ export class PKey {
     if (this.#ptr === null) return;
     registry.unregister(this);
     native().crypto.EVP_PKEY_free(this.#ptr);
+    releaseHandle("EVP_PKEY", this.#ptr);
     this.#ptr = null;
   }
 

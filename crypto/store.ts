@@ -20,10 +20,12 @@ import {
   withInputBio,
 } from "./_native.ts";
 import { X509 } from "./x509.ts";
+import { releaseHandle, trackHandle } from "../ffi/_handles.ts";
 
 const registry = new FinalizationRegistry<bigint>((address) => {
   const ptr = Deno.UnsafePointer.create(address);
   if (ptr) native().crypto.X509_STORE_free(ptr);
+  releaseHandle("X509_STORE", address);
 });
 
 /**
@@ -174,6 +176,7 @@ export class X509Store {
     }
     this.#ptr = ptr;
     registry.register(this, BigInt(Deno.UnsafePointer.value(ptr)), this);
+    trackHandle("X509_STORE", ptr);
   }
 
   /**
@@ -435,6 +438,7 @@ export class X509Store {
     if (this.#ptr === null) return;
     registry.unregister(this);
     native().crypto.X509_STORE_free(this.#ptr);
+    releaseHandle("X509_STORE", this.#ptr);
     this.#ptr = null;
   }
 

@@ -25,11 +25,13 @@ import {
   withInputBio,
 } from "./_native.ts";
 import { X509Name } from "./name.ts";
+import { releaseHandle, trackHandle } from "../ffi/_handles.ts";
 import { PKey } from "./pkey.ts";
 
 const registry = new FinalizationRegistry<bigint>((address) => {
   const ptr = Deno.UnsafePointer.create(address);
   if (ptr) native().crypto.X509_free(ptr);
+  releaseHandle("X509", address);
 });
 
 /** `NID_subject_alt_name`. */
@@ -122,6 +124,7 @@ export class X509 {
   private constructor(ptr: Deno.PointerObject) {
     this.#ptr = ptr;
     registry.register(this, BigInt(Deno.UnsafePointer.value(ptr)), this);
+    trackHandle("X509", ptr);
   }
 
   /**
@@ -577,6 +580,7 @@ export class X509 {
     if (this.#ptr === null) return;
     registry.unregister(this);
     native().crypto.X509_free(this.#ptr);
+    releaseHandle("X509", this.#ptr);
     this.#ptr = null;
   }
 

@@ -63,6 +63,7 @@ await conn.write(encoder.encode("hello through stdin"));
 const buf = new Uint8Array(1024);
 const n = await conn.read(buf);
 console.log(`the child answered: ${decoder.decode(buf.subarray(0, n ?? 0))}`);
+await conn.read(buf); // null: the child's close_notify; closing sooner could cut its pipe
 await conn[Symbol.asyncDispose]();
 console.log(`child exited with ${(await child.status).code}`);
 ctx.close();

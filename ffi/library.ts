@@ -198,6 +198,9 @@ function ffiPermissionError(cause: unknown): OpenSSLLoadError {
   );
 }
 
+/** `OPENSSL_INIT_NO_ATEXIT`: do not register `OPENSSL_cleanup` with `atexit`. */
+const OPENSSL_INIT_NO_ATEXIT = 0x00080000n;
+
 const VERSION_PROBE = {
   OpenSSL_version_num: { parameters: [], result: ULONG },
   OpenSSL_version: { parameters: ["i32"], result: "pointer" },
@@ -246,6 +249,10 @@ function openPair(
     tried.push({ path: libcryptoPath, reason: describe(e) });
     return undefined;
   }
+  // First call into OpenSSL: no cleanup at exit. OpenSSL's atexit handler frees its global
+  // state while other threads (Workers, `deno test --parallel`) may still be using it, which
+  // crashed about one exit in five with "double free or corruption" or a segfault.
+  crypto.symbols.OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, null);
   let ssl: Deno.DynamicLibrary<typeof SSL_SYMBOLS>;
   try {
     ssl = Deno.dlopen(libsslPath, SSL_SYMBOLS);
