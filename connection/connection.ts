@@ -27,7 +27,7 @@ import { inCallback, registerOwner, unregisterOwner } from "./_registry.ts";
 import { releaseHandle, trackHandle } from "../ffi/_handles.ts";
 import { verifyTrampoline } from "./_verify.ts";
 import type { VerifyCallback } from "./_verify.ts";
-import { toPipe } from "./transport.ts";
+import { toPipe, transportError } from "./transport.ts";
 import type { FdTransport, Pipe, Transport } from "./transport.ts";
 import {
   closeNativeFd,
@@ -983,7 +983,7 @@ export class ConnectionBase<T extends Transport = Transport> {
     // reaction per read alive until close (about 300 bytes per read, without bound).
     const n = await new Promise<number | null>((resolve, reject) => {
       this.#rejectClosed = reject;
-      read.then(resolve, reject);
+      read.then(resolve, (e) => reject(transportError(e)));
     });
     this.#rejectClosed = null;
     const rbio = this.#rbio;

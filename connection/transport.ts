@@ -6,6 +6,8 @@
  * @module
  */
 
+import { SysCallError } from "../errors/ssl_error.ts";
+
 /**
  * Anything with Deno's `read`/`write` pair: a `Deno.Conn` (TCP, Unix), a
  * `Deno.TlsConn` (TLS inside TLS), or your own object.
@@ -102,12 +104,38 @@ function isFn(v: unknown): v is (...a: unknown[]) => unknown {
   return typeof v === "function";
 }
 
+/**
+ * A transport's I/O error as denossl reports it: a connection reset, broken
+ * pipe or abort becomes a {@link SysCallError} with the errno (the
+ * transport's error as its `cause`), as OpenSSL reports it on a socket it
+ * drives itself; anything else is returned as it is.
+ *
+ * @param e What the transport threw.
+ * @returns The error to throw.
+ */
+export function transportError(e: unknown): unknown {
+  const linux = Deno.build.os === "linux" || Deno.build.os === "android";
+  let errno: number | null = null;
+  if (e instanceof Deno.errors.ConnectionReset) errno = linux ? 104 : 54;
+  else if (e instanceof Deno.errors.BrokenPipe) errno = 32;
+  else if (e instanceof Deno.errors.ConnectionAborted) errno = linux ? 103 : 53;
+  else if (e instanceof Deno.errors.UnexpectedEof) errno = -1;
+  if (errno === null) return e;
+  const error = new SysCallError(errno);
+  error.cause = e;
+  return error;
+}
+
 async function writeAllTo(write: (p: Uint8Array) => Promise<number>, p: Uint8Array): Promise<void> {
   let off = 0;
-  while (off < p.length) {
-    const n = await write(off === 0 ? p : p.subarray(off));
-    if (!(n > 0)) throw new Deno.errors.WriteZero("The transport wrote 0 bytes");
-    off += n;
+  try {
+    while (off < p.length) {
+      const n = await write(off === 0 ? p : p.subarray(off));
+      if (!(n > 0)) throw new Deno.errors.WriteZero("The transport wrote 0 bytes");
+      off += n;
+    }
+  } catch (e) {
+    throw transportError(e);
   }
 }
 
@@ -133,7 +161,11 @@ function fromStreamPair(t: StreamPairTransport): Pipe {
     },
     async writeAll(p): Promise<void> {
       // The stream may keep the chunk: hand it a copy.
-      await writer.write(p.slice());
+      try {
+        await writer.write(p.slice());
+      } catch (e) {
+        throw transportError(e);
+      }
     },
     async closeWrite(): Promise<void> {
       if (writerClosed) return;

@@ -628,3 +628,37 @@ Deno.test("a peer whose transport ends without close_notify: SysCallError (-1, U
     }
   }
 });
+
+Deno.test("a TCP reset from the peer mid-handshake is a SysCallError (ECONNRESET) in stream and native mode, not the transport's own error", async (t) => {
+  // Node's socket.resetAndDestroy() sends a real RST (Deno has no SO_LINGER).
+  const script =
+    `const s = require("net").createServer((c) => c.once("data", () => c.resetAndDestroy()));
+s.listen(0, "127.0.0.1", () => console.log(s.address().port));`;
+  const node = new Deno.Command("node", { args: ["-e", script], stdout: "piped" }).spawn();
+  const reader = node.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let line = "";
+  while (!line.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("node exited before listening");
+    line += value;
+  }
+  const port = Number(line.trim());
+  try {
+    for (const native of [false, true]) {
+      await t.step(native ? "native" : "stream", async () => {
+        let error: unknown;
+        try {
+          await connectTls({ hostname: "localhost", port, caCerts: [ca.certPEM], native });
+        } catch (e) {
+          error = e;
+        }
+        assert.ok(error instanceof SysCallError, `expected SysCallError, got ${error}`);
+        assert.equal(error.code, "ECONNRESET", error.message);
+      });
+    }
+  } finally {
+    node.kill();
+    await node.status;
+    await reader.cancel();
+  }
+});
