@@ -287,7 +287,7 @@ async function handshakeWithin<T extends Transport>(
     reason = signal?.aborted
       ? signal.reason
       : new Deno.errors.TimedOut(`TLS handshake did not finish within ${handshakeTimeout} ms`);
-    conn.close();
+    conn._abort(reason); // the connection's own handshake() rejects with it too
   };
   signal?.addEventListener("abort", abort, { once: true });
   if (handshakeTimeout !== undefined) timer = setTimeout(abort, handshakeTimeout);
