@@ -318,10 +318,9 @@ function alpnSelect(
       );
     }
     if (choice === "") return SSL_TLSEXT_ERR_ALERT_FATAL;
-    const wanted = toBytes(choice);
-    const entry = offered.find((e) =>
-      e.bytes.length === wanted.length && e.bytes.every((b, i) => b === wanted[i])
-    );
+    // Match by name, the strings the callback was given: a protocol that is not valid UTF-8
+    // decodes lossily and would never match its own re-encoding.
+    const entry = offered.find((e) => e.name === choice);
     if (!entry) {
       throw new TypeError(
         `The ALPN select callback chose "${choice}", which the client did not offer`,

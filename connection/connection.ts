@@ -141,6 +141,7 @@ export class ConnectionBase<T extends Transport = Transport> {
   #readable: ReadableStream<Uint8Array<ArrayBuffer>> | null = null;
   #writable: WritableStream<Uint8Array> | null = null;
   #roleSet = false;
+  #abortReason: unknown = undefined;
   // ---- native mode: OpenSSL does the socket I/O on our duplicate of the descriptor ----
   #native: NativeEndpoint | null = null;
   #nativeFallback: string | null = null;
@@ -1022,7 +1023,9 @@ export class ConnectionBase<T extends Transport = Transport> {
     } catch (e) {
       return Promise.reject(e);
     }
-    this.#handshakePromise ??= this.#runHandshake();
+    this.#handshakePromise ??= this.#runHandshake().catch((e) => {
+      throw this.#abortReason ?? e;
+    });
     return this.#handshakePromise;
   }
 
@@ -1923,6 +1926,17 @@ export class ConnectionBase<T extends Transport = Transport> {
     const done = last.catch(() => {}).then(() => pipe.close());
     this.#writeChain = done;
     return done;
+  }
+
+  /**
+   * Closes the connection; a handshake under way rejects with `reason` (a
+   * handshake timeout, an abort signal's reason) rather than `ClosedError`. Internal.
+   *
+   * @param reason Why.
+   */
+  _abort(reason: unknown): void {
+    this.#abortReason = reason;
+    this.close();
   }
 
   /** Same as {@link close}. */

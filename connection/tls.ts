@@ -63,7 +63,10 @@ export interface TlsCommonOptions {
   signal?: AbortSignal;
   /** Milliseconds the handshake may take before the connection is closed. */
   handshakeTimeout?: number;
-  /** Allows `minVersion` below TLS 1.2 (TLS 1.0/1.1, security level 0). @default {false} */
+  /**
+   * Allows `minVersion` below TLS 1.2 (TLS 1.0/1.1, security level 0), and a
+   * `ciphers` string that lowers the security level (`@SECLEVEL=0`). @default {false}
+   */
   unsafelyAllowLegacyProtocols?: boolean;
   /**
    * Native mode: OpenSSL reads and writes the TCP socket itself instead of
@@ -191,7 +194,17 @@ function configureCommon(ctx: Context, o: TlsCommonOptions): void {
   }
   ctx.setMinProtoVersion(min);
   if (max) ctx.setMaxProtoVersion(max);
-  if (o.ciphers) ctx.setCipherList(o.ciphers);
+  if (o.ciphers) {
+    const level = ctx.getSecurityLevel();
+    ctx.setCipherList(o.ciphers);
+    // "@SECLEVEL=0" in a cipher string enables NULL (no encryption) and anonymous (no
+    // certificate, so no verification) suites: an opt-out that must say "unsafe".
+    if (ctx.getSecurityLevel() < level && !o.unsafelyAllowLegacyProtocols) {
+      throw new RangeError(
+        `The cipher string "${o.ciphers}" lowers the security level, which allows NULL and anonymous suites: set unsafelyAllowLegacyProtocols: true to allow it`,
+      );
+    }
+  }
   if (o.ciphersuites) ctx.setTls13Ciphersuites(o.ciphersuites);
 }
 
@@ -294,7 +307,7 @@ async function handshakeWithin<T extends Transport>(
     reason = signal?.aborted
       ? signal.reason
       : new Deno.errors.TimedOut(`TLS handshake did not finish within ${handshakeTimeout} ms`);
-    conn.close();
+    conn._abort(reason); // the connection's own handshake() rejects with it too
   };
   signal?.addEventListener("abort", abort, { once: true });
   if (handshakeTimeout !== undefined) timer = setTimeout(abort, handshakeTimeout);
