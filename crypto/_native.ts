@@ -20,6 +20,8 @@ const TM_SIZE = 64;
 
 /** The buffer a native call is reading, kept reachable until it returns. */
 let _pinned: Uint8Array | undefined;
+/** The buffers memory BIOs of {@link withInputBio} read, kept reachable while they exist. */
+const _inputs: Uint8Array[] = [];
 
 /** A `d2i_*` function: `T *d2i_T(T **a, const unsigned char **in, long len)`. */
 type D2I = (a: null, inp: BigUint64Array<ArrayBuffer>, len: bigint) => Deno.PointerValue;
@@ -151,10 +153,14 @@ export function withInputBio<T>(
   // An empty array would pass as a null pointer, which BIO_new_mem_buf refuses.
   const bio = crypto.BIO_new_mem_buf(data.length > 0 ? data : new Uint8Array(1), data.length);
   if (bio === null) throw new Error("Out of memory: BIO_new_mem_buf failed");
+  // BIO_new_mem_buf does not copy: the BIO reads `data` during `read`, which allocates and
+  // may collect garbage. Keep `data` reachable from a root until the BIO is gone.
+  _inputs.push(data);
   try {
     return read(bio);
   } finally {
     crypto.BIO_free(bio);
+    _inputs.pop();
   }
 }
 

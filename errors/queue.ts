@@ -14,6 +14,7 @@ import { native } from "../ffi/library.ts";
 import { readCString, setErrno } from "../ffi/memory.ts";
 import { ERR_LIB_SYS } from "../ffi/constants.ts";
 import { SSLError } from "./ssl_error.ts";
+import { inCallback } from "../connection/_registry.ts";
 import type { OpenSSLErrorEntry, VerificationDetails } from "./ssl_error.ts";
 
 /** `ERR_SYSTEM_FLAG`: the bit that marks a packed errno in an error code (`INT_MAX + 1`). */
@@ -28,6 +29,10 @@ let verifyFailure: Pick<VerificationDetails, "depth" | "certificate"> | undefine
  * before each SSL call.
  */
 export function clearErrors(): void {
+  // Inside a callback, the queue and the slots belong to the OpenSSL call up the stack: a
+  // certificate read in a verify callback must not erase the verification failure (or an
+  // earlier callback's exception) that call reports.
+  if (inCallback()) return;
   native().crypto.ERR_clear_error();
   setErrno(0);
   callbackError = undefined;

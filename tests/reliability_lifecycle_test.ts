@@ -26,6 +26,7 @@ import {
   TLS1_2_VERSION,
   TLS_METHOD,
   TlsListener,
+  VerificationError,
   VERIFY_PEER,
   X509,
   X509Name,
@@ -740,4 +741,69 @@ Deno.exit(0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("reading certificates inside callbacks keeps what the OpenSSL call reports: the verification failure's depth and certificate, and an earlier callback's exception", async (t) => {
+  const { ca, leaf } = pki();
+  await t.step(
+    "a verify callback that reads the certificate's subject: VerificationError reports the same depth and certificate as without the read",
+    () => {
+      const failure = (read: boolean): VerificationError => {
+        using sctx = serverContext();
+        using cctx = new Context(TLS_METHOD);
+        using stranger = TestCA.create();
+        cctx.addCaCerts(stranger.certPEM); // not the server's CA: verification fails
+        cctx.setVerify(VERIFY_PEER, (_c, cert, _e, _d, ok) => {
+          if (read) void cert.subject.commonName;
+          return ok;
+        });
+        const { client, server } = pair(cctx, sctx);
+        try {
+          handshakeInMemory(client, server);
+        } catch (e) {
+          assert.ok(e instanceof VerificationError, String(e));
+          return e;
+        } finally {
+          client.close();
+          server.close();
+        }
+        assert.fail("the handshake succeeded");
+      };
+      const plain = failure(false);
+      const reading = failure(true);
+      assert.ok(plain.depth >= 0 && plain.certificate !== null);
+      assert.equal(reading.depth, plain.depth);
+      assert.equal(reading.certificate?.subject.commonName, plain.certificate?.subject.commonName);
+    },
+  );
+  await t.step(
+    "a keylog callback throws, then an info callback parses a certificate: the keylog exception still comes out of the handshake",
+    () => {
+      using sctx = serverContext();
+      using cctx = clientContext();
+      const boom = new Error("boom from the keylog callback");
+      let thrown = false;
+      cctx.setKeylogCallback(() => {
+        if (!thrown) {
+          thrown = true;
+          throw boom;
+        }
+      });
+      cctx.setInfoCallback(() => {
+        using cert = X509.fromPEM(leaf.certPEM);
+        void cert.subject.commonName;
+      });
+      const { client, server } = pair(cctx, sctx);
+      let error: unknown;
+      try {
+        handshakeInMemory(client, server);
+      } catch (e) {
+        error = e;
+      }
+      assert.equal(error, boom);
+      client.close();
+      server.close();
+    },
+  );
+  void ca;
 });
