@@ -39,7 +39,7 @@ import {
   sslErrorFromQueue,
   throwCallbackError,
 } from "../errors/queue.ts";
-import { ownerOf } from "./_registry.ts";
+import { counted, ownerOf } from "./_registry.ts";
 import { exportKeyingMaterial } from "./_keys.ts";
 import type { Connection } from "./connection.ts";
 import type { Context } from "./context.ts";
@@ -294,7 +294,7 @@ export function setCookieGenerateCallback(
   callback: CookieGenerateCallback,
 ): void {
   requireFunction(callback);
-  generateTrampoline ??= new Deno.UnsafeCallback(GENERATE_CB, generate);
+  generateTrampoline ??= new Deno.UnsafeCallback(GENERATE_CB, counted(generate));
   hooksFor(owner).generate = callback;
   native().ssl.SSL_CTX_set_cookie_generate_cb(ctx, generateTrampoline.pointer);
 }
@@ -312,7 +312,7 @@ export function setCookieVerifyCallback(
   callback: CookieVerifyCallback,
 ): void {
   requireFunction(callback);
-  verifyTrampoline ??= new Deno.UnsafeCallback(VERIFY_CB, verify);
+  verifyTrampoline ??= new Deno.UnsafeCallback(VERIFY_CB, counted(verify));
   hooksFor(owner).verify = callback;
   native().ssl.SSL_CTX_set_cookie_verify_cb(ctx, verifyTrampoline.pointer);
 }
@@ -411,7 +411,7 @@ export function setInitialTimeout(owner: object, ssl: Ptr, ms = 1000): void {
   if (typeof ms !== "number" || !(ms >= 1 && ms <= 60_000)) {
     throw new RangeError(`The initial retransmission timeout must be 1 to 60000 ms: got ${ms}`);
   }
-  timerTrampoline ??= new Deno.UnsafeCallback(TIMER_CB, timer);
+  timerTrampoline ??= new Deno.UnsafeCallback(TIMER_CB, counted(timer));
   const state = timers.get(owner);
   if (state) state.initialUs = Math.round(ms * 1000);
   else timers.set(owner, { initialUs: Math.round(ms * 1000), expiries: 0 });
