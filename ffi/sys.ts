@@ -10,45 +10,7 @@
  */
 
 import { libcCandidates } from "./library.ts";
-
-/** The libc symbols native mode uses. */
-export const SYS_SYMBOLS = {
-  dup: { parameters: ["i32"], result: "i32" }, // int dup(int)
-  close: { parameters: ["i32"], result: "i32" }, // int close(int)
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize" }, // ssize_t read(int, void *, size_t)
-  write: { parameters: ["i32", "buffer", "usize"], result: "isize" }, // ssize_t write(int, const void *, size_t)
-  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" }, // int fcntl(int, int, ...)
-  shutdown: { parameters: ["i32", "i32"], result: "i32" }, // int shutdown(int, int)
-  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" }, // int getsockname(int, struct sockaddr *, socklen_t *)
-  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" }, // int getpeername(int, struct sockaddr *, socklen_t *)
-  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" }, // int getsockopt(int, int, int, void *, socklen_t *)
-  pipe: { parameters: ["buffer"], result: "i32" }, // int pipe(int[2])
-  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true }, // int poll(struct pollfd *, nfds_t, int)
-  epoll_create1: { parameters: ["i32"], result: "i32", optional: true }, // int epoll_create1(int)
-  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32", optional: true }, // int epoll_ctl(int, int, int, struct epoll_event *)
-  epoll_wait: { // int epoll_wait(int, struct epoll_event *, int, int)
-    parameters: ["i32", "buffer", "i32", "i32"],
-    result: "i32",
-    nonblocking: true,
-    optional: true,
-  },
-  eventfd: { parameters: ["u32", "i32"], result: "i32", optional: true }, // int eventfd(unsigned, int)
-  kqueue: { parameters: [], result: "i32", optional: true }, // int kqueue(void) (macOS, BSD)
-  kevent: { // int kevent(int kq, const struct kevent *changes, int nchanges, struct kevent *events, int nevents, const struct timespec *timeout)
-    parameters: ["i32", "buffer", "i32", "buffer", "i32", "buffer"],
-    result: "i32",
-    optional: true,
-  },
-  kevent_wait: {
-    name: "kevent",
-    parameters: ["i32", "buffer", "i32", "buffer", "i32", "buffer"],
-    result: "i32",
-    nonblocking: true,
-    optional: true,
-  },
-  __errno_location: { parameters: [], result: "pointer", optional: true }, // int *__errno_location(void)
-  __error: { parameters: [], result: "pointer", optional: true }, // int *__error(void)
-} as const satisfies Deno.ForeignLibraryInterface;
+import { SYS_SYMBOLS } from "./symbols.ts";
 
 /** The opened libc, with {@link SYS_SYMBOLS}. */
 export type SysLibrary = Deno.DynamicLibrary<typeof SYS_SYMBOLS>["symbols"];
