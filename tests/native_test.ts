@@ -441,6 +441,47 @@ Deno.test("native mode", async (t) => {
         }, DEADLINE),
     );
 
+    await t.step(
+      "a native handshake against a silent server ends at handshakeTimeout and at an abort, leaving no wait behind",
+      () =>
+        withDeadline("native timeout", async (scope) => {
+          const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+          scope.defer(() => silent.close());
+          const held: Deno.Conn[] = [];
+          const accepting = (async () => {
+            for await (const c of silent) held.push(c);
+          })();
+          scope.defer(() => held.forEach((c) => c.close()));
+          const started = performance.now();
+          const timedOut = await catchError(
+            connectTls({
+              hostname: "localhost",
+              port: silent.addr.port,
+              caCerts: [pki.ca.certPEM],
+              native: true,
+              handshakeTimeout: 200,
+            }),
+          );
+          assert.ok(timedOut instanceof Deno.errors.TimedOut, String(timedOut));
+          assert.ok(performance.now() - started < 5000);
+          const controller = new AbortController();
+          setTimeout(() => controller.abort(new Error("stop")), 100);
+          const aborted = await catchError(
+            connectTls({
+              hostname: "localhost",
+              port: silent.addr.port,
+              caCerts: [pki.ca.certPEM],
+              native: true,
+              signal: controller.signal,
+            }),
+          );
+          assert.equal((aborted as Error).message, "stop");
+          await reactorSettled();
+          silent.close();
+          await accepting.catch(() => {});
+        }, DEADLINE),
+    );
+
     await t.step("bad descriptors give clear errors", async () => {
       using ctx = new Context(TLS_METHOD);
       const negative = await catchError(() => new Connection(ctx, { fd: -1 }));
