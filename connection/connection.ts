@@ -975,8 +975,8 @@ export class ConnectionBase<T extends Transport = Transport> {
 
   async #fillOnce(): Promise<void> {
     const pipe = this.#pipeOrThrow()!;
-    // Start at one record, grow when the transport fills the buffer: idle
-    // connections stay small, busy ones read 64 KiB at a time.
+    // Start small, grow (4x) each time the transport fills the buffer: idle
+    // connections stay small, busy ones soon read 64 KiB at a time.
     const buf = this.#inBuf ??= new Uint8Array(IN_BUFFER_START);
     const read = pipe.read(buf);
     read.catch(() => {});
@@ -996,7 +996,7 @@ export class ConnectionBase<T extends Transport = Transport> {
     }
     if (n > 0) crypto.BIO_write(rbio, buf, n);
     if (n === buf.length && buf.length < IN_BUFFER_SIZE) {
-      this.#inBuf = new Uint8Array(IN_BUFFER_SIZE);
+      this.#inBuf = new Uint8Array(Math.min(IN_BUFFER_SIZE, buf.length * 4));
     }
   }
 
@@ -1960,8 +1960,8 @@ export class ConnectionBase<T extends Transport = Transport> {
 
 /** Size of the buffer a connection reads its transport into. */
 const IN_BUFFER_SIZE = 64 * 1024;
-/** Its starting size: one full TLS record (16 KiB of data plus header and tag). */
-const IN_BUFFER_START = 16 * 1024 + 512;
+/** Its starting size: enough for small messages; it grows to 16 KiB, then 64 KiB, when filled. */
+const IN_BUFFER_START = 4 * 1024;
 /** Outgoing ciphertext queued before `write` flushes it mid-call. */
 const FLUSH_THRESHOLD = 256 * 1024;
 /** Chunk size of `readable` when the reader brings no buffer. */
