@@ -115,6 +115,14 @@ Deno.bench("16 KiB record: send / bioRead / bioWrite / recvInto", { group: "reco
   while (got < out.length) got += server.recvInto(out.subarray(got));
 });
 
+Deno.bench("16 KiB record: send / bioReadInto / bioWrite / recvInto", { group: "record" }, () => {
+  client.send(chunk);
+  const n = client.bioReadInto(wire);
+  server.bioWrite(wire.subarray(0, n));
+  let got = 0;
+  while (got < out.length) got += server.recvInto(out.subarray(got));
+});
+
 Deno.bench("in-memory handshake (new pair, TLS 1.3, P-256, verified)", { group: "hs" }, () => {
   const [c, s] = pair();
   c.close();
