@@ -4,7 +4,7 @@
  * @module
  */
 
-import { native } from "../ffi/library.ts";
+import { native, opensslVersion } from "../ffi/library.ts";
 import { usize } from "../ffi/ctypes.ts";
 import { cstr, readCString, toBytes } from "../ffi/memory.ts";
 import {
@@ -947,7 +947,10 @@ export class ConnectionBase<T extends Transport = Transport> {
 
   /** Reads once from the transport into the incoming BIO; at most one read is in flight. */
   #fill(): Promise<void> {
-    if (this.#native !== null) return this.#waitNative("read");
+    if (this.#native !== null) {
+      if (this.#ssl !== null) releaseRecordBuffers(this.#ssl);
+      return this.#waitNative("read");
+    }
     return this.#fillPromise ??= this.#doFill();
   }
 
@@ -975,6 +978,9 @@ export class ConnectionBase<T extends Transport = Transport> {
 
   async #fillOnce(): Promise<void> {
     const pipe = this.#pipeOrThrow()!;
+    // About to wait for the peer: an idle connection needs no record buffers
+    // (about 33 KiB); OpenSSL allocates them again for the next record.
+    releaseRecordBuffers(this._handle);
     // Start small, grow (4x) each time the transport fills the buffer: idle
     // connections stay small, busy ones soon read 64 KiB at a time.
     const buf = this.#inBuf ??= new Uint8Array(IN_BUFFER_START);
@@ -1956,6 +1962,22 @@ export class ConnectionBase<T extends Transport = Transport> {
   [Symbol.asyncDispose](): Promise<void> {
     return this.#closeNow();
   }
+}
+
+/**
+ * Whether idle connections may hand OpenSSL's record buffers back
+ * (`SSL_free_buffers`): safe from 3.0.14 on, which fixed CVE-2024-4741 (a
+ * use after free when a record was still partly buffered). Decided once.
+ */
+let freeBuffersSafe: boolean | undefined;
+
+function releaseRecordBuffers(ssl: Deno.PointerObject): void {
+  if (freeBuffersSafe === undefined) {
+    const { major, minor, patch } = opensslVersion();
+    freeBuffersSafe = major > 3 || minor > 0 || patch >= 14;
+  }
+  // Returns 0 (and frees nothing) while a record is partly read or written.
+  if (freeBuffersSafe) native().ssl.SSL_free_buffers(ssl);
 }
 
 /** Size of the buffer a connection reads its transport into. */

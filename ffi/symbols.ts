@@ -112,6 +112,7 @@ export const SSL_SYMBOLS = {
   SSL_get_rbio: { parameters: ["pointer"], result: "pointer" }, // BIO *SSL_get_rbio(const SSL *s)
   SSL_get_wbio: { parameters: ["pointer"], result: "pointer" }, // BIO *SSL_get_wbio(const SSL *s)
   SSL_set_fd: { parameters: ["pointer", "i32"], result: "i32" }, // int SSL_set_fd(SSL *s, int fd)
+  SSL_free_buffers: { parameters: ["pointer"], result: "i32" }, // int SSL_free_buffers(SSL *ssl)
   SSL_set_connect_state: { parameters: ["pointer"], result: "void" }, // void SSL_set_connect_state(SSL *s)
   SSL_set_accept_state: { parameters: ["pointer"], result: "void" }, // void SSL_set_accept_state(SSL *s)
   SSL_is_server: { parameters: ["pointer"], result: "i32" }, // int SSL_is_server(const SSL *s)
