@@ -41,12 +41,25 @@ export async function sha256(data: Uint8Array<ArrayBuffer>): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** A port that was free a moment ago: bind port 0, read it, release it. */
+/**
+ * A port that was free a moment ago, for a peer that must be told its port.
+ *
+ * Picked at random below Linux's ephemeral range (32768-60999), never by
+ * binding port 0: a port the kernel handed out and we released could be
+ * handed to another test's `listen({ port: 0 })` in parallel before our peer
+ * binds it, and our client would then talk to that test's server.
+ */
 export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = l.addr as Deno.NetAddr;
-  l.close();
-  return port;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AddrInUse)) throw e;
+    }
+  }
+  throw new Error("no free port found in 20000-31999 after 100 tries");
 }
 
 /** Whether something listens on 127.0.0.1:port (Linux: /proc/net/tcp, no connection made). */
