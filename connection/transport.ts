@@ -7,6 +7,7 @@
  */
 
 import { SysCallError } from "../errors/ssl_error.ts";
+import { ERRNO } from "../ffi/sys.ts";
 
 /**
  * Anything with Deno's `read`/`write` pair: a `Deno.Conn` (TCP, Unix), a
@@ -114,11 +115,10 @@ function isFn(v: unknown): v is (...a: unknown[]) => unknown {
  * @returns The error to throw.
  */
 export function transportError(e: unknown): unknown {
-  const linux = Deno.build.os === "linux" || Deno.build.os === "android";
   let errno: number | null = null;
-  if (e instanceof Deno.errors.ConnectionReset) errno = linux ? 104 : 54;
-  else if (e instanceof Deno.errors.BrokenPipe) errno = 32;
-  else if (e instanceof Deno.errors.ConnectionAborted) errno = linux ? 103 : 53;
+  if (e instanceof Deno.errors.ConnectionReset) errno = ERRNO.ECONNRESET;
+  else if (e instanceof Deno.errors.BrokenPipe) errno = ERRNO.EPIPE;
+  else if (e instanceof Deno.errors.ConnectionAborted) errno = ERRNO.ECONNABORTED;
   else if (e instanceof Deno.errors.UnexpectedEof) errno = -1;
   if (errno === null) return e;
   const error = new SysCallError(errno);

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { ERRNO, lastErrno, sys } from "./sys.ts";
+import { lastErrno, sys } from "./sys.ts";
 
 /** Which readiness a waiter needs. */
 export type Interest = "read" | "write";
@@ -467,6 +467,3 @@ export function reactor(): Reactor {
   shared = createReactor(backend === undefined ? {} : { backend });
   return shared;
 }
-
-/** errno values worth naming in native-mode errors. */
-export { ERRNO };

@@ -60,8 +60,8 @@ const IS_LINUX = Deno.build.os === "linux" || Deno.build.os === "android";
 
 /** errno values native mode reports by name. */
 export const ERRNO = IS_LINUX
-  ? { EBADF: 9, EINTR: 4, EAGAIN: 11, ENOTSOCK: 88, ENOTCONN: 107, EINVAL: 22 }
-  : { EBADF: 9, EINTR: 4, EAGAIN: 35, ENOTSOCK: 38, ENOTCONN: 57, EINVAL: 22 };
+  ? { EBADF: 9, EPIPE: 32, ENOTSOCK: 88, ECONNABORTED: 103, ECONNRESET: 104 }
+  : { EBADF: 9, EPIPE: 32, ENOTSOCK: 38, ECONNABORTED: 53, ECONNRESET: 54 };
 
 const F_GETFL = 3;
 const F_SETFL = 4;
@@ -70,8 +70,6 @@ const SOL_SOCKET = IS_LINUX ? 1 : 0xffff;
 const SO_TYPE = IS_LINUX ? 3 : 0x1008;
 /** `SOCK_STREAM` (1 on Linux and BSDs). */
 export const SOCK_STREAM = 1;
-/** `SOCK_DGRAM`. */
-export const SOCK_DGRAM = 2;
 const AF_UNIX = 1;
 const AF_INET = 2;
 const AF_INET6 = IS_LINUX ? 10 : Deno.build.os === "darwin" ? 30 : 28;

@@ -834,3 +834,35 @@ export async function ocspResponse(
   const path = `${dir}/resp.der`;
   return { der: await Deno.readFile(path), path };
 }
+
+/**
+ * Starts `s_server` on a free port with a certificate, stdin piped for its
+ * outgoing data. `-brief` prints a summary on stderr; without it, the full
+ * report (ALPN, reuse) goes to stdout, before the data received.
+ */
+export async function sServer(
+  scope: Scope,
+  cert: { certPEM: string; keyPEM: string },
+  extra: string[],
+  o: { brief?: boolean; naccept?: number } = {},
+): Promise<{ peer: Peer; port: number }> {
+  const files = await pemDir(scope, { cert: cert.certPEM, key: cert.keyPEM });
+  const port = freePort();
+  const peer = scope.adopt(
+    new Peer("openssl", [
+      "s_server",
+      "-accept",
+      `127.0.0.1:${port}`,
+      "-naccept",
+      String(o.naccept ?? 1),
+      ...(o.brief === false ? [] : ["-brief"]),
+      "-cert",
+      files.cert!,
+      "-key",
+      files.key!,
+      ...extra,
+    ], { stdin: true }),
+  );
+  await peer.listening(port, scope.signal);
+  return { peer, port };
+}

@@ -28,7 +28,6 @@ import {
   exchange,
   expiredLeaf,
   field,
-  freePort,
   hexPayload,
   interopStep,
   KEY_LABEL,
@@ -42,6 +41,7 @@ import {
   type Scope,
   serverContext,
   sha256,
+  sServer,
   type Suite,
   suiteRow,
   suites,
@@ -57,38 +57,6 @@ function pin(suite: Suite, keyType: Parameters<Suite["cipher"]>[0]): string[] {
   return suite.version === "TLSv1.3"
     ? ["-tls1_3", "-ciphersuites", suite.cipher(keyType)]
     : ["-tls1_2", "-cipher", suite.cipher(keyType)];
-}
-
-/**
- * Starts `s_server` on a free port with a certificate, stdin piped for its
- * outgoing data. `-brief` prints a summary on stderr; without it, the full
- * report (ALPN, reuse) goes to stdout, before the data received.
- */
-async function sServer(
-  scope: Scope,
-  cert: { certPEM: string; keyPEM: string },
-  extra: string[],
-  o: { brief?: boolean; naccept?: number } = {},
-): Promise<{ peer: Peer; port: number }> {
-  const files = await pemDir(scope, { cert: cert.certPEM, key: cert.keyPEM });
-  const port = freePort();
-  const peer = scope.adopt(
-    new Peer("openssl", [
-      "s_server",
-      "-accept",
-      `127.0.0.1:${port}`,
-      "-naccept",
-      String(o.naccept ?? 1),
-      ...(o.brief === false ? [] : ["-brief"]),
-      "-cert",
-      files.cert!,
-      "-key",
-      files.key!,
-      ...extra,
-    ], { stdin: true }),
-  );
-  await peer.listening(port, scope.signal);
-  return { peer, port };
 }
 
 /** What s_server (without -brief) prints once a handshake is done, before any data. */

@@ -22,7 +22,6 @@ import {
   clientContext,
   exchange,
   field,
-  freePort,
   makePki,
   Peer,
   pemDir,
@@ -31,6 +30,7 @@ import {
   type Scope,
   serverContext,
   sha256,
+  sServer,
   withDeadline,
 } from "./_peers.ts";
 import { runSnippet } from "./_subprocess.ts";
@@ -83,30 +83,6 @@ function dialTls(pki: Pki, port: number, native: boolean): Promise<TlsConnection
   return connectTls({ hostname: "localhost", port, caCerts: [pki.ca.certPEM], native });
 }
 
-async function sServer(scope: Scope, cert: { certPEM: string; keyPEM: string }): Promise<{
-  peer: Peer;
-  port: number;
-}> {
-  const files = await pemDir(scope, { cert: cert.certPEM, key: cert.keyPEM });
-  const port = freePort();
-  const peer = scope.adopt(
-    new Peer("openssl", [
-      "s_server",
-      "-accept",
-      `127.0.0.1:${port}`,
-      "-naccept",
-      "1",
-      "-brief",
-      "-cert",
-      files.cert!,
-      "-key",
-      files.key!,
-    ], { stdin: true }),
-  );
-  await peer.listening(port, scope.signal);
-  return { peer, port };
-}
-
 Deno.test("native mode", async (t) => {
   const pki = makePki("ec");
   try {
@@ -114,7 +90,7 @@ Deno.test("native mode", async (t) => {
       "interop: native denossl client ↔ openssl s_server — 4 MiB both ways, clean close",
       () =>
         withDeadline("native client ↔ s_server", async (scope) => {
-          const { peer, port } = await sServer(scope, pki.server);
+          const { peer, port } = await sServer(scope, pki.server, []);
           const summary = peer.waitFor("stderr", /Ciphersuite: .*\n/);
           const conn = await connectTls({
             hostname: "localhost",
