@@ -37,6 +37,8 @@ import {
   shutdownWrite,
 } from "./_native.ts";
 import { reactor } from "../ffi/reactor.ts";
+import { waitBegins, waitEnds } from "./_idle.ts";
+import type { IdleReleasable } from "./_idle.ts";
 import type { X509Name } from "../crypto/name.ts";
 import type { Session } from "./session.ts";
 import * as negotiation from "./_negotiation.ts";
@@ -138,6 +140,15 @@ export class ConnectionBase<T extends Transport = Transport> {
   #writesInFlight = 0;
   #handshakePromise: Promise<HandshakeInfo> | null = null;
   #rejectClosed: ((e: unknown) => void) | null = null;
+  /** What the idle sweeper calls while this connection waits for its peer. */
+  #idle: IdleReleasable = {
+    releaseIdle: () => {
+      const ssl = this.#ssl;
+      if (ssl === null || inCallback()) return;
+      releaseRecordBuffers(ssl);
+      if (this.#pipe !== null) this.#renewBios(ssl);
+    },
+  };
   #readable: ReadableStream<Uint8Array<ArrayBuffer>> | null = null;
   #writable: WritableStream<Uint8Array> | null = null;
   #roleSet = false;
@@ -939,26 +950,42 @@ export class ConnectionBase<T extends Transport = Transport> {
       ? pipe.writeAll(bytes)
       : this.#writeChain.then(() => pipe.writeAll(bytes));
     this.#writesInFlight++;
-    const chain = write.finally(() => this.#writesInFlight--);
-    chain.catch(() => {}); // callers that await see the error; nobody else must crash on it
+    const chain = write.then(() => {
+      this.#writesInFlight--;
+    }, (e) => {
+      this.#writesInFlight--;
+      throw e;
+    });
+    chain.catch(ignore); // callers that await see the error; nobody else must crash on it
     this.#writeChain = chain;
     return chain;
   }
 
   /** Reads once from the transport into the incoming BIO; at most one read is in flight. */
-  #fill(): Promise<void> {
+  /**
+   * Reads once from the transport into the incoming BIO; at most one read is
+   * in flight. `into`, a caller's buffer of at least 4 KiB, takes the
+   * transport's bytes on their way to the BIO (read() passes the buffer it
+   * decrypts into, which is free until then): an idle connection then holds
+   * no read buffer of its own, and a bulk reader's transport reads are as
+   * large as its buffer.
+   */
+  #fill(into?: Uint8Array): Promise<void> {
     if (this.#native !== null) {
-      if (this.#ssl !== null) releaseRecordBuffers(this.#ssl);
+      waitBegins(this.#idle);
       return this.#waitNative("read");
     }
-    return this.#fillPromise ??= this.#doFill();
+    return this.#fillPromise ??= this.#doFill(
+      into !== undefined && into.length >= IN_BUFFER_START ? into : null,
+    );
   }
 
   /**
-   * Frees the 64 KiB read buffer of a closed connection now, once no transport
-   * read can write into it: left to the garbage collector, which does not count
-   * it, a server under connection churn kept 128 KiB per closed connection pair
-   * (2.5 GB after 20,000).
+   * Frees the connection's own read buffer (up to 64 KiB) now, once no
+   * transport read can write into it: after the handshake (reads then use the
+   * caller's buffer when it is large enough) and at close. Left to the garbage
+   * collector, which does not count it, a server under connection churn kept
+   * 128 KiB per closed connection pair (2.5 GB after 20,000).
    */
   #releaseInBuf(): void {
     const buf = this.#inBuf;
@@ -967,41 +994,88 @@ export class ConnectionBase<T extends Transport = Transport> {
     buf.buffer.transfer(0); // detaches: the backing store is freed
   }
 
-  async #doFill(): Promise<void> {
+  /**
+   * One transport read into the incoming BIO, as a single promise: the read's
+   * own reaction lands the bytes, and close() rejects it through
+   * `#rejectClosed` (a transport whose close does not settle its pending read
+   * must not hang us). Nothing else is allocated per wait: this runs once per
+   * record a connection waits for.
+   */
+  #doFill(into: Uint8Array | null): Promise<void> {
+    let read: Promise<number | null>;
+    let buf: Uint8Array;
     try {
-      await this.#fillOnce();
-    } finally {
+      const pipe = this.#pipeOrThrow()!;
+      // About to wait for the peer: if the wait lasts, the idle sweeper frees
+      // OpenSSL's record buffers (about 33 KiB); see _idle.ts.
+      waitBegins(this.#idle);
+      // Start small, grow (4x) each time the transport fills the buffer: idle
+      // connections stay small, busy ones soon read 64 KiB at a time.
+      buf = into ?? (this.#inBuf ??= new Uint8Array(IN_BUFFER_START));
+      read = pipe.read(buf);
+    } catch (e) {
       this.#fillPromise = null;
-      if (this.#ssl === null) this.#releaseInBuf();
+      return Promise.reject(e);
     }
+    return new Promise<void>((resolve, reject) => {
+      this.#rejectClosed = reject;
+      read.then((n) => {
+        this.#fillSettled();
+        try {
+          this.#landRead(buf, n);
+          resolve();
+        } catch (e) {
+          reject(e);
+        }
+      }, (e) => {
+        this.#fillSettled();
+        reject(transportError(e));
+      });
+    });
   }
 
-  async #fillOnce(): Promise<void> {
-    const pipe = this.#pipeOrThrow()!;
-    // About to wait for the peer: an idle connection needs no record buffers
-    // (about 33 KiB); OpenSSL allocates them again for the next record.
-    releaseRecordBuffers(this._handle);
-    // Start small, grow (4x) each time the transport fills the buffer: idle
-    // connections stay small, busy ones soon read 64 KiB at a time.
-    const buf = this.#inBuf ??= new Uint8Array(IN_BUFFER_START);
-    const read = pipe.read(buf);
-    read.catch(() => {});
-    // A signal per wait, which close() rejects: racing one long-lived promise instead kept a
-    // reaction per read alive until close (about 300 bytes per read, without bound).
-    const n = await new Promise<number | null>((resolve, reject) => {
-      this.#rejectClosed = reject;
-      read.then(resolve, (e) => reject(transportError(e)));
-    });
+  /**
+   * Swaps empty memory BIOs for new ones: a memory BIO keeps the largest size
+   * it ever held (the handshake flights, a bulk burst), about 1.5 KiB per idle
+   * connection after a handshake, more after bulk. Only between records, when
+   * both are empty.
+   */
+  #renewBios(ssl: Deno.PointerObject): void {
+    const rbio = this.#rbio;
+    const wbio = this.#wbio;
+    if (rbio === null || wbio === null) return;
+    const { ssl: lib, crypto } = native();
+    if (Number(crypto.BIO_ctrl_pending(rbio)) !== 0) return;
+    if (Number(crypto.BIO_ctrl_pending(wbio)) !== 0) return;
+    const r = crypto.BIO_new(crypto.BIO_s_mem());
+    const w = crypto.BIO_new(crypto.BIO_s_mem());
+    if (r === null || w === null) {
+      if (r !== null) crypto.BIO_free(r);
+      if (w !== null) crypto.BIO_free(w);
+      return; // out of memory: keep the old ones
+    }
+    lib.SSL_set_bio(ssl, r, w); // frees the old pair
+    this.#rbio = r;
+    this.#wbio = w;
+  }
+
+  #fillSettled(): void {
+    waitEnds(this.#idle);
+    this.#fillPromise = null;
     this.#rejectClosed = null;
+    if (this.#ssl === null) this.#releaseInBuf();
+  }
+
+  /** Puts `n` bytes read from the transport into the incoming BIO (null: the transport ended). */
+  #landRead(buf: Uint8Array, n: number | null): void {
     const rbio = this.#rbio;
     if (rbio === null) throw new ClosedError("Connection");
-    const { crypto } = native();
     if (n === null) {
       BIO_set_mem_eof_return(rbio, 0); // the peer's transport ended: reads now see EOF
       return;
     }
-    if (n > 0) crypto.BIO_write(rbio, buf, n);
-    if (n === buf.length && buf.length < IN_BUFFER_SIZE) {
+    if (n > 0) native().crypto.BIO_write(rbio, buf, n);
+    if (buf === this.#inBuf && n === buf.length && buf.length < IN_BUFFER_SIZE) {
       this.#inBuf = new Uint8Array(Math.min(IN_BUFFER_SIZE, buf.length * 4));
     }
   }
@@ -1043,6 +1117,8 @@ export class ConnectionBase<T extends Transport = Transport> {
       const ret = lib.SSL_do_handshake(ssl);
       if (ret === 1) {
         throwCallbackError();
+        // Reads from here on go through the caller's buffer when it is large enough.
+        this.#releaseInBuf();
         await this.#flush();
         return this.#handshakeInfo();
       }
@@ -1112,7 +1188,7 @@ export class ConnectionBase<T extends Transport = Transport> {
       const code = lib.SSL_get_error(ssl, ret);
       if (code === SSL_ERROR_WANT_READ) {
         if (this.#outgoingPending()) this.#flush();
-        await this.#fill();
+        await this.#fill(p);
         continue;
       }
       if (code === SSL_ERROR_ZERO_RETURN) return null;
@@ -1926,6 +2002,7 @@ export class ConnectionBase<T extends Transport = Transport> {
     else free();
     releaseHandle("SSL", ssl);
     if (endpoint !== null) closeNativeTransport(endpoint);
+    waitEnds(this.#idle);
     this.#rejectClosed?.(new ClosedError("Connection"));
     this.#releaseInBuf();
     if (pipe === null) return Promise.resolve();
@@ -1979,6 +2056,9 @@ function releaseRecordBuffers(ssl: Deno.PointerObject): void {
   // Returns 0 (and frees nothing) while a record is partly read or written.
   if (freeBuffersSafe) native().ssl.SSL_free_buffers(ssl);
 }
+
+/** For promises whose rejection someone else handles. */
+function ignore(): void {}
 
 /** Size of the buffer a connection reads its transport into. */
 const IN_BUFFER_SIZE = 64 * 1024;
