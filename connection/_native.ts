@@ -200,6 +200,60 @@ function matches(fd: number, local: Deno.Addr, remote: Deno.Addr): boolean {
   return false;
 }
 
+/**
+ * Finds a TCP transport's descriptor through `/proc/self/fd` only (no scan of
+ * the whole descriptor range), skipping `skip` and this module's duplicates.
+ *
+ * @param local The transport's `localAddr`.
+ * @param remote The transport's `remoteAddr`.
+ * @param skip Descriptors known to belong to other connections.
+ * @returns The descriptor, or null when `/proc/self/fd` cannot be read or nothing matches.
+ */
+export function findTcpDescriptor(
+  local: Deno.Addr,
+  remote: Deno.Addr,
+  skip: ReadonlySet<number>,
+): number | null {
+  if (Deno.build.os !== "linux" || local.transport !== "tcp") return null;
+  let fds: number[];
+  try {
+    const status = Deno.permissions.querySync?.({ name: "read", path: "/proc/self/fd" });
+    if (status?.state !== "granted") return null;
+    fds = [];
+    for (const e of Deno.readDirSync("/proc/self/fd")) fds.push(Number(e.name));
+  } catch {
+    return null;
+  }
+  fds.sort((a, b) => b - a); // newest descriptors tend to be the highest
+  for (const fd of fds) {
+    if (fd < 0 || ours.has(fd) || skip.has(fd)) continue;
+    if (matches(fd, local, remote) && socketType(fd) === SOCK_STREAM) return fd;
+  }
+  return null;
+}
+
+/**
+ * Duplicates a descriptor for this module's own use (never matched by a search).
+ *
+ * @param fd The descriptor.
+ * @returns The duplicate, or -1.
+ */
+export function dupOwn(fd: number): number {
+  const dup = sys().dup(fd);
+  if (dup >= 0) ours.add(dup);
+  return dup;
+}
+
+/**
+ * Closes a duplicate made by {@link dupOwn}.
+ *
+ * @param fd The duplicate.
+ */
+export function closeOwn(fd: number): void {
+  if (!ours.delete(fd)) return;
+  sys().close(fd);
+}
+
 function findSocket(local: Deno.Addr, remote: Deno.Addr): number[] {
   if (local.transport !== "tcp" && local.transport !== "unix") {
     throw new TypeError(`native mode supports TCP and Unix sockets, not ${local.transport}`);

@@ -19,7 +19,12 @@ import {
   VERIFY_NONE,
 } from "../ffi/constants.ts";
 import { ClosedError, WantReadError } from "../errors/ssl_error.ts";
-import { clearErrors, sslErrorFromQueue, throwCallbackError } from "../errors/queue.ts";
+import {
+  clearErrors,
+  sslErrorFromQueue,
+  takeCallbackError,
+  throwCallbackError,
+} from "../errors/queue.ts";
 import { raiseSSLError, sslError } from "../errors/raise.ts";
 import { X509 } from "../crypto/x509.ts";
 import { Context } from "./context.ts";
@@ -38,6 +43,15 @@ import {
 } from "./_native.ts";
 import { reactor } from "../ffi/reactor.ts";
 import { waitBegins, waitEnds } from "./_idle.ts";
+import {
+  closeDirect,
+  DIRECT_AFTER_BYTES,
+  DIRECT_AFTER_FLUSHES,
+  directFlush,
+  isDenoTcpConn,
+  openDirect,
+} from "./_direct.ts";
+import type { DirectWriter } from "./_direct.ts";
 import type { IdleReleasable } from "./_idle.ts";
 import type { X509Name } from "../crypto/name.ts";
 import type { Session } from "./session.ts";
@@ -140,6 +154,8 @@ export class ConnectionBase<T extends Transport = Transport> {
   #writesInFlight = 0;
   #handshakePromise: Promise<HandshakeInfo> | null = null;
   #rejectClosed: ((e: unknown) => void) | null = null;
+  /** A failure met while reading ahead (#readMore), thrown by the next read. */
+  #readError: unknown = undefined;
   /** What the idle sweeper calls while this connection waits for its peer. */
   #idle: IdleReleasable = {
     releaseIdle: () => {
@@ -155,6 +171,10 @@ export class ConnectionBase<T extends Transport = Transport> {
   #abortReason: unknown = undefined;
   // ---- native mode: OpenSSL does the socket I/O on our duplicate of the descriptor ----
   #native: NativeEndpoint | null = null;
+  // ---- direct writes over a Deno.TcpConn (see _direct.ts) ----
+  #directCandidate = false;
+  #direct: DirectWriter | null = null;
+  #flushes = 0;
   #nativeFallback: string | null = null;
 
   /**
@@ -237,6 +257,7 @@ export class ConnectionBase<T extends Transport = Transport> {
     this.#rbio = rbio;
     this.#wbio = wbio;
     this.#pipe = pipe;
+    this.#directCandidate = pipe !== null && isDenoTcpConn(transport as object);
   }
 
   /** The `SSL*`, for denossl's own use. Throws when closed. */
@@ -258,6 +279,11 @@ export class ConnectionBase<T extends Transport = Transport> {
       );
     }
     return ssl;
+  }
+
+  /** Whether flushes now go straight to the socket (see _direct.ts). Internal, for tests. */
+  get _directWrites(): boolean {
+    return this.#direct !== null && this.#direct.fd >= 0;
   }
 
   /** The verify callback in force (the context's at creation, or this connection's own). Internal. */
@@ -942,9 +968,18 @@ export class ConnectionBase<T extends Transport = Transport> {
     const { crypto } = native();
     const pending = Number(crypto.BIO_ctrl_pending(wbio));
     if (pending === 0) return this.#writeChain;
-    const out = new Uint8Array(pending);
-    const n = crypto.BIO_read(wbio, out, pending);
-    const bytes = n === pending ? out : out.subarray(0, Math.max(0, n));
+    let bytes: Uint8Array;
+    const direct = this.#writesInFlight === 0 ? this.#directWriter(pending) : null;
+    if (direct !== null) {
+      const rest = directFlush(direct, wbio, pending);
+      if (direct.fd < 0) this.#direct = null; // the socket failed: the transport reports it
+      if (rest === null) return RESOLVED;
+      bytes = rest;
+    } else {
+      const out = new Uint8Array(pending);
+      const n = crypto.BIO_read(wbio, out, pending);
+      bytes = n === pending ? out : out.subarray(0, Math.max(0, n));
+    }
     // No write in flight: start this one now instead of after a settled promise.
     const write = this.#writesInFlight === 0
       ? pipe.writeAll(bytes)
@@ -961,7 +996,19 @@ export class ConnectionBase<T extends Transport = Transport> {
     return chain;
   }
 
-  /** Reads once from the transport into the incoming BIO; at most one read is in flight. */
+  /**
+   * The direct writer, opened once the connection has written enough to pay
+   * for finding its descriptor; null while writes go through the transport.
+   */
+  #directWriter(pending: number): DirectWriter | null {
+    if (this.#direct !== null) return this.#direct;
+    if (!this.#directCandidate) return null;
+    if (++this.#flushes < DIRECT_AFTER_FLUSHES && pending < DIRECT_AFTER_BYTES) return null;
+    this.#directCandidate = false; // one attempt
+    this.#direct = openDirect(this.#transport as unknown as Deno.TcpConn, this);
+    return this.#direct;
+  }
+
   /**
    * Reads once from the transport into the incoming BIO; at most one read is
    * in flight. `into`, a caller's buffer of at least 4 KiB, takes the
@@ -1178,12 +1225,19 @@ export class ConnectionBase<T extends Transport = Transport> {
     for (;;) {
       const ssl = this._drive();
       if (p.length === 0) return 0;
+      if (this.#readError !== undefined) {
+        const e = this.#readError;
+        this.#readError = undefined;
+        throw e;
+      }
       clearErrors();
       const ret = lib.SSL_read_ex(ssl, p, usize(p.length), count);
       if (ret === 1) {
         throwCallbackError();
+        const n = Number(count[0]);
+        const total = n < p.length ? this.#readMore(ssl, p, n) : n;
         if (this.#outgoingPending()) this.#flush();
-        return Number(count[0]);
+        return total;
       }
       const code = lib.SSL_get_error(ssl, ret);
       if (code === SSL_ERROR_WANT_READ) {
@@ -1198,6 +1252,44 @@ export class ConnectionBase<T extends Transport = Transport> {
       }
       throw sslError(ssl, ret);
     }
+  }
+
+  /**
+   * After one record, decrypts the records already received into the rest of
+   * `p`, as `Deno.Conn.read` returns all it has: a bulk reader makes one call
+   * per transport read, not one per 16 KiB record. A failure here is kept
+   * for the next `read` (the bytes before it are returned first); a
+   * close_notify shows again on the next read by itself.
+   *
+   * @returns The total now in `p`.
+   */
+  #readMore(ssl: Deno.PointerObject, p: Uint8Array, n: number): number {
+    const rbio = this.#rbio;
+    if (rbio === null || this.#pipe === null) return n;
+    const { ssl: lib, crypto } = native();
+    const count = this.#count;
+    let total = n;
+    while (total < p.length && Number(crypto.BIO_ctrl_pending(rbio)) > 0) {
+      clearErrors();
+      const ret = lib.SSL_read_ex(ssl, p.subarray(total), usize(p.length - total), count);
+      const thrown = takeCallbackError();
+      if (thrown !== undefined) {
+        this.#readError = thrown.error;
+        if (ret === 1) total += Number(count[0]);
+        break;
+      }
+      if (ret === 1) {
+        total += Number(count[0]);
+        continue;
+      }
+      const code = lib.SSL_get_error(ssl, ret);
+      if (code !== SSL_ERROR_WANT_READ && code !== SSL_ERROR_ZERO_RETURN) {
+        this.#readError = sslError(ssl, ret);
+      }
+      crypto.ERR_clear_error();
+      break;
+    }
+    return total;
   }
 
   #outgoingPending(): boolean {
@@ -1984,6 +2076,11 @@ export class ConnectionBase<T extends Transport = Transport> {
     this.#ssl = null;
     this.#rbio = null;
     this.#wbio = null;
+    if (this.#direct !== null) {
+      closeDirect(this.#direct); // the close_notify above went out already, or is queued on the transport
+      this.#direct = null;
+    }
+    this.#directCandidate = false;
     registry.unregister(this);
     unregisterOwner(ssl);
     if (endpoint !== null && endpoint.fd >= 0) {
@@ -2059,6 +2156,8 @@ function releaseRecordBuffers(ssl: Deno.PointerObject): void {
 
 /** For promises whose rejection someone else handles. */
 function ignore(): void {}
+
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /** Size of the buffer a connection reads its transport into. */
 const IN_BUFFER_SIZE = 64 * 1024;

@@ -328,6 +328,7 @@ export const SYS_SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" }, // int close(int)
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" }, // ssize_t read(int, void *, size_t)
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" }, // ssize_t write(int, const void *, size_t)
+  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" }, // ssize_t send(int, const void *, size_t, int)
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" }, // int fcntl(int, int, ...)
   shutdown: { parameters: ["i32", "i32"], result: "i32" }, // int shutdown(int, int)
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" }, // int getsockname(int, struct sockaddr *, socklen_t *)

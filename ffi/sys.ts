@@ -140,6 +140,22 @@ export function setNonBlocking(fd: number): boolean {
 }
 
 /**
+ * Whether a descriptor is in non-blocking mode.
+ *
+ * @param fd The descriptor.
+ * @returns True when `O_NONBLOCK` is set.
+ */
+export function isNonBlocking(fd: number): boolean {
+  const flags = sys().fcntl(fd, F_GETFL, 0);
+  return flags >= 0 && (flags & O_NONBLOCK) !== 0;
+}
+
+/** `send` flags: never block, never raise SIGPIPE (Linux values; 0 elsewhere). */
+export const SEND_NOWAIT = IS_LINUX ? 0x40 | 0x4000 : 0;
+/** `EAGAIN` / `EWOULDBLOCK` and `EINTR`: a send that may succeed later. */
+export const SEND_RETRY_ERRNOS: readonly number[] = IS_LINUX ? [11, 4] : [35, 4];
+
+/**
  * Parses an IPv4 or IPv6 literal as Deno prints it into its bytes.
  * IPv4-mapped IPv6 addresses compare equal to their IPv4 form.
  *

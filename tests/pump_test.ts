@@ -7,7 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { Connection, Context, TestCA, TLS_METHOD, VERIFY_PEER } from "../mod.ts";
+import { Connection, Context, SysCallError, TestCA, TLS_METHOD, VERIFY_PEER } from "../mod.ts";
+import { ERRNO } from "../ffi/sys.ts";
 import { IDLE_SWEEP_MS, waitingCount } from "../connection/_idle.ts";
 
 const ca = TestCA.create({ keyType: "ec" });
@@ -197,6 +198,122 @@ Deno.test("idle connections give back OpenSSL's record buffers within two sweeps
       ]);
       assert.deepEqual(got, burst);
     }));
+  } finally {
+    p.close();
+  }
+});
+
+function openFds(): number {
+  return [...Deno.readDirSync("/proc/self/fd")].length;
+}
+
+Deno.test({
+  name:
+    "over a Deno.TcpConn, a connection that writes enough sends straight to its socket: bytes intact and in order, through a full socket buffer, and close() gives the duplicate back",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const fdsBefore = openFds();
+    const p = await pairs(1);
+    const [c, s] = p.list[0]!;
+    try {
+      assert.equal(c._directWrites, false, "a handshake alone does not look for the descriptor");
+      // Small writes first (the 8th flush opens the direct path), then a burst far larger than
+      // the socket buffers while the reader sleeps: partial sends go through the transport.
+      const small = Array.from({ length: 20 }, (_, i) => pattern(1 + i * 37, i + 1));
+      const big = pattern(12 * 1024 * 1024, 99);
+      const expected = new Uint8Array(small.reduce((a, b) => a + b.length, 0) + big.length);
+      let off = 0;
+      for (const b of small) {
+        expected.set(b, off);
+        off += b.length;
+      }
+      expected.set(big, off);
+      const writing = (async () => {
+        for (const b of small) await c.write(b);
+        assert.equal(c._directWrites, true, "8 flushes open the direct path");
+        await c.write(big);
+      })();
+      await new Promise((r) => setTimeout(r, 300)); // the socket buffers fill up meanwhile
+      const got = await readExactly(s, expected.length, [65536, 4096, 1, 30000]);
+      await writing;
+      assert.deepEqual(got, expected);
+      // And the other way round, from one large write.
+      const back = pattern(300_000, 5);
+      const [gotBack] = await Promise.all([readExactly(c, back.length, [65536]), s.write(back)]);
+      assert.deepEqual(gotBack, back);
+      assert.equal(s._directWrites, true, "one 32 KiB flush opens it at once");
+      assert.equal(openFds(), fdsBefore + 4, "two sockets and two duplicates");
+    } finally {
+      p.close();
+    }
+    await new Promise((r) => setTimeout(r, 50)); // the transports close once the close_notify is out
+    assert.equal(openFds(), fdsBefore, "close() closed the duplicates and the sockets");
+  },
+});
+
+Deno.test("a wrapper around a Deno.TcpConn keeps every write: only Deno's own TcpConn is written around", async () => {
+  const ctx = contexts();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  const tcp = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  let counted = 0;
+  const wrapper = {
+    localAddr: tcp.localAddr,
+    remoteAddr: tcp.remoteAddr,
+    read: (b: Uint8Array) => tcp.read(b),
+    write: (b: Uint8Array) => {
+      counted += b.length;
+      return tcp.write(b);
+    },
+    close: () => tcp.close(),
+  };
+  const c = new Connection(ctx.client, wrapper);
+  c.setConnectState();
+  const s = new Connection(ctx.server, await accepted);
+  s.setAcceptState();
+  try {
+    await Promise.all([c.handshake(), s.handshake()]);
+    const before = counted;
+    const data = pattern(1024 * 1024, 4);
+    const [got] = await Promise.all([readExactly(s, data.length, [65536]), c.write(data)]);
+    assert.deepEqual(got, data);
+    assert.equal(c._directWrites, false);
+    assert.ok(counted - before > data.length, "every record went through the wrapper's write");
+  } finally {
+    c.close();
+    s.close();
+    listener.close();
+    ctx.client.close();
+    ctx.server.close();
+  }
+});
+
+Deno.test("a peer that went away after direct writes began: writes fail as SysCallError (EPIPE or ECONNRESET), as over the transport", async () => {
+  const p = await pairs(1);
+  const [c, s] = p.list[0]!;
+  try {
+    const data = pattern(64 * 1024, 8);
+    await Promise.all([readExactly(s, data.length, [65536]), c.write(data)]);
+    assert.equal(c._directWrites, true);
+    // The server closes its socket; its kernel answers further data with RST.
+    s.close();
+    await new Promise((r) => setTimeout(r, 50));
+    const error = await (async () => {
+      try {
+        for (let i = 0; i < 50; i++) {
+          await c.write(data);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      } catch (e) {
+        return e;
+      }
+      return null;
+    })();
+    assert.ok(error instanceof SysCallError, `got ${error}`);
+    assert.ok(
+      [ERRNO.EPIPE, ERRNO.ECONNRESET].includes((error as SysCallError).errno),
+      `errno ${(error as SysCallError).errno}`,
+    );
   } finally {
     p.close();
   }
