@@ -103,6 +103,15 @@ const fdRegistry = new FinalizationRegistry<NativeEndpoint>((endpoint) => {
   closeNativeFd(endpoint);
 });
 
+/** A settled promise, shared (a flush with nothing left to wait for returns it). */
+const RESOLVED: Promise<void> = Promise.resolve();
+/**
+ * The `size_t` that SSL_read_ex/SSL_write_ex report through. Every SSL call
+ * runs on the JS thread and the count is read right after the call returns
+ * (OpenSSL writes it last, after any callback), so one serves every connection.
+ */
+const COUNT = new BigUint64Array(1);
+
 /**
  * A TLS connection (OpenSSL's `SSL`). With a `null` transport it runs over
  * two memory BIOs: you move ciphertext with {@link bioRead} and
@@ -144,13 +153,14 @@ export class ConnectionBase<T extends Transport = Transport> {
   #rbio: Deno.PointerObject | null = null;
   #wbio: Deno.PointerObject | null = null;
   #verifyCallback: VerifyCallback<Connection<Transport>> | null;
-  readonly #count = new BigUint64Array(1);
+  /** The `size_t` out-parameter of SSL_read_ex/SSL_write_ex: shared, read right after each call. */
+  readonly #count = COUNT;
   // ---- async engine state (stream transports) ----
   readonly #transport: T;
   #pipe: Pipe | null = null;
   #inBuf: Uint8Array<ArrayBuffer> | null = null;
   #fillPromise: Promise<void> | null = null;
-  #writeChain: Promise<void> = Promise.resolve();
+  #writeChain: Promise<void> = RESOLVED;
   #writesInFlight = 0;
   #handshakePromise: Promise<HandshakeInfo> | null = null;
   #rejectClosed: ((e: unknown) => void) | null = null;
@@ -2156,8 +2166,6 @@ function releaseRecordBuffers(ssl: Deno.PointerObject): void {
 
 /** For promises whose rejection someone else handles. */
 function ignore(): void {}
-
-const RESOLVED: Promise<void> = Promise.resolve();
 
 /** Size of the buffer a connection reads its transport into. */
 const IN_BUFFER_SIZE = 64 * 1024;

@@ -126,11 +126,14 @@ export function transportError(e: unknown): unknown {
   return error;
 }
 
-async function writeAllTo(write: (p: Uint8Array) => Promise<number>, p: Uint8Array): Promise<void> {
+async function writeAllTo(
+  to: { write(p: Uint8Array): Promise<number> },
+  p: Uint8Array,
+): Promise<void> {
   let off = 0;
   try {
     while (off < p.length) {
-      const n = await write(off === 0 ? p : p.subarray(off));
+      const n = await to.write(off === 0 ? p : p.subarray(off));
       if (!(n > 0)) throw new Deno.errors.WriteZero("The transport wrote 0 bytes");
       off += n;
     }
@@ -183,6 +186,40 @@ function fromStreamPair(t: StreamPairTransport): Pipe {
 }
 
 /**
+ * An object with `read`/`write` (a `Deno.Conn`, most often): methods on a
+ * prototype rather than closures, since a server keeps one per connection.
+ */
+class StreamPipe implements Pipe {
+  readonly targets: object[];
+  readonly #s: StreamTransport;
+
+  constructor(s: StreamTransport) {
+    this.#s = s;
+    this.targets = [s];
+  }
+
+  read(p: Uint8Array): Promise<number | null> {
+    return this.#s.read(p);
+  }
+
+  writeAll(p: Uint8Array): Promise<void> {
+    return writeAllTo(this.#s, p);
+  }
+
+  async closeWrite(): Promise<void> {
+    if (isFn(this.#s.closeWrite)) await this.#s.closeWrite();
+  }
+
+  close(): void {
+    try {
+      this.#s.close?.();
+    } catch (e) {
+      if (!(e instanceof Deno.errors.BadResource)) throw e;
+    }
+  }
+}
+
+/**
  * Normalizes a transport.
  *
  * @param t The user's transport.
@@ -192,22 +229,7 @@ function fromStreamPair(t: StreamPairTransport): Pipe {
 export function toPipe(t: Exclude<Transport, null | FdTransport>): Pipe {
   const any = t as unknown as Record<string, unknown>;
   if (isFn(any.read) && isFn(any.write)) {
-    const s = t as StreamTransport;
-    return {
-      targets: [s],
-      read: (p) => s.read(p),
-      writeAll: (p) => writeAllTo((b) => s.write(b), p),
-      closeWrite: async () => {
-        if (isFn(any.closeWrite)) await s.closeWrite!();
-      },
-      close: () => {
-        try {
-          s.close?.();
-        } catch (e) {
-          if (!(e instanceof Deno.errors.BadResource)) throw e;
-        }
-      },
-    };
+    return new StreamPipe(t as StreamTransport);
   }
   const reader = any.reader as SplitTransport["reader"] | undefined;
   const writer = any.writer as SplitTransport["writer"] | undefined;
@@ -223,7 +245,7 @@ export function toPipe(t: Exclude<Transport, null | FdTransport>): Pipe {
     return {
       targets: [reader, writer],
       read: (p) => reader.read(p),
-      writeAll: (p) => writeAllTo((b) => writer.write(b), p),
+      writeAll: (p) => writeAllTo(writer, p),
       closeWrite: () => {
         if (!writerClosed) {
           writerClosed = true;
