@@ -7,8 +7,8 @@
  * `Deno.TcpConn` the same bytes can go to the same socket with one
  * synchronous `send(2)` from a reused buffer. So once a connection has shown
  * that it writes enough to pay for finding its descriptor (8 flushes, or one
- * of 32 KiB), its socket is found through `/proc/self/fd` (Linux, with read
- * permission there; otherwise nothing changes) and duplicated; from then on a
+ * of 32 KiB), its socket is found (Linux: through `/proc/self/fd`, or by
+ * trying the first 1024 descriptors) and duplicated; from then on a
  * flush with no transport write in flight sends directly, and whatever the
  * socket does not take at once (a full send buffer, an error) goes the usual
  * way, through the transport's `write`, which waits for room and reports

@@ -200,14 +200,20 @@ function matches(fd: number, local: Deno.Addr, remote: Deno.Addr): boolean {
   return false;
 }
 
+/** Descriptors a direct-write search tries when `/proc/self/fd` cannot be listed. */
+export const DIRECT_SCAN_LIMIT = 1024;
+
 /**
- * Finds a TCP transport's descriptor through `/proc/self/fd` only (no scan of
- * the whole descriptor range), skipping `skip` and this module's duplicates.
+ * Finds a TCP transport's descriptor: through `/proc/self/fd` where it can be
+ * listed (Deno allows that only with `--allow-all`), otherwise by trying
+ * descriptors 0 to {@link DIRECT_SCAN_LIMIT} - 1 (Linux gives out the lowest
+ * free number, so a socket is rarely beyond the count of open descriptors).
+ * A TCP 4-tuple is unique, so the first match is the one.
  *
  * @param local The transport's `localAddr`.
  * @param remote The transport's `remoteAddr`.
  * @param skip Descriptors known to belong to other connections.
- * @returns The descriptor, or null when `/proc/self/fd` cannot be read or nothing matches.
+ * @returns The descriptor, or null when nothing matches.
  */
 export function findTcpDescriptor(
   local: Deno.Addr,
@@ -215,16 +221,20 @@ export function findTcpDescriptor(
   skip: ReadonlySet<number>,
 ): number | null {
   if (Deno.build.os !== "linux" || local.transport !== "tcp") return null;
-  let fds: number[];
+  let fds: Iterable<number> | null = null;
   try {
     const status = Deno.permissions.querySync?.({ name: "read", path: "/proc/self/fd" });
-    if (status?.state !== "granted") return null;
-    fds = [];
-    for (const e of Deno.readDirSync("/proc/self/fd")) fds.push(Number(e.name));
+    if (status?.state === "granted") {
+      const listed: number[] = [];
+      for (const e of Deno.readDirSync("/proc/self/fd")) listed.push(Number(e.name));
+      fds = listed.sort((a, b) => b - a); // newest descriptors tend to be the highest
+    }
   } catch {
-    return null;
+    // Deno wants --allow-all for /proc/self: scan instead
   }
-  fds.sort((a, b) => b - a); // newest descriptors tend to be the highest
+  fds ??= (function* (): Generator<number> {
+    for (let fd = 0; fd < DIRECT_SCAN_LIMIT; fd++) yield fd;
+  })();
   for (const fd of fds) {
     if (fd < 0 || ours.has(fd) || skip.has(fd)) continue;
     if (matches(fd, local, remote) && socketType(fd) === SOCK_STREAM) return fd;

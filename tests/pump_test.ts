@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { Connection, Context, SysCallError, TestCA, TLS_METHOD, VERIFY_PEER } from "../mod.ts";
 import { ERRNO } from "../ffi/sys.ts";
+import { runSnippet } from "./_subprocess.ts";
 import { IDLE_SWEEP_MS, waitingCount } from "../connection/_idle.ts";
 
 const ca = TestCA.create({ keyType: "ec" });
@@ -317,4 +318,43 @@ Deno.test("a peer that went away after direct writes began: writes fail as SysCa
   } finally {
     p.close();
   }
+});
+
+Deno.test({
+  name:
+    "direct writes need no read permission: without it the descriptor is found by trying descriptors (no prompt, no error), as with --allow-all through /proc/self/fd",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const snippet = `
+const ca = denossl.TestCA.create({ keyType: "ec" });
+const leaf = ca.issue({ ip: ["127.0.0.1"] });
+const sctx = new denossl.Context(denossl.TLS_METHOD);
+sctx.useCertificate(leaf.certPEM);
+sctx.usePrivateKey(leaf.keyPEM);
+const cctx = new denossl.Context(denossl.TLS_METHOD);
+cctx.addCaCerts(ca.certPEM);
+cctx.setVerify(denossl.VERIFY_PEER);
+const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+const accepted = listener.accept();
+const c = new denossl.Connection(cctx, await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }));
+c.setConnectState();
+const s = new denossl.Connection(sctx, await accepted);
+s.setAcceptState();
+await Promise.all([c.handshake(), s.handshake()]);
+const data = new Uint8Array(1 << 20).map((_, i) => i * 7);
+const got = new Uint8Array(data.length);
+let n = 0;
+await Promise.all([c.write(data), (async () => {
+  while (n < got.length) n += (await s.read(got.subarray(n))) ?? 0;
+})()]);
+report({ direct: c._directWrites, intact: got.every((b, i) => b === data[i]) });
+c.close(); s.close(); listener.close();
+`;
+    const flags = ["--allow-ffi", "--allow-net", "--allow-env"];
+    for (const given of [flags, [...flags, "--allow-read=/proc/self/fd"], ["--allow-all"]]) {
+      const result = await runSnippet(snippet, { flags: given });
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(result.report, { direct: true, intact: true }, `with ${given}`);
+    }
+  },
 });
