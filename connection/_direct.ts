@@ -7,8 +7,8 @@
  * `Deno.TcpConn` the same bytes can go to the same socket with one
  * synchronous `send(2)` from a reused buffer. So once a connection has shown
  * that it writes enough to pay for finding its descriptor (8 flushes, or one
- * of 32 KiB), its socket is found (Linux: through `/proc/self/fd`, or by
- * trying the first 1024 descriptors) and duplicated; from then on a
+ * of 32 KiB), its socket is found (Linux: by trying descriptors from 0 up,
+ * see `findTcpDescriptor`) and duplicated; from then on a
  * flush with no transport write in flight sends directly, and whatever the
  * socket does not take at once (a full send buffer, an error) goes the usual
  * way, through the transport's `write`, which waits for room and reports
@@ -35,9 +35,6 @@ export interface DirectWriter {
 export const DIRECT_AFTER_FLUSHES = 8;
 /** ...or the size of one flush that makes it look at once. */
 export const DIRECT_AFTER_BYTES = 32 * 1024;
-
-/** Originals of the open writers: a search skips them without a syscall. */
-const claimed = new Set<number>();
 
 const finalizer = new FinalizationRegistry<DirectWriter>((w) => closeDirect(w));
 
@@ -69,7 +66,7 @@ export function isDenoTcpConn(t: object): boolean {
 export function openDirect(t: Deno.TcpConn, owner: object): DirectWriter | null {
   let original: number | null;
   try {
-    original = findTcpDescriptor(t.localAddr, t.remoteAddr, claimed);
+    original = findTcpDescriptor(t.localAddr, t.remoteAddr);
   } catch {
     return null; // the transport is closed: its addresses are gone
   }
@@ -77,7 +74,6 @@ export function openDirect(t: Deno.TcpConn, owner: object): DirectWriter | null 
   const fd = dupOwn(original);
   if (fd < 0) return null;
   const w: DirectWriter = { fd, original };
-  claimed.add(original);
   finalizer.register(owner, w, w);
   return w;
 }
@@ -90,8 +86,7 @@ export function openDirect(t: Deno.TcpConn, owner: object): DirectWriter | null 
 export function closeDirect(w: DirectWriter): void {
   if (w.fd < 0) return;
   finalizer.unregister(w);
-  claimed.delete(w.original);
-  closeOwn(w.fd);
+  closeOwn(w.fd, w.original);
   w.fd = -1;
 }
 

@@ -13,6 +13,7 @@ import {
   setNonBlocking,
   SOCK_STREAM,
   socketAddress,
+  socketIs,
   socketType,
   sys,
 } from "../ffi/sys.ts";
@@ -23,6 +24,8 @@ export interface NativeEndpoint {
   fd: number;
   /** The transport, for passthrough, `close()` and addresses. */
   readonly targets: object[];
+  /** The descriptor a search found and duplicated (-1 for a given `fd`). */
+  readonly original?: number;
 }
 
 /** Why native mode was not used: the connection falls back to stream mode. */
@@ -32,6 +35,10 @@ export interface NativeFallback {
 
 /** Descriptors this process duplicated for native connections (never matched by a search). */
 const ours = new Set<number>();
+/** Transports' descriptors we hold a duplicate of (a search skips them without a syscall). */
+const claimed = new Set<number>();
+/** How far a search for a TCP socket's descriptor goes when native mode is asked for. */
+const NATIVE_SCAN_LIMIT = 16384;
 
 function hasFn(o: Record<string, unknown>, key: string): boolean {
   return typeof o[key] === "function";
@@ -82,10 +89,10 @@ export function resolveNative(
       } (descriptors ${found.join(", ")}); cannot tell which is this transport's`,
     };
   }
-  return adopt(found[0]!, transport);
+  return adopt(found[0]!, transport, true);
 }
 
-function adopt(fd: unknown, transport: object): NativeEndpoint {
+function adopt(fd: unknown, transport: object, searched = false): NativeEndpoint {
   if (typeof fd !== "number" || !Number.isInteger(fd) || fd < 0) {
     throw new RangeError(`fd must be a non-negative integer, got ${String(fd)}`);
   }
@@ -111,7 +118,8 @@ function adopt(fd: unknown, transport: object): NativeEndpoint {
     throw new TypeError(`fd ${fd} cannot be made non-blocking (errno ${err})`);
   }
   ours.add(dup);
-  return { fd: dup, targets: [transport] };
+  if (searched) claimed.add(fd);
+  return { fd: dup, targets: [transport], original: searched ? fd : -1 };
 }
 
 /**
@@ -124,6 +132,7 @@ export function closeNativeFd(endpoint: NativeEndpoint): void {
   if (fd < 0) return;
   endpoint.fd = -1;
   ours.delete(fd);
+  if (endpoint.original !== undefined && endpoint.original >= 0) claimed.delete(endpoint.original);
   sys().close(fd);
 }
 
@@ -178,79 +187,66 @@ function candidateFds(): Iterable<number> {
   })();
 }
 
-function matches(fd: number, local: Deno.Addr, remote: Deno.Addr): boolean {
+/** Whether a descriptor is a Unix socket with these two paths. */
+function matchesUnix(fd: number, local: Deno.Addr, remote: Deno.Addr): boolean {
   const mine = socketAddress(fd, "local");
-  if (mine === null) return false;
-  if (local.transport === "tcp") {
-    if (mine.family !== "inet" || mine.port !== local.port) return false;
-    const want = parseIp(local.hostname);
-    if (want === null || !sameIp(want, mine.address)) return false;
-    if (remote.transport !== "tcp") return false;
-    const peer = socketAddress(fd, "peer");
-    if (peer === null || peer.family !== "inet" || peer.port !== remote.port) return false;
-    const wantPeer = parseIp(remote.hostname);
-    return wantPeer !== null && sameIp(wantPeer, peer.address);
-  }
-  if (local.transport === "unix") {
-    if (mine.family !== "unix" || mine.path !== ((local as Deno.UnixAddr).path ?? "")) return false;
-    const peer = socketAddress(fd, "peer");
-    return peer !== null && peer.family === "unix" &&
-      peer.path === ((remote as Deno.UnixAddr).path ?? "");
-  }
-  return false;
+  if (mine === null || mine.family !== "unix") return false;
+  if (mine.path !== ((local as Deno.UnixAddr).path ?? "")) return false;
+  const peer = socketAddress(fd, "peer");
+  return peer !== null && peer.family === "unix" &&
+    peer.path === ((remote as Deno.UnixAddr).path ?? "");
 }
 
-/** Descriptors a direct-write search tries when `/proc/self/fd` cannot be listed. */
+/** How far a search for a TCP socket's descriptor goes for direct writes. */
 export const DIRECT_SCAN_LIMIT = 1024;
 
 /**
- * Finds a TCP transport's descriptor: through `/proc/self/fd` where it can be
- * listed (Deno allows that only with `--allow-all`), otherwise by trying
- * descriptors 0 to {@link DIRECT_SCAN_LIMIT} - 1 (Linux gives out the lowest
- * free number, so a socket is rarely beyond the count of open descriptors).
- * A TCP 4-tuple is unique, so the first match is the one.
+ * Finds a TCP transport's descriptor by trying descriptors from 0 up: Linux
+ * and the BSDs hand out the lowest free number, and the descriptors of other
+ * connections (the {@link claimed} set, our duplicates) are skipped without a
+ * syscall, so a search usually costs a few `getsockname` calls whatever the
+ * number of connections. Nothing is allocated per descriptor tried. A TCP
+ * 4-tuple is unique: the first match is the one.
  *
  * @param local The transport's `localAddr`.
  * @param remote The transport's `remoteAddr`.
- * @param skip Descriptors known to belong to other connections.
- * @returns The descriptor, or null when nothing matches.
+ * @param limit The first descriptor not tried.
+ * @returns The descriptor, or null when nothing below `limit` matches.
  */
 export function findTcpDescriptor(
   local: Deno.Addr,
   remote: Deno.Addr,
-  skip: ReadonlySet<number>,
+  limit: number = DIRECT_SCAN_LIMIT,
 ): number | null {
-  if (Deno.build.os !== "linux" || local.transport !== "tcp") return null;
-  let fds: Iterable<number> | null = null;
-  try {
-    const status = Deno.permissions.querySync?.({ name: "read", path: "/proc/self/fd" });
-    if (status?.state === "granted") {
-      const listed: number[] = [];
-      for (const e of Deno.readDirSync("/proc/self/fd")) listed.push(Number(e.name));
-      fds = listed.sort((a, b) => b - a); // newest descriptors tend to be the highest
+  if (local.transport !== "tcp" || remote.transport !== "tcp") return null;
+  const localIp = parseIp(local.hostname);
+  const remoteIp = parseIp(remote.hostname);
+  if (localIp === null || remoteIp === null) return null;
+  for (let fd = 0; fd < limit; fd++) {
+    if (ours.has(fd) || claimed.has(fd)) continue;
+    if (
+      socketIs(fd, "local", local.port, localIp) &&
+      socketIs(fd, "peer", remote.port, remoteIp) &&
+      socketType(fd) === SOCK_STREAM
+    ) {
+      return fd;
     }
-  } catch {
-    // Deno wants --allow-all for /proc/self: scan instead
-  }
-  fds ??= (function* (): Generator<number> {
-    for (let fd = 0; fd < DIRECT_SCAN_LIMIT; fd++) yield fd;
-  })();
-  for (const fd of fds) {
-    if (fd < 0 || ours.has(fd) || skip.has(fd)) continue;
-    if (matches(fd, local, remote) && socketType(fd) === SOCK_STREAM) return fd;
   }
   return null;
 }
 
 /**
- * Duplicates a descriptor for this module's own use (never matched by a search).
+ * Duplicates a descriptor a search found, for this module's own use; the
+ * original is skipped by later searches until {@link closeOwn}.
  *
  * @param fd The descriptor.
  * @returns The duplicate, or -1.
  */
 export function dupOwn(fd: number): number {
   const dup = sys().dup(fd);
-  if (dup >= 0) ours.add(dup);
+  if (dup < 0) return -1;
+  ours.add(dup);
+  claimed.add(fd);
   return dup;
 }
 
@@ -258,9 +254,11 @@ export function dupOwn(fd: number): number {
  * Closes a duplicate made by {@link dupOwn}.
  *
  * @param fd The duplicate.
+ * @param original The descriptor it duplicates.
  */
-export function closeOwn(fd: number): void {
+export function closeOwn(fd: number, original: number): void {
   if (!ours.delete(fd)) return;
+  claimed.delete(original);
   sys().close(fd);
 }
 
@@ -268,12 +266,15 @@ function findSocket(local: Deno.Addr, remote: Deno.Addr): number[] {
   if (local.transport !== "tcp" && local.transport !== "unix") {
     throw new TypeError(`native mode supports TCP and Unix sockets, not ${local.transport}`);
   }
+  if (local.transport === "tcp") {
+    const fd = findTcpDescriptor(local, remote, NATIVE_SCAN_LIMIT);
+    return fd === null ? [] : [fd];
+  }
+  // Unix sockets: every match counts (paths need not be unique), so look at them all.
   const found: number[] = [];
   for (const fd of candidateFds()) {
-    if (fd < 0 || ours.has(fd)) continue;
-    if (matches(fd, local, remote) && socketType(fd) === SOCK_STREAM) found.push(fd);
-    // A TCP 4-tuple is unique: stop at the first match.
-    if (found.length > 0 && local.transport === "tcp") break;
+    if (fd < 0 || ours.has(fd) || claimed.has(fd)) continue;
+    if (matchesUnix(fd, local, remote) && socketType(fd) === SOCK_STREAM) found.push(fd);
   }
   return found;
 }

@@ -291,9 +291,9 @@ export class ConnectionBase<T extends Transport = Transport> {
     return ssl;
   }
 
-  /** Whether flushes now go straight to the socket (see _direct.ts). Internal, for tests. */
-  get _directWrites(): boolean {
-    return this.#direct !== null && this.#direct.fd >= 0;
+  /** Our duplicate of the socket that flushes now go straight to (see _direct.ts), or -1. Internal, for tests. */
+  get _directFd(): number {
+    return this.#direct?.fd ?? -1;
   }
 
   /** The verify callback in force (the context's at creation, or this connection's own). Internal. */

@@ -126,6 +126,50 @@ export function socketAddress(fd: number, which: "local" | "peer"): SockAddr | n
 }
 
 /**
+ * Whether a socket's local or peer address is this IP and port, without
+ * allocating (a descriptor search tries many): IPv4-mapped IPv6 addresses
+ * equal their IPv4 form.
+ *
+ * @param fd The descriptor.
+ * @param which `"local"` (`getsockname`) or `"peer"` (`getpeername`).
+ * @param port The port.
+ * @param ip 4 or 16 address bytes ({@link parseIp}).
+ * @returns True on a match; false otherwise, also when the call fails.
+ */
+export function socketIs(
+  fd: number,
+  which: "local" | "peer",
+  port: number,
+  ip: Uint8Array,
+): boolean {
+  addrLen[0] = addrBuf.length;
+  const lib = sys();
+  const ret = which === "local"
+    ? lib.getsockname(fd, addrBuf, addrLen)
+    : lib.getpeername(fd, addrBuf, addrLen);
+  if (ret !== 0) return false;
+  if (((addrBuf[2]! << 8) | addrBuf[3]!) !== port) return false;
+  const family = IS_LINUX ? addrBuf[0]! | (addrBuf[1]! << 8) : addrBuf[1]!;
+  if (family === AF_INET) return bytesAre(addrBuf, 4, 4, ip);
+  if (family === AF_INET6) return bytesAre(addrBuf, 8, 16, ip);
+  return false;
+}
+
+/** Compares an address in `buf` (at `off`, `len` bytes) with `ip`, mapping IPv4 into IPv6. */
+function bytesAre(buf: Uint8Array, off: number, len: number, ip: Uint8Array): boolean {
+  if (len === ip.length) {
+    for (let i = 0; i < len; i++) if (buf[off + i] !== ip[i]) return false;
+    return true;
+  }
+  // One side is IPv4 (4 bytes), the other IPv6: equal only as ::ffff:a.b.c.d.
+  const [v6, v6off, v4, v4off] = len === 16 ? [buf, off, ip, 0] : [ip, 0, buf, off];
+  for (let i = 0; i < 10; i++) if (v6[v6off + i] !== 0) return false;
+  if (v6[v6off + 10] !== 0xff || v6[v6off + 11] !== 0xff) return false;
+  for (let i = 0; i < 4; i++) if (v6[v6off + 12 + i] !== v4[v4off + i]) return false;
+  return true;
+}
+
+/**
  * Sets `O_NONBLOCK` on a descriptor (shared by every duplicate of it).
  *
  * @param fd The descriptor.
