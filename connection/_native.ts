@@ -9,7 +9,6 @@ import {
   ERRNO,
   lastErrno,
   parseIp,
-  sameIp,
   setNonBlocking,
   SOCK_STREAM,
   socketAddress,

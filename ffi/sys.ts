@@ -242,21 +242,3 @@ export function parseIp(text: string): Uint8Array | null {
   });
   return out;
 }
-
-/**
- * Whether two IP addresses are the same, treating `::ffff:a.b.c.d` as `a.b.c.d`.
- *
- * @param a 4 or 16 bytes.
- * @param b 4 or 16 bytes.
- * @returns True when equal.
- */
-export function sameIp(a: Uint8Array, b: Uint8Array): boolean {
-  const norm = (x: Uint8Array): Uint8Array =>
-    x.length === 16 && x.subarray(0, 10).every((v) => v === 0) && x[10] === 0xff &&
-      x[11] === 0xff
-      ? x.subarray(12)
-      : x;
-  const x = norm(a);
-  const y = norm(b);
-  return x.length === y.length && x.every((v, i) => v === y[i]);
-}
