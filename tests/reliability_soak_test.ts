@@ -12,23 +12,24 @@ import { runSnippet } from "./_subprocess.ts";
 const SOAK = new URL("../tools/soak.ts", import.meta.url).pathname;
 const RELIABILITY = new URL("../tools/_reliability.ts", import.meta.url).href;
 
-Deno.test("2,000 handshake + data + close cycles (memory BIOs and stream transports, TLS 1.3 and 1.2 with resumption) grow anonymous RSS by less than 2 MB after warm-up and free every native handle", async () => {
+/** The fields of tools/soak.ts's JSON line that the tests read. */
+interface SoakResult {
+  growthMB: number;
+  mallocInUseGrowthMB: number | null;
+  heapUsedGrowthMB: number;
+  leakedHandles: string[];
+  anomalies: string[];
+  liveHandlesEnd: Record<string, number>;
+  openDescriptorsWarm: number;
+  openDescriptorsEnd: number;
+}
+
+/** Runs tools/soak.ts with `args` (and --json) in a child process; returns its result line. */
+async function soak(
+  args: string[],
+): Promise<{ r: SoakResult; summary: string; code: number; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--v8-flags=--expose-gc,--max-semi-space-size=1",
-      SOAK,
-      "--cycles",
-      "2000",
-      "--warmup",
-      "2000",
-      "--bytes",
-      "4096",
-      "--limit-mb",
-      "2",
-      "--json",
-    ],
+    args: ["run", "-A", "--v8-flags=--expose-gc,--max-semi-space-size=1", SOAK, ...args, "--json"],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -37,14 +38,33 @@ Deno.test("2,000 handshake + data + close cycles (memory BIOs and stream transpo
   const line = stdout.split("\n").find((l) => l.startsWith("{"));
   assert.ok(line, `soak printed no result (exit ${out.code}, signal ${out.signal}): ${stderr}`);
   const r = JSON.parse(line);
-  const summary = JSON.stringify(r);
+  return { r, summary: JSON.stringify(r), code: out.code, stderr };
+}
+
+Deno.test("2,000 handshake + data + close cycles (memory BIOs and stream transports, TLS 1.3 and 1.2 with resumption) grow anonymous RSS by less than 2 MB after warm-up and free every native handle", async () => {
+  const { r, summary, code, stderr } = await soak(
+    ["--cycles", "2000", "--warmup", "2000", "--bytes", "4096", "--limit-mb", "2"],
+  );
   assert.ok(r.growthMB < 2, `anonymous RSS grew ${r.growthMB} MB: ${summary}`);
   assert.ok(r.mallocInUseGrowthMB === null || r.mallocInUseGrowthMB < 1, summary);
   assert.ok(r.heapUsedGrowthMB < 1, summary);
   assert.deepEqual(r.leakedHandles, [], summary);
   assert.deepEqual(r.anomalies, [], summary);
   assert.equal(r.liveHandlesEnd.SSL, 0, summary);
-  assert.equal(out.code, 0, `${summary}\n${stderr}`);
+  assert.equal(code, 0, `${summary}\n${stderr}`);
+});
+
+Deno.test("600 cycles over loopback TCP with 64 KiB each way (direct writes to the socket) leave malloc, the V8 heap, native handles and open descriptors where the warm-up left them", async () => {
+  const { r, summary, code, stderr } = await soak(
+    ["--mode", "tcp", "--cycles", "600", "--warmup", "300", "--bytes", "65536", "--limit-mb", "8"],
+  );
+  assert.ok(r.mallocInUseGrowthMB === null || r.mallocInUseGrowthMB < 1, summary);
+  assert.ok(r.heapUsedGrowthMB < 1, summary);
+  assert.deepEqual(r.leakedHandles, [], summary);
+  assert.deepEqual(r.anomalies, [], summary);
+  assert.equal(r.liveHandlesEnd.SSL, 0, summary);
+  assert.ok(r.openDescriptorsEnd <= r.openDescriptorsWarm, summary);
+  assert.equal(code, 0, `${summary}\n${stderr}`);
 });
 
 Deno.test("a long-lived stream connection's heap does not grow with the number of reads that waited (30,000 reads)", async () => {

@@ -14,7 +14,10 @@
  * cleanly (close_notify both ways) and frees them. Cycles alternate between
  * memory BIOs (the synchronous API) and an in-memory stream transport (the
  * async engine: `handshake`, `read`, `write`, `closeWrite`), and between
- * TLS 1.3 and TLS 1.2 (resumed with the previous session's ticket). Peer
+ * TLS 1.3 and TLS 1.2 (resumed with the previous session's ticket).
+ * `--mode tcp` runs every cycle over loopback TCP instead (`Deno.TcpConn`,
+ * so writes of 32 KiB or more go straight to the socket, see
+ * connection/_direct.ts) and also fails when open descriptors grow. Peer
  * certificates and sessions are taken every cycle; `--forget` percent of
  * them are left to the finalization backstop, the rest closed.
  *
@@ -177,11 +180,22 @@ async function streamCycle(i: number): Promise<void> {
   client.setVerifyHostname("localhost");
   const server = new Connection(sctx, b);
   server.setAcceptState();
+  await exchangeAndClose(i, client, server);
+}
+
+/** The async cycle after both connections exist: handshake, data each way, close_notify, close. */
+async function exchangeAndClose(
+  i: number,
+  client: Connection,
+  server: Connection,
+  check32k?: () => void,
+): Promise<void> {
   const [info] = await Promise.all([client.handshake(), server.handshake()]);
   if (!forget(i)) info.peerCertificate?.close();
   const buf = new Uint8Array(data.length);
   await Promise.all([client.write(data), readExactly(server, data.length, buf)]);
   await Promise.all([server.write(data), readExactly(client, data.length, buf)]);
+  check32k?.();
   await client.closeWrite();
   check((await server.read(buf)) === null, "server saw no close_notify");
   await server.closeWrite();
@@ -190,12 +204,42 @@ async function streamCycle(i: number): Promise<void> {
   await server[Symbol.asyncDispose]();
 }
 
+let listener: Deno.TcpListener | null = null;
+
+/** One cycle over loopback TCP: the stream cycle's steps on real sockets. */
+async function tcpCycle(i: number): Promise<void> {
+  const { client: cctx, server: sctx } = pairs[(i >> 1) % 2]!;
+  listener ??= Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  const client = new Connection(
+    cctx,
+    await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
+  );
+  client.setConnectState();
+  client.setVerifyHostname("localhost");
+  const server = new Connection(sctx, await accepted);
+  server.setAcceptState();
+  await exchangeAndClose(i, client, server, () => {
+    if (data.length >= 32768) check(client._directFd >= 0, "no direct writes over TCP");
+  });
+}
+
+/** Open descriptors (Linux; -1 elsewhere or without permission). */
+function openDescriptors(): number {
+  try {
+    return [...Deno.readDirSync("/proc/self/fd")].length;
+  } catch {
+    return -1;
+  }
+}
+
 const mb = (n: number): number => Math.round((n / 1048576) * 100) / 100;
 
 async function run(from: number, to: number): Promise<void> {
   for (let i = from; i < to; i++) {
     const memory = options.mode === "memory" || (options.mode === "mixed" && i % 2 === 0);
-    if (memory) memoryCycle(i);
+    if (options.mode === "tcp") await tcpCycle(i);
+    else if (memory) memoryCycle(i);
     else await streamCycle(i);
     // Yield to the event loop now and then, as a server does at every socket read: within one
     // macrotask V8 keeps every WeakRef target alive (the spec's KeepDuringJob), and each
@@ -216,12 +260,16 @@ await run(0, warmup);
 const warm = await memorySample(); // collects garbage first: forgotten objects are freed
 const mapsWarm = options.smaps ? residentByMapping() : null;
 const handlesWarm = liveHandles();
+const fdsWarm = openDescriptors();
 const measured = performance.now();
 await run(warmup, warmup + options.cycles);
 const elapsed = performance.now() - measured;
 const last = await memorySample();
 const mapsEnd = options.smaps ? residentByMapping() : null;
 const handlesEnd = liveHandles();
+// The last cycle's transports close once their final writes are out: give them a moment.
+await new Promise((r) => setTimeout(r, 100));
+const fdsEnd = openDescriptors();
 const growth = last.rssAnon - warm.rssAnon;
 const leakedHandles = Object.entries(handlesEnd)
   .filter(([k, v]) => v > handlesWarm[k as keyof typeof handlesWarm])
@@ -249,6 +297,8 @@ const result = {
   liveHandlesEnd: handlesEnd,
   leakedHandles,
   anomalies: handleAnomalies(),
+  openDescriptorsWarm: fdsWarm,
+  openDescriptorsEnd: fdsEnd,
 };
 if (options.json) console.log(JSON.stringify(result));
 else {
@@ -269,6 +319,7 @@ else {
       } MB), V8 heap in use ${result.heapUsedGrowthMB} MB, reserved ${result.heapTotalGrowthMB} MB`,
   );
   console.log(`live native handles at the end: ${JSON.stringify(handlesEnd)}`);
+  console.log(`open descriptors after warm-up ${fdsWarm}, at the end ${fdsEnd}`);
   if (mapsWarm && mapsEnd) {
     const grown = [...mapsEnd].map(([k, v]) => [k, v - (mapsWarm.get(k) ?? 0)] as const)
       .filter(([, d]) => d > 0).sort((a, b) => b[1] - a[1]).slice(0, 8);
@@ -284,6 +335,7 @@ for (const p of pairs) {
 }
 leaf.close();
 ca.close();
+(listener as Deno.TcpListener | null)?.close();
 const ok = growth <= options["limit-mb"] * 1048576 && leakedHandles.length === 0 &&
-  result.anomalies.length === 0;
+  result.anomalies.length === 0 && fdsEnd <= fdsWarm;
 if (!ok) Deno.exit(1);
