@@ -356,3 +356,44 @@ c.close(); s.close(); listener.close();
     }
   },
 });
+
+/** Whether this machine has an IPv6 loopback to listen on. */
+function hasIpv6Loopback(): boolean {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "the descriptor search matches IPv6 sockets too (::1): direct writes, bytes intact",
+  ignore: Deno.build.os !== "linux" || !hasIpv6Loopback(),
+  fn: async () => {
+    const listener = Deno.listen({ hostname: "::1", port: 0 });
+    const ctx = contexts();
+    const accepted = listener.accept();
+    const c = new Connection(
+      ctx.client,
+      await Deno.connect({ hostname: "::1", port: listener.addr.port }),
+    );
+    c.setConnectState();
+    const s = new Connection(ctx.server, await accepted);
+    s.setAcceptState();
+    try {
+      await Promise.all([c.handshake(), s.handshake()]);
+      const data = pattern(200_000, 6);
+      const [got] = await Promise.all([readExactly(s, data.length, [65536]), c.write(data)]);
+      assert.deepEqual(got, data);
+      assert.ok(c._directFd >= 0);
+      assert.equal(socketType(c._directFd), SOCK_STREAM);
+    } finally {
+      c.close();
+      s.close();
+      listener.close();
+      ctx.client.close();
+      ctx.server.close();
+    }
+  },
+});
