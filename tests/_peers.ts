@@ -41,6 +41,16 @@ export async function sha256(data: Uint8Array<ArrayBuffer>): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** Whether this machine has an IPv6 loopback to listen on (tests needing it are ignored otherwise). */
+export function hasIpv6Loopback(): boolean {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * A port that was free a moment ago, for a peer that must be told its port.
  *

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { connectTls, listenTls, TestCA } from "../mod.ts";
 import { makePki, type Pki } from "./_pki.ts";
-import { freePort, Peer, type Scope, withDeadline } from "./_peers.ts";
+import { freePort, hasIpv6Loopback, Peer, type Scope, withDeadline } from "./_peers.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const DEADLINE_MS = 30_000;
@@ -763,19 +763,10 @@ Deno.test("cli.ts serve --cert/--key serves the given chain; inspect against it 
   }
 });
 
-function ipv6Loopback(): boolean {
-  try {
-    Deno.listen({ hostname: "::1", port: 0 }).close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 Deno.test({
   name:
     "cli.ts inspect [::1]:PORT: an IPv6 address in brackets, verified against its IP SAN, no SNI",
-  ignore: !ipv6Loopback(), // a host without IPv6 loopback cannot run it
+  ignore: !hasIpv6Loopback(), // a host without IPv6 loopback cannot run it
   fn: async () => {
     using ca = TestCA.create();
     using leaf = ca.issue({ ip: ["::1"] });

@@ -7,9 +7,18 @@
  */
 
 import assert from "node:assert/strict";
-import { Connection, Context, SysCallError, TestCA, TLS_METHOD, VERIFY_PEER } from "../mod.ts";
+import {
+  Connection,
+  Context,
+  SysCallError,
+  TestCA,
+  TLS_METHOD,
+  type Transport,
+  VERIFY_PEER,
+} from "../mod.ts";
 import { ERRNO, SOCK_STREAM, socketType } from "../ffi/sys.ts";
 import { runSnippet } from "./_subprocess.ts";
+import { hasIpv6Loopback } from "./_peers.ts";
 import { IDLE_SWEEP_MS, waitingCount } from "../connection/_idle.ts";
 
 const ca = TestCA.create({ keyType: "ec" });
@@ -62,6 +71,34 @@ async function pairs(n: number): Promise<{
       ctx.client.close();
     },
   };
+}
+
+/** One pair over TCP on `hostname`, the client's transport made by `transport`; closes all after `body`. */
+async function withPair(
+  hostname: string,
+  transport: (tcp: Deno.TcpConn) => Transport,
+  body: (c: Connection, s: Connection<Deno.TcpConn>) => Promise<void>,
+): Promise<void> {
+  const ctx = contexts();
+  const listener = Deno.listen({ hostname, port: 0 });
+  const accepted = listener.accept();
+  const c = new Connection(
+    ctx.client,
+    transport(await Deno.connect({ hostname, port: listener.addr.port })),
+  );
+  c.setConnectState();
+  const s = new Connection(ctx.server, await accepted);
+  s.setAcceptState();
+  try {
+    await Promise.all([c.handshake(), s.handshake()]);
+    await body(c, s);
+  } finally {
+    c.close();
+    s.close();
+    listener.close();
+    ctx.client.close();
+    ctx.server.close();
+  }
 }
 
 function pattern(n: number, seed: number): Uint8Array<ArrayBuffer> {
@@ -251,12 +288,8 @@ Deno.test({
 });
 
 Deno.test("a wrapper around a Deno.TcpConn keeps every write: only Deno's own TcpConn is written around", async () => {
-  const ctx = contexts();
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const accepted = listener.accept();
-  const tcp = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
   let counted = 0;
-  const wrapper = {
+  const wrap = (tcp: Deno.TcpConn) => ({
     localAddr: tcp.localAddr,
     remoteAddr: tcp.remoteAddr,
     read: (b: Uint8Array) => tcp.read(b),
@@ -265,26 +298,15 @@ Deno.test("a wrapper around a Deno.TcpConn keeps every write: only Deno's own Tc
       return tcp.write(b);
     },
     close: () => tcp.close(),
-  };
-  const c = new Connection(ctx.client, wrapper);
-  c.setConnectState();
-  const s = new Connection(ctx.server, await accepted);
-  s.setAcceptState();
-  try {
-    await Promise.all([c.handshake(), s.handshake()]);
+  });
+  await withPair("127.0.0.1", wrap, async (c, s) => {
     const before = counted;
     const data = pattern(1024 * 1024, 4);
     const [got] = await Promise.all([readExactly(s, data.length, [65536]), c.write(data)]);
     assert.deepEqual(got, data);
     assert.equal(c._directFd, -1);
     assert.ok(counted - before > data.length, "every record went through the wrapper's write");
-  } finally {
-    c.close();
-    s.close();
-    listener.close();
-    ctx.client.close();
-    ctx.server.close();
-  }
+  });
 });
 
 Deno.test("a peer that went away after direct writes began: writes fail as SysCallError (EPIPE or ECONNRESET), as over the transport", async () => {
@@ -357,43 +379,15 @@ c.close(); s.close(); listener.close();
   },
 });
 
-/** Whether this machine has an IPv6 loopback to listen on. */
-function hasIpv6Loopback(): boolean {
-  try {
-    Deno.listen({ hostname: "::1", port: 0 }).close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 Deno.test({
   name: "the descriptor search matches IPv6 sockets too (::1): direct writes, bytes intact",
   ignore: Deno.build.os !== "linux" || !hasIpv6Loopback(),
-  fn: async () => {
-    const listener = Deno.listen({ hostname: "::1", port: 0 });
-    const ctx = contexts();
-    const accepted = listener.accept();
-    const c = new Connection(
-      ctx.client,
-      await Deno.connect({ hostname: "::1", port: listener.addr.port }),
-    );
-    c.setConnectState();
-    const s = new Connection(ctx.server, await accepted);
-    s.setAcceptState();
-    try {
-      await Promise.all([c.handshake(), s.handshake()]);
+  fn: () =>
+    withPair("::1", (tcp) => tcp, async (c, s) => {
       const data = pattern(200_000, 6);
       const [got] = await Promise.all([readExactly(s, data.length, [65536]), c.write(data)]);
       assert.deepEqual(got, data);
       assert.ok(c._directFd >= 0);
       assert.equal(socketType(c._directFd), SOCK_STREAM);
-    } finally {
-      c.close();
-      s.close();
-      listener.close();
-      ctx.client.close();
-      ctx.server.close();
-    }
-  },
+    }),
 });
