@@ -202,6 +202,16 @@ function rssKiB(pid: number): number {
   return Number(m[1]);
 }
 
+/**
+ * A process's CPU time so far, all threads (also those that exited), in µs:
+ * `utime + stime` from /proc/PID/stat, at the kernel's 10 ms tick.
+ */
+function cpuMicros(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10_000; // fields 14 and 15, USER_HZ = 100
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- statistics
@@ -249,6 +259,8 @@ interface Workload {
   higherIsBetter: boolean;
   args?: string[];
   warm?: string[];
+  /** Operations per run and their name, for the server's CPU time per operation. */
+  ops?: [number, string];
 }
 
 const WORKLOADS: Workload[] = [
@@ -258,6 +270,7 @@ const WORKLOADS: Workload[] = [
     unit: "MB/s",
     higherIsBetter: true,
     args: ["bulk", String(BULK)],
+    ops: [BULK / 1e6, "MB sent"],
     warm: ["bulk", String(Math.min(BULK, 32 << 20))],
   },
   {
@@ -266,6 +279,7 @@ const WORKLOADS: Workload[] = [
     unit: "handshakes/s",
     higherIsBetter: true,
     args: ["hs", String(N.hsSeq), "1"],
+    ops: [N.hsSeq, "handshake"],
     warm: ["hs", "20", "1"],
   },
   {
@@ -274,6 +288,7 @@ const WORKLOADS: Workload[] = [
     unit: "handshakes/s",
     higherIsBetter: true,
     args: ["hs", String(N.hsConc), "16"],
+    ops: [N.hsConc, "handshake"],
     warm: ["hs", "32", "16"],
   },
   {
@@ -282,6 +297,7 @@ const WORKLOADS: Workload[] = [
     unit: "handshakes/s",
     higherIsBetter: true,
     args: ["resume", String(N.resume)],
+    ops: [N.resume, "handshake"],
     warm: ["resume", "20"],
   },
   {
@@ -290,9 +306,13 @@ const WORKLOADS: Workload[] = [
     unit: "round trips/s",
     higherIsBetter: true,
     args: ["pingpong", String(N.pingpong)],
+    ops: [N.pingpong, "round trip"],
     warm: ["pingpong", "1000"],
   },
 ];
+
+/** Server CPU time per operation, by workload and contender (socket workloads). */
+const serverCpu: Record<string, Record<string, Figure>> = {};
 
 async function socketWorkloads(
   cs: Contender[],
@@ -336,6 +356,7 @@ async function socketWorkloads(
         }
       }
       const values = new Map<string, number[]>(active.map((c) => [c.id, []]));
+      const cpu = new Map<string, number[]>(active.map((c) => [c.id, []]));
       const details = new Map<string, Record<string, unknown>>();
       const failed = new Set<string>();
       for (let i = 0; i < RUNS; i++) {
@@ -343,7 +364,10 @@ async function socketWorkloads(
           const c = active[(i + k) % active.length]!;
           if (failed.has(c.id)) continue;
           try {
-            const r = await clientJSON(c, pki.ca, servers.get(c.id)![1], w.args!);
+            const [server, port] = servers.get(c.id)!;
+            const cpu0 = cpuMicros(server.proc.pid);
+            const r = await clientJSON(c, pki.ca, port, w.args!);
+            if (w.ops) cpu.get(c.id)!.push((cpuMicros(server.proc.pid) - cpu0) / w.ops[0]);
             values.get(c.id)!.push(r.value!);
             const { value: _v, seconds: _s, ...rest } = r;
             details.set(c.id, rest);
@@ -357,6 +381,9 @@ async function socketWorkloads(
       for (const c of active) {
         if (failed.has(c.id)) continue;
         const v = values.get(c.id)!;
+        if (w.ops) {
+          (serverCpu[w.id] ??= {})[c.id] = figure(cpu.get(c.id)!, `µs per ${w.ops[1]}`);
+        }
         slot[c.id] = figure(v, w.unit, details.get(c.id));
         log(`  ${c.id} ${w.id}: ${fmt(slot[c.id]!.median)} ${w.unit} [${v.map(fmt).join(", ")}]`);
       }
@@ -672,6 +699,7 @@ const json = {
   denoNegotiated: probe,
   contenders: cs.map(({ id, label, unavailable, note }) => ({ id, label, unavailable, note })),
   results,
+  serverCpu,
   targets,
 };
 await Deno.writeTextFile(join(HERE, "results.json"), JSON.stringify(json, null, 2) + "\n");
@@ -728,6 +756,28 @@ lines.push(
   "Pair rows: only denossl (memory BIOs through the synchronous API) and C run them.",
   "",
 );
+lines.push(
+  "## Server CPU per operation",
+  "",
+  "The server process's CPU time (user + system, all threads, from /proc/PID/stat at the kernel's " +
+    "10 ms tick) over each run, divided by the run's operations: lower is better. Less sensitive " +
+    "to a busy machine than the rates above, since waiting for the CPU does not count. For bulk the " +
+    "server is the sender; for ping-pong, the echoing side.",
+  "",
+  `| workload | ${cs.map((c) => c.label).join(" | ")} | denossl ÷ Deno TLS |`,
+  `|---|${ids.map(() => "---").join("|")}|---|`,
+);
+for (const w of WORKLOADS) {
+  const row = serverCpu[w.id];
+  if (!row || !w.ops) continue;
+  const r = ratio(row.denossl_stream, row.deno);
+  lines.push(
+    `| ${w.title}, µs per ${w.ops[1]} | ${
+      ids.map((id) => cell(row[id] ?? results[w.id]?.[id] ?? na("n/a: not run", ""))).join(" | ")
+    } | ${r == null ? "—" : `**${r.toFixed(2)}×**`} |`,
+  );
+}
+lines.push("");
 lines.push(
   "## Targets",
   "",
