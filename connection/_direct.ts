@@ -47,13 +47,17 @@ const finalizer = new FinalizationRegistry<DirectWriter>((w) => closeDirect(w));
  */
 export function isDenoTcpConn(t: object): boolean {
   if (Deno.build.os !== "linux") return false;
-  const proto = Object.getPrototypeOf(t);
-  if (proto === null || proto.constructor?.name !== "TcpConn") return false;
-  for (const k of ["read", "write", "close", "closeWrite"]) {
-    if (Object.hasOwn(t, k)) return false;
+  try {
+    const proto = Object.getPrototypeOf(t);
+    if (proto === null || proto.constructor?.name !== "TcpConn") return false;
+    for (const k of ["read", "write", "close", "closeWrite"]) {
+      if (Object.hasOwn(t, k)) return false;
+    }
+    const local = (t as { localAddr?: Deno.Addr }).localAddr;
+    return local !== undefined && local.transport === "tcp";
+  } catch {
+    return false; // a Proxy or an accessor that throws: not Deno's own connection
   }
-  const local = (t as { localAddr?: Deno.Addr }).localAddr;
-  return local !== undefined && local.transport === "tcp";
 }
 
 /**

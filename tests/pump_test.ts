@@ -391,3 +391,29 @@ Deno.test({
       assert.equal(socketType(c._directFd), SOCK_STREAM);
     }),
 });
+
+Deno.test("a transport whose prototype's constructor getter throws is simply a stream transport", async () => {
+  const proto = Object.create(null, {
+    constructor: {
+      get() {
+        throw new Error("no constructor for you");
+      },
+    },
+  });
+  let tcp: Deno.TcpConn | null = null;
+  const odd = (t: Deno.TcpConn) => {
+    tcp = t;
+    return Object.assign(Object.create(proto), {
+      read: (b: Uint8Array) => t.read(b),
+      write: (b: Uint8Array) => t.write(b),
+      close: () => t.close(),
+    });
+  };
+  await withPair("127.0.0.1", odd, async (c, s) => {
+    assert.notEqual(tcp, null);
+    const data = pattern(100_000, 9);
+    const [got] = await Promise.all([readExactly(s, data.length, [65536]), c.write(data)]);
+    assert.deepEqual(got, data);
+    assert.equal(c._directFd, -1);
+  });
+});
