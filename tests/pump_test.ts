@@ -395,7 +395,7 @@ Deno.test({
 Deno.test("a transport whose prototype's constructor getter throws is simply a stream transport", async () => {
   const proto = Object.create(null, {
     constructor: {
-      get() {
+      get(): never {
         throw new Error("no constructor for you");
       },
     },
