@@ -34,8 +34,22 @@ export interface NativeFallback {
 
 /** Descriptors this process duplicated for native connections (never matched by a search). */
 const ours = new Set<number>();
-/** Transports' descriptors we hold a duplicate of (a search skips them without a syscall). */
-const claimed = new Set<number>();
+/**
+ * Transports' descriptors we hold a duplicate of, with how many duplicates:
+ * a search tries them last. A claim can go stale when a transport is closed
+ * behind our back and its number reused, so it only orders the search.
+ */
+const claimed = new Map<number, number>();
+
+function claim(fd: number): void {
+  claimed.set(fd, (claimed.get(fd) ?? 0) + 1);
+}
+
+function unclaim(fd: number): void {
+  const n = claimed.get(fd) ?? 0;
+  if (n <= 1) claimed.delete(fd);
+  else claimed.set(fd, n - 1);
+}
 /** How far a search for a TCP socket's descriptor goes when native mode is asked for. */
 const NATIVE_SCAN_LIMIT = 16384;
 
@@ -117,7 +131,7 @@ function adopt(fd: unknown, transport: object, searched = false): NativeEndpoint
     throw new TypeError(`fd ${fd} cannot be made non-blocking (errno ${err})`);
   }
   ours.add(dup);
-  if (searched) claimed.add(fd);
+  if (searched) claim(fd);
   return { fd: dup, targets: [transport], original: searched ? fd : -1 };
 }
 
@@ -131,7 +145,7 @@ export function closeNativeFd(endpoint: NativeEndpoint): void {
   if (fd < 0) return;
   endpoint.fd = -1;
   ours.delete(fd);
-  if (endpoint.original !== undefined && endpoint.original >= 0) claimed.delete(endpoint.original);
+  if (endpoint.original !== undefined && endpoint.original >= 0) unclaim(endpoint.original);
   sys().close(fd);
 }
 
@@ -202,10 +216,12 @@ export const DIRECT_SCAN_LIMIT = 1024;
 /**
  * Finds a TCP transport's descriptor by trying descriptors from 0 up: Linux
  * and the BSDs hand out the lowest free number, and the descriptors of other
- * connections (the {@link claimed} set, our duplicates) are skipped without a
- * syscall, so a search usually costs a few `getsockname` calls whatever the
- * number of connections. Nothing is allocated per descriptor tried. A TCP
- * 4-tuple is unique: the first match is the one.
+ * connections (our duplicates, and the transports' descriptors they
+ * duplicate) are skipped without a syscall, so a search usually costs a few
+ * `getsockname` calls whatever the number of connections; claimed numbers
+ * are tried last, in case one was closed and reused behind our back. Nothing
+ * is allocated per descriptor tried. A TCP 4-tuple is unique: the first
+ * match is the one.
  *
  * @param local The transport's `localAddr`.
  * @param remote The transport's `remoteAddr`.
@@ -221,15 +237,17 @@ export function findTcpDescriptor(
   const localIp = parseIp(local.hostname);
   const remoteIp = parseIp(remote.hostname);
   if (localIp === null || remoteIp === null) return null;
+  const matches = (fd: number): boolean =>
+    socketIs(fd, "local", local.port, localIp) &&
+    socketIs(fd, "peer", remote.port, remoteIp) &&
+    socketType(fd) === SOCK_STREAM;
   for (let fd = 0; fd < limit; fd++) {
     if (ours.has(fd) || claimed.has(fd)) continue;
-    if (
-      socketIs(fd, "local", local.port, localIp) &&
-      socketIs(fd, "peer", remote.port, remoteIp) &&
-      socketType(fd) === SOCK_STREAM
-    ) {
-      return fd;
-    }
+    if (matches(fd)) return fd;
+  }
+  // A claimed number can belong to a new socket when its transport was closed behind our back.
+  for (const fd of claimed.keys()) {
+    if (fd < limit && !ours.has(fd) && matches(fd)) return fd;
   }
   return null;
 }
@@ -245,7 +263,7 @@ export function dupOwn(fd: number): number {
   const dup = sys().dup(fd);
   if (dup < 0) return -1;
   ours.add(dup);
-  claimed.add(fd);
+  claim(fd);
   return dup;
 }
 
@@ -257,7 +275,7 @@ export function dupOwn(fd: number): number {
  */
 export function closeOwn(fd: number, original: number): void {
   if (!ours.delete(fd)) return;
-  claimed.delete(original);
+  unclaim(original);
   sys().close(fd);
 }
 

@@ -417,3 +417,37 @@ Deno.test("a transport whose prototype's constructor getter throws is simply a s
     assert.equal(c._directFd, -1);
   });
 });
+
+Deno.test({
+  name:
+    "a descriptor number freed behind denossl's back and reused by a new socket is still found (native mode over the new one)",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const ctx = contexts();
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = listener.addr.port;
+    const acceptedA = listener.accept();
+    const a = await Deno.connect({ hostname: "127.0.0.1", port });
+    const serverA = await acceptedA;
+    const ca = new Connection(ctx.client, a, { native: true });
+    assert.equal(ca.transportMode, "native", ca.nativeFallbackReason ?? "");
+    // Misuse: the transport is closed directly. Its number is free again; our duplicate
+    // keeps the socket open until ca.close().
+    a.close();
+    const acceptedB = listener.accept();
+    const b = await Deno.connect({ hostname: "127.0.0.1", port }); // takes the freed number
+    const serverB = await acceptedB;
+    const cb = new Connection(ctx.client, b, { native: true });
+    try {
+      assert.equal(cb.transportMode, "native", cb.nativeFallbackReason ?? "");
+    } finally {
+      ca.close();
+      cb.close();
+      serverA.close();
+      serverB.close();
+      listener.close();
+      ctx.client.close();
+      ctx.server.close();
+    }
+  },
+});
