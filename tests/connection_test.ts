@@ -56,6 +56,25 @@ function catchError<T>(fn: () => unknown, cls: new (...args: never[]) => T): T {
   assert.fail(`expected ${cls.name} to be thrown`);
 }
 
+/**
+ * Runs an in-memory handshake the client must refuse (after `setup` on the
+ * client) and returns its VerificationError; the attached certificate is
+ * closed, the connections freed.
+ */
+function refusal(
+  cctx: Context,
+  sctx: Context,
+  setup?: (client: Connection) => void,
+): VerificationError {
+  const { client, server } = pair(cctx, sctx);
+  using _c = client;
+  using _s = server;
+  setup?.(client);
+  const err = catchError(() => handshakeInMemory(client, server), VerificationError);
+  err.certificate?.close();
+  return err;
+}
+
 function random(n: number): Uint8Array {
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i += 65536) {
@@ -104,17 +123,12 @@ Deno.test("Connection verification", async (t) => {
       using sctx = serverContext(pki);
       using cctx = new Context(TLS_METHOD);
       cctx.setVerify(VERIFY_PEER);
-      const { client, server } = pair(cctx, sctx);
-      using _c = client;
-      using _s = server;
-      const err = catchError(() => handshakeInMemory(client, server), VerificationError);
-      assert.ok(err instanceof VerificationError);
+      const err = refusal(cctx, sctx);
       assert.ok([19, 20].includes(err.verifyCode), `code ${err.verifyCode}`);
       assert.match(err.verifyMessage, /certificate/);
       assert.match(err.message, /certificate verify failed/);
       assert.ok(err.depth >= 0);
       assert.ok(err.certificate, "the failing certificate is attached");
-      err.certificate?.close();
     });
 
     await t.step("a self-signed leaf fails with VerificationError 18", () => {
@@ -122,43 +136,24 @@ Deno.test("Connection verification", async (t) => {
       sctx.useCertificateFile(pki.selfSigned.certFile, FILETYPE_PEM);
       sctx.usePrivateKeyFile(pki.selfSigned.keyFile, FILETYPE_PEM);
       using cctx = clientContext(pki);
-      const { client, server } = pair(cctx, sctx);
-      using _c = client;
-      using _s = server;
-      const err = catchError(() => handshakeInMemory(client, server), VerificationError);
-      assert.ok(err instanceof VerificationError);
+      const err = refusal(cctx, sctx);
       assert.equal(err.verifyCode, 18);
       assert.equal(err.depth, 0);
-      err.certificate?.close();
     });
 
     await t.step("a wrong host name fails with VerificationError 62", () => {
       using sctx = serverContext(pki);
       using cctx = clientContext(pki);
-      const { client, server } = pair(cctx, sctx);
-      using _c = client;
-      using _s = server;
-      client.setVerifyHostname("example.com");
-      const err = catchError(() => handshakeInMemory(client, server), VerificationError);
-      assert.ok(err instanceof VerificationError);
+      const err = refusal(cctx, sctx, (client) => client.setVerifyHostname("example.com"));
       assert.equal(err.verifyCode, 62);
       assert.match(err.verifyMessage, /hostname mismatch/i);
-      err.certificate?.close();
     });
 
     await t.step("a wrong IP address fails with VerificationError 64; the right one passes", () => {
       using sctx = serverContext(pki);
       using cctx = clientContext(pki);
-      {
-        const { client, server } = pair(cctx, sctx);
-        using _c = client;
-        using _s = server;
-        client.setVerifyHostname("10.1.2.3");
-        const err = catchError(() => handshakeInMemory(client, server), VerificationError);
-        assert.ok(err instanceof VerificationError);
-        assert.equal(err.verifyCode, 64);
-        err.certificate?.close();
-      }
+      const err = refusal(cctx, sctx, (client) => client.setVerifyHostname("10.1.2.3"));
+      assert.equal(err.verifyCode, 64);
       const { client, server } = pair(cctx, sctx);
       using _c = client;
       using _s = server;
@@ -187,17 +182,16 @@ Deno.test("Connection verification", async (t) => {
     await t.step("a verify callback returning false fails a trusted chain", () => {
       using sctx = serverContext(pki);
       using cctx = clientContext(pki);
-      const { client, server } = pair(cctx, sctx);
-      using _c = client;
-      using _s = server;
-      client.setVerify(VERIFY_PEER, (_conn, cert, _e, depth) => {
-        cert.close();
-        return depth !== 0;
-      });
-      const err = catchError(() => handshakeInMemory(client, server), VerificationError);
-      assert.ok(err instanceof VerificationError);
+      const err = refusal(
+        cctx,
+        sctx,
+        (client) =>
+          client.setVerify(VERIFY_PEER, (_conn, cert, _e, depth) => {
+            cert.close();
+            return depth !== 0;
+          }),
+      );
       assert.equal(err.verifyCode, 50, "application verification failure");
-      err.certificate?.close();
     });
 
     await t.step(

@@ -88,6 +88,37 @@ async function serveExchange(
   return got;
 }
 
+/**
+ * Client side of the "both ways" exchange: sends `up` and close_notify while
+ * reading to the end, then checks what each side received.
+ */
+async function exchangeBothWays(
+  conn: Duplex & { closeWrite(): Promise<void> },
+  up: Uint8Array<ArrayBuffer>,
+  down: Uint8Array<ArrayBuffer>,
+  server: Promise<Uint8Array<ArrayBuffer>>,
+): Promise<void> {
+  const reading = readAll(conn);
+  await writeAll(conn, up);
+  await conn.closeWrite();
+  assert.equal(await sha256(await reading), await sha256(down), "what the client received");
+  assert.equal(await sha256(await server), await sha256(up), "what the server received");
+}
+
+/** Accepts one connection and runs the server side of the exchange on it, then disposes of it. */
+async function serveOne<C extends Duplex & { closeWrite(): Promise<void> }>(
+  accept: () => Promise<C>,
+  reply: Uint8Array,
+  dispose: (conn: C) => Promise<void> | void,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const conn = await accept();
+  try {
+    return await serveExchange(conn, reply);
+  } finally {
+    await dispose(conn);
+  }
+}
+
 const FOUR_MIB = 4 << 20;
 
 Deno.test("denossl client ↔ Deno.listenTls server: handshake, 4 MiB both ways with matching SHA-256, clean close seen as read() === null on both ends", async () => {
@@ -99,14 +130,7 @@ Deno.test("denossl client ↔ Deno.listenTls server: handshake, 4 MiB both ways 
   });
   const up = random(FOUR_MIB);
   const down = random(FOUR_MIB);
-  const server = (async () => {
-    const conn = await listener.accept();
-    try {
-      return await serveExchange(conn, down);
-    } finally {
-      conn.close();
-    }
-  })();
+  const server = serveOne(() => listener.accept(), down, (conn) => conn.close());
   const conn = await connectTls({
     hostname: "localhost",
     port: listener.addr.port,
@@ -116,12 +140,7 @@ Deno.test("denossl client ↔ Deno.listenTls server: handshake, 4 MiB both ways 
   assert.equal(info.protocol, "TLSv1.3");
   assert.equal(info.peerCertificate?.subject.commonName, "localhost");
   info.peerCertificate?.close();
-  const reading = readAll(conn);
-  await writeAll(conn, up);
-  await conn.closeWrite();
-  const got = await reading;
-  assert.equal(await sha256(got), await sha256(down));
-  assert.equal(await sha256(await server), await sha256(up));
+  await exchangeBothWays(conn, up, down, server);
   await conn[Symbol.asyncDispose]();
   listener.close();
 });
@@ -135,25 +154,13 @@ Deno.test("Deno.connectTls client ↔ denossl listenTls server: 4 MiB both ways 
   });
   const up = random(FOUR_MIB);
   const down = random(FOUR_MIB);
-  const server = (async () => {
-    const conn = await listener.accept();
-    try {
-      return await serveExchange(conn, down);
-    } finally {
-      await conn[Symbol.asyncDispose]();
-    }
-  })();
+  const server = serveOne(() => listener.accept(), down, (conn) => conn[Symbol.asyncDispose]());
   const conn = await Deno.connectTls({
     hostname: "localhost",
     port: listener.addr.port,
     caCerts: [ca.certPEM],
   });
-  const reading = readAll(conn);
-  await writeAll(conn, up);
-  await conn.closeWrite();
-  const got = await reading;
-  assert.equal(await sha256(got), await sha256(down));
-  assert.equal(await sha256(await server), await sha256(up));
+  await exchangeBothWays(conn, up, down, server);
   conn.close();
   listener.close();
 });
@@ -168,24 +175,13 @@ Deno.test("denossl ↔ denossl over TCP, and TLS inside TLS", async (t) => {
     });
     const up = random(1 << 20);
     const down = random(1 << 20);
-    const server = (async () => {
-      const conn = await listener.accept();
-      try {
-        return await serveExchange(conn, down);
-      } finally {
-        await conn[Symbol.asyncDispose]();
-      }
-    })();
+    const server = serveOne(() => listener.accept(), down, (conn) => conn[Symbol.asyncDispose]());
     await using conn = await connectTls({
       hostname: "localhost",
       port: listener.addr.port,
       caCerts: [ca.certPEM],
     });
-    const reading = readAll(conn);
-    await writeAll(conn, up);
-    await conn.closeWrite();
-    assert.deepEqual(await reading, down);
-    assert.deepEqual(await server, up);
+    await exchangeBothWays(conn, up, down, server);
     listener.close();
   });
 
@@ -199,26 +195,18 @@ Deno.test("denossl ↔ denossl over TCP, and TLS inside TLS", async (t) => {
         key: leaf.keyPEM,
       });
       const payload = random(300_000);
-      const server = (async () => {
-        const outer = await listener.accept();
-        const inner = await acceptTls(outer, { cert: leaf.chainPEM, key: leaf.keyPEM });
-        try {
-          return await serveExchange(inner, payload);
-        } finally {
-          await inner[Symbol.asyncDispose]();
-        }
-      })();
+      const server = serveOne(
+        async () => acceptTls(await listener.accept(), { cert: leaf.chainPEM, key: leaf.keyPEM }),
+        payload,
+        (inner) => inner[Symbol.asyncDispose](),
+      );
       const outer = await connectTls({
         hostname: "localhost",
         port: listener.addr.port,
         caCerts: [ca.certPEM],
       });
       const inner = await startTls(outer, { hostname: "localhost", caCerts: [ca.certPEM] });
-      const reading = readAll(inner);
-      await writeAll(inner, payload);
-      await inner.closeWrite();
-      assert.deepEqual(await reading, payload);
-      assert.deepEqual(await server, payload);
+      await exchangeBothWays(inner, payload, payload, server);
       await inner[Symbol.asyncDispose]();
       listener.close();
     },
@@ -230,23 +218,15 @@ Deno.test("denossl ↔ denossl over a Unix socket", async () => {
   const path = `${dir}/tls.sock`;
   const listener = Deno.listen({ transport: "unix", path });
   const payload = random(500_000);
-  const server = (async () => {
-    const plain = await listener.accept();
-    const conn = await acceptTls(plain, { cert: leaf.chainPEM, key: leaf.keyPEM });
-    try {
-      return await serveExchange(conn, payload);
-    } finally {
-      await conn[Symbol.asyncDispose]();
-    }
-  })();
+  const server = serveOne(
+    async () => acceptTls(await listener.accept(), { cert: leaf.chainPEM, key: leaf.keyPEM }),
+    payload,
+    (conn) => conn[Symbol.asyncDispose](),
+  );
   const plain = await Deno.connect({ transport: "unix", path });
   const conn = await startTls(plain, { hostname: "localhost", caCerts: [ca.certPEM] });
   assert.equal(conn.remoteAddr.transport, "unix");
-  const reading = readAll(conn);
-  await writeAll(conn, payload);
-  await conn.closeWrite();
-  assert.deepEqual(await reading, payload);
-  assert.deepEqual(await server, payload);
+  await exchangeBothWays(conn, payload, payload, server);
   await conn[Symbol.asyncDispose]();
   listener.close();
   await Deno.remove(dir, { recursive: true });
