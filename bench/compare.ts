@@ -459,17 +459,23 @@ async function pairWorkload(pki: Pki): Promise<Record<string, Record<string, Fig
     ] as const
   ) {
     const values = new Map<string, number[]>(impls.map(([id]) => [id, []]));
+    const bests = new Map<string, number[]>(impls.map(([id]) => [id, []]));
     for (let i = 0; i < RUNS; i++) {
       for (let k = 0; k < impls.length; k++) {
         const [id, cmd] = impls[(i + k) % impls.length]!;
         const r = JSON.parse((await run([...cmd, ...args])).trim().split("\n").pop()!) as Rec;
         values.get(id)!.push(r.value!);
+        bests.get(id)!.push(r.best as number);
       }
     }
     for (const [id] of impls) {
       const v = values.get(id)!;
-      out[w]![id] = figure(v, unit);
-      log(`  ${id} ${w}: ${fmt(out[w]![id]!.median)} ${unit} [${v.map(fmt).join(", ")}]`);
+      const b = figure(bests.get(id)!, unit);
+      out[w]![id] = figure(v, unit, { bestBatch: b });
+      log(
+        `  ${id} ${w}: ${fmt(out[w]![id]!.median)} ${unit} [${v.map(fmt).join(", ")}]; ` +
+          `fastest batch ${fmt(b.median)} [${b.runs.map(fmt).join(", ")}]`,
+      );
     }
   }
   return out;
@@ -756,6 +762,32 @@ lines.push(
   "Pair rows: only denossl (memory BIOs through the synchronous API) and C run them.",
   "",
 );
+const batchRows = ["pair_bulk", "pair_hs"].filter((w) => results[w]?.c?.detail?.bestBatch);
+if (batchRows.length > 0) {
+  lines.push(
+    "### Pair rows: the fastest batch",
+    "",
+    "Each pair run also times its loop in batches (1,024 records of 16 KiB, or 10 handshakes) and " +
+      "reports its fastest batch: the loop's cost with the least interference from the rest of the " +
+      "machine, which on a shared VM moves whole runs by ±30 %. Same loop, same method for both; " +
+      "median (min–max) over the runs. This is a diagnostic for the FFI overhead: the target below " +
+      "is still judged on whole runs, as the issue specifies.",
+    "",
+    "| workload | denossl (stream mode) | OpenSSL C (reference) | denossl ÷ C |",
+    "|---|---|---|---|",
+  );
+  for (const w of batchRows) {
+    const d = results[w]!.denossl_stream?.detail?.bestBatch as Figure | undefined;
+    const c = results[w]!.c!.detail!.bestBatch as Figure;
+    const r = ratio(d, c);
+    lines.push(
+      `| ${TITLES[w]![0]}, ${TITLES[w]![1]} | ${d ? cell(d) : "—"} | ${cell(c)} | ${
+        r == null ? "—" : `**${r.toFixed(2)}×**`
+      } |`,
+    );
+  }
+  lines.push("");
+}
 lines.push(
   "## Server CPU per operation",
   "",

@@ -1,7 +1,7 @@
 /**
- * Micro benches (`deno task bench`): the cost of one FFI call, of one 16 KiB
- * record through a memory-BIO pair (public API and raw symbols), and of one
- * in-memory handshake. Certificates come from TestCA (ECDSA P-256).
+ * Micro benches (`deno task bench`): the cost of one FFI call (and of a size_t
+ * argument passed the wrong way), of one 16 KiB record through a memory-BIO
+ * pair (public API and raw symbols), and of one in-memory handshake. Certificates come from TestCA (ECDSA P-256).
  *
  * @module
  */
@@ -92,6 +92,17 @@ Deno.bench("FFI call: conn.pending() (public API)", { group: "ffi" }, () => {
 
 Deno.bench("clearErrors() (before every SSL call)", { group: "ffi" }, () => {
   clearErrors();
+});
+
+// Why ffi/ctypes.ts's usize() and long() make bigints: V8's fast FFI path takes a 64-bit
+// parameter only as a bigint, and a number sends every call down the slow path. Both calls
+// below find no data (want read) and leave the error queue empty.
+Deno.bench("size_t argument as a bigint (usize())", { group: "size_t", baseline: true }, () => {
+  lib.SSL_read_ex(sssl, out, 16384n, count);
+});
+
+Deno.bench("size_t argument as a number (FFI's slow path)", { group: "size_t" }, () => {
+  lib.SSL_read_ex(sssl, out, 16384 as unknown as bigint, count);
 });
 
 Deno.bench("16 KiB record: raw symbols, preallocated buffers", {

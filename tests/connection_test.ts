@@ -516,7 +516,7 @@ Deno.test("Connection.recv() throws WantReadError when no data is buffered and b
   }
 });
 
-Deno.test("bioReadInto() takes pending ciphertext into the caller's buffer, bounded by nbytes, and says WantReadError when none is pending", () => {
+Deno.test("bioReadInto() takes pending ciphertext into the caller's buffer, bounded by nbytes, and says WantReadError when none is pending; bioPending() counts it", () => {
   {
     using cctx = new Context(TLS_METHOD);
     using a = new Connection(cctx, null);
@@ -527,19 +527,35 @@ Deno.test("bioReadInto() takes pending ciphertext into the caller's buffer, boun
     b.setTlsextHostName("example.com");
     assert.throws(() => a.doHandshake(), WantReadError);
     // The client hello has random parts: compare sizes, and bytes against a second read path.
+    const waiting = a.bioPending();
     const hello = a.bioRead(65536);
+    assert.equal(waiting, hello.length, "bioPending() counted the whole hello");
+    assert.equal(a.bioPending(), 0);
     assert.throws(() => a.bioReadInto(new Uint8Array(10)), WantReadError);
+    assert.equal(b.bioPending(), 0, "nothing before the handshake starts");
     assert.throws(() => b.doHandshake(), WantReadError);
     const buf = new Uint8Array(65536).fill(0xee);
     const n = b.bioReadInto(buf, 100);
     assert.equal(n, 100, "nbytes bounds the read");
+    assert.equal(b.bioPending(), hello.length - 100, "bioPending() counts what is left");
     const rest = b.bioReadInto(buf.subarray(100));
+    assert.equal(b.bioPending(), 0);
     assert.equal(n + rest, hello.length, "both hellos are the same size");
     assert.equal(buf[0], 0x16, "a handshake record");
     assert.equal(buf[n + rest], 0xee, "nothing written past the data");
     assert.throws(() => b.bioReadInto(buf, 0), RangeError);
     assert.throws(() => b.bioReadInto(buf, buf.length + 1), RangeError);
     assert.throws(() => b.bioReadInto("x" as unknown as Uint8Array), TypeError);
+  }
+  {
+    // With a transport the connection moves its own ciphertext: the BIO methods refuse.
+    using cctx = new Context(TLS_METHOD);
+    using streamed = new Connection(cctx, {
+      read: () => Promise.resolve(null),
+      write: (p: Uint8Array) => Promise.resolve(p.length),
+    });
+    assert.throws(() => streamed.bioPending(), TypeError);
+    assert.throws(() => streamed.bioRead(10), TypeError);
   }
 });
 
