@@ -769,7 +769,7 @@ if (batchRows.length > 0) {
     "",
     "Each pair run also times its loop in batches (1,024 records of 16 KiB, or 10 handshakes) and " +
       "reports its fastest batch: the loop's cost with the least interference from the rest of the " +
-      "machine, which on a shared VM moves whole runs by ±30 %. Same loop, same method for both; " +
+      "machine, which on a shared VM moves whole runs by up to a third. Same loop, same method for both; " +
       "median (min–max) over the runs. This is a diagnostic for the FFI overhead: the target below " +
       "is still judged on whole runs, as the issue specifies.",
     "",

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { native, OpenSSLLoadError, opensslVersion } from "../ffi/library.ts";
+import { long, usize } from "../ffi/ctypes.ts";
 import { loadedLibraryPaths, runSnippet } from "./_subprocess.ts";
 
 /** What a snippet reports about a thrown error. */
@@ -223,4 +224,33 @@ Deno.test("opensslVersion() reports the loaded OpenSSL 3 and a copy the caller c
   v.text = "corrupted";
   assert.notEqual(opensslVersion().text, "corrupted");
   assert.ok(new OpenSSLLoadError("x").tried.length === 0);
+});
+
+Deno.test("size_t and long arguments reach FFI as bigints, the type V8's fast call path takes for 64-bit parameters", () => {
+  // A number is accepted too, but only on the slow path: bench/micro_bench.ts's size_t group
+  // measures the difference (about 4x per call).
+  assert.equal(usize(16384), 16384n);
+  assert.equal(typeof usize(0), "bigint");
+  if (Deno.build.os !== "windows") {
+    assert.equal(long(-1), -1n);
+    assert.equal(long(120), 120n);
+  } else {
+    assert.equal(long(120) as unknown, 120, "a 32-bit long stays a number");
+  }
+  // The values still work where they are used: a size_t length and a long control argument.
+  const { ssl, crypto } = native();
+  const bio = crypto.BIO_new(crypto.BIO_s_mem());
+  try {
+    assert.equal(crypto.BIO_write(bio, new Uint8Array([1, 2, 3]), 3), 3);
+    assert.equal(Number(crypto.BIO_ctrl_pending(bio)), 3);
+    const ctx = ssl.SSL_CTX_new(ssl.TLS_method());
+    try {
+      assert.equal(Number(ssl.SSL_CTX_set_timeout(ctx, long(77))) > 0, true);
+      assert.equal(Number(ssl.SSL_CTX_get_timeout(ctx)), 77);
+    } finally {
+      ssl.SSL_CTX_free(ctx);
+    }
+  } finally {
+    crypto.BIO_free(bio);
+  }
 });
