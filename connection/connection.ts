@@ -1266,8 +1266,8 @@ export class ConnectionBase<T extends Transport = Transport> {
         throw e;
       }
       if (this.#nothingBuffered(ssl)) {
-        // Wait first: an SSL_read_ex now could only say "want read", and that trip through
-        // OpenSSL's record layer is most of a small read's cost (ping-pong).
+        // Wait first: skip a trip through OpenSSL's record layer that could only end in
+        // "want read".
         if (this.#outgoingPending()) this.#flush();
         await this.#fill(p);
         continue;
@@ -1335,17 +1335,21 @@ export class ConnectionBase<T extends Transport = Transport> {
   }
 
   /**
-   * Stream mode: whether OpenSSL has nothing to decrypt, so a read must wait
-   * for the transport first: no ciphertext in the incoming BIO, none buffered
-   * inside OpenSSL (not even part of a record), the transport not ended, and
-   * no close_notify received (a read then returns end of stream at once).
+   * Stream mode: whether an `SSL_read_ex` now could only say "want read", so
+   * a read may wait for the transport first: no ciphertext in the incoming
+   * BIO, none buffered inside OpenSSL (not even part of a record), the
+   * transport not ended, no close_notify received (a read then returns end
+   * of stream at once), and no handshake work for the read to do: a key
+   * update or post-handshake certificate request scheduled, or a TLS 1.2
+   * renegotiation, goes out with the next `SSL_read_ex`.
    */
   #nothingBuffered(ssl: Deno.PointerObject): boolean {
     const rbio = this.#rbio;
     if (rbio === null || this.#pipe === null || this.#transportEnded) return false;
     const { ssl: lib, crypto } = native();
     return Number(crypto.BIO_ctrl_pending(rbio)) === 0 && lib.SSL_has_pending(ssl) === 0 &&
-      (lib.SSL_get_shutdown(ssl) & RECEIVED_SHUTDOWN) === 0;
+      (lib.SSL_get_shutdown(ssl) & RECEIVED_SHUTDOWN) === 0 &&
+      lib.SSL_is_init_finished(ssl) === 1 && lib.SSL_renegotiate_pending(ssl) === 0;
   }
 
   #outgoingPending(): boolean {

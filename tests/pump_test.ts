@@ -12,6 +12,7 @@ import {
   Context,
   SysCallError,
   TestCA,
+  TLS1_2_VERSION,
   TLS_METHOD,
   type Transport,
   VERIFY_PEER,
@@ -450,4 +451,120 @@ Deno.test({
       ctx.server.close();
     }
   },
+});
+
+/** A TCP transport that counts the bytes it writes. */
+function counted(tcp: Deno.TcpConn): Transport & { written: number } {
+  const t = {
+    written: 0,
+    read: (p: Uint8Array): Promise<number | null> => tcp.read(p),
+    write: (p: Uint8Array): Promise<number> => {
+      t.written += p.length;
+      return tcp.write(p);
+    },
+    close: (): void => tcp.close(),
+  };
+  return t;
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+Deno.test("handshake work scheduled before a read() goes out with that read: a TLS 1.3 key update, a TLS 1.2 renegotiation", async (t) => {
+  const text = new TextEncoder();
+  /** A pair over loopback TCP with both transports counted, handshakes done. */
+  async function countedPair(tls12: boolean): Promise<{
+    c: Connection;
+    s: Connection;
+    ct: { written: number };
+    st: { written: number };
+    close(): void;
+  }> {
+    const ctx = contexts();
+    if (tls12) ctx.server.setMaxProtoVersion(TLS1_2_VERSION);
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const accepted = listener.accept();
+    const ct = counted(await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }));
+    const st = counted(await accepted);
+    const c = new Connection(ctx.client, ct);
+    c.setConnectState();
+    const s = new Connection(ctx.server, st);
+    s.setAcceptState();
+    await Promise.all([c.handshake(), s.handshake()]);
+    return {
+      c,
+      s,
+      ct,
+      st,
+      close(): void {
+        c.close();
+        s.close();
+        listener.close();
+        ctx.client.close();
+        ctx.server.close();
+      },
+    };
+  }
+
+  await t.step(
+    "a key update asked for, then only a read: the update is sent by the read",
+    async () => {
+      const p = await countedPair(false);
+      try {
+        // One exchange first, so that the server's session tickets are read and the client
+        // has nothing buffered: the read below must send the update on its own.
+        const one = new Uint8Array(1);
+        await p.c.write(text.encode("x"));
+        assert.equal(await p.s.read(one), 1);
+        await p.s.write(text.encode("y"));
+        assert.equal(await p.c.read(one), 1);
+        const before = p.ct.written;
+        p.c.keyUpdate(true);
+        const buf = new Uint8Array(16);
+        const reading = p.c.read(buf);
+        await until(() => p.ct.written > before, "the client's key update on the wire");
+        // The server answers the request with its own update when it next writes.
+        const sbuf = new Uint8Array(16);
+        const serverReading = p.s.read(sbuf);
+        await p.s.write(text.encode("pong"));
+        assert.equal(await reading, 4);
+        assert.equal(new TextDecoder().decode(buf.subarray(0, 4)), "pong");
+        await p.c.write(text.encode("ping"));
+        assert.equal(await serverReading, 4);
+        assert.equal(new TextDecoder().decode(sbuf.subarray(0, 4)), "ping");
+      } finally {
+        p.close();
+      }
+    },
+  );
+
+  await t.step(
+    "a TLS 1.2 renegotiation started by the server, then only reads: it completes",
+    async () => {
+      const p = await countedPair(true);
+      try {
+        assert.equal(p.s.getProtocolVersionName(), "TLSv1.2");
+        const before = p.st.written;
+        p.s.renegotiate();
+        const sbuf = new Uint8Array(16);
+        const serverReading = p.s.read(sbuf);
+        await until(() => p.st.written > before, "the server's HelloRequest on the wire");
+        const buf = new Uint8Array(16);
+        const clientReading = p.c.read(buf);
+        await until(() => !p.s.renegotiatePending(), "the renegotiation to complete");
+        assert.equal(p.s.totalRenegotiations(), 1);
+        await p.c.write(text.encode("after"));
+        assert.equal(await serverReading, 5);
+        await p.s.write(text.encode("back"));
+        assert.equal(await clientReading, 4);
+      } finally {
+        p.close();
+      }
+    },
+  );
 });
