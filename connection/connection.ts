@@ -9,7 +9,6 @@ import { usize } from "../ffi/ctypes.ts";
 import { cstr, readCString, toBytes } from "../ffi/memory.ts";
 import {
   BIO_set_mem_eof_return,
-  RECEIVED_SHUTDOWN,
   SENT_SHUTDOWN,
   SSL_ERROR_WANT_READ,
   SSL_ERROR_WANT_WRITE,
@@ -165,8 +164,6 @@ export class ConnectionBase<T extends Transport = Transport> {
   #writesInFlight = 0;
   #handshakePromise: Promise<HandshakeInfo> | null = null;
   #rejectClosed: ((e: unknown) => void) | null = null;
-  /** The transport's read returned end of stream (stream mode). */
-  #transportEnded = false;
   /** A failure met while reading ahead (#readMore), thrown by the next read. */
   #readError: unknown = undefined;
   /** What the idle sweeper calls while this connection waits for its peer. */
@@ -1153,7 +1150,6 @@ export class ConnectionBase<T extends Transport = Transport> {
     if (rbio === null) throw new ClosedError("Connection");
     if (n === null) {
       BIO_set_mem_eof_return(rbio, 0); // the peer's transport ended: reads now see EOF
-      this.#transportEnded = true;
       return;
     }
     if (n > 0) native().crypto.BIO_write(rbio, buf, n);
@@ -1265,13 +1261,6 @@ export class ConnectionBase<T extends Transport = Transport> {
         this.#readError = undefined;
         throw e;
       }
-      if (this.#nothingBuffered(ssl)) {
-        // Wait first: skip a trip through OpenSSL's record layer that could only end in
-        // "want read".
-        if (this.#outgoingPending()) this.#flush();
-        await this.#fill(p);
-        continue;
-      }
       clearErrors();
       const ret = lib.SSL_read_ex(ssl, p, usize(p.length), count);
       if (ret === 1) {
@@ -1332,24 +1321,6 @@ export class ConnectionBase<T extends Transport = Transport> {
       break;
     }
     return total;
-  }
-
-  /**
-   * Stream mode: whether an `SSL_read_ex` now could only say "want read", so
-   * a read may wait for the transport first: no ciphertext in the incoming
-   * BIO, none buffered inside OpenSSL (not even part of a record), the
-   * transport not ended, no close_notify received (a read then returns end
-   * of stream at once), and no handshake work for the read to do: a key
-   * update or post-handshake certificate request scheduled, or a TLS 1.2
-   * renegotiation, goes out with the next `SSL_read_ex`.
-   */
-  #nothingBuffered(ssl: Deno.PointerObject): boolean {
-    const rbio = this.#rbio;
-    if (rbio === null || this.#pipe === null || this.#transportEnded) return false;
-    const { ssl: lib, crypto } = native();
-    return Number(crypto.BIO_ctrl_pending(rbio)) === 0 && lib.SSL_has_pending(ssl) === 0 &&
-      (lib.SSL_get_shutdown(ssl) & RECEIVED_SHUTDOWN) === 0 &&
-      lib.SSL_is_init_finished(ssl) === 1 && lib.SSL_renegotiate_pending(ssl) === 0;
   }
 
   #outgoingPending(): boolean {

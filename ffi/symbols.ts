@@ -150,7 +150,6 @@ export const SSL_SYMBOLS = {
   SSL_get_shutdown: { parameters: ["pointer"], result: "i32" }, // int SSL_get_shutdown(const SSL *ssl)
   SSL_set_shutdown: { parameters: ["pointer", "i32"], result: "void" }, // void SSL_set_shutdown(SSL *ssl, int mode)
   SSL_pending: { parameters: ["pointer"], result: "i32" }, // int SSL_pending(const SSL *s)
-  SSL_has_pending: { parameters: ["pointer"], result: "i32" }, // int SSL_has_pending(const SSL *s)
   SSL_want: { parameters: ["pointer"], result: "i32" }, // int SSL_want(const SSL *s)
   SSL_state_string_long: { parameters: ["pointer"], result: "pointer" }, // const char *SSL_state_string_long(const SSL *s)
   SSL_set_SSL_CTX: { parameters: ["pointer", "pointer"], result: "pointer" }, // SSL_CTX *SSL_set_SSL_CTX(SSL *ssl, SSL_CTX *ctx)
