@@ -49,8 +49,16 @@ export interface VerifyTarget {
 
 let trampoline: Deno.UnsafeCallback<{ parameters: ["i32", "pointer"]; result: "i32" }> | undefined;
 let storeIndex = -1;
+/**
+ * Whether a user verify callback was ever installed in this process. Until
+ * one is, a certificate OpenSSL accepts needs no lookup at all: the
+ * trampoline returns at once, with no FFI call (two per certificate
+ * otherwise, on every client handshake). Sticky: it is never reset.
+ */
+let userCallbacks = false;
 
 function verify(preverifyOk: number, store: Deno.PointerValue): number {
+  if (preverifyOk && !userCallbacks) return 1;
   const { ssl: lib, crypto } = native();
   try {
     if (storeIndex < 0) storeIndex = lib.SSL_get_ex_data_X509_STORE_CTX_idx();
@@ -79,6 +87,8 @@ function verify(preverifyOk: number, store: Deno.PointerValue): number {
     if (errnum === X509_V_OK) {
       crypto.X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
     }
+    // A veto of a certificate OpenSSL accepted is the failure VerificationError reports.
+    if (preverifyOk) recordVerifyFailure({ depth, certificate: X509._borrow(current) });
     return 0;
   } catch (e) {
     recordCallbackError(e);
@@ -90,9 +100,12 @@ function verify(preverifyOk: number, store: Deno.PointerValue): number {
 /**
  * The verify trampoline's function pointer, created on first use.
  *
+ * @param withCallback Whether a user callback comes with it (this turns the
+ *   fast path for accepted certificates off, for good).
  * @returns The pointer to pass to `SSL_CTX_set_verify` / `SSL_set_verify`.
  */
-export function verifyTrampoline(): Deno.PointerObject {
+export function verifyTrampoline(withCallback: boolean): Deno.PointerObject {
+  if (withCallback) userCallbacks = true;
   trampoline ??= new Deno.UnsafeCallback(
     { parameters: ["i32", "pointer"], result: "i32" },
     counted(verify),

@@ -581,7 +581,11 @@ export class Context {
       throw new TypeError("callback must be a function");
     }
     this.#verifyCallback = callback ?? null;
-    native().ssl.SSL_CTX_set_verify(ctx, mode, mode === VERIFY_NONE ? null : verifyTrampoline());
+    native().ssl.SSL_CTX_set_verify(
+      ctx,
+      mode,
+      mode === VERIFY_NONE ? null : verifyTrampoline(callback != null),
+    );
   }
 
   /**

@@ -62,6 +62,15 @@ export function takeCallbackError(): { error: unknown } | undefined {
   return e;
 }
 
+/**
+ * Whether a callback threw during the current call (the slot is left as it is).
+ *
+ * @returns True when {@link takeCallbackError} would return something.
+ */
+export function callbackErrorPending(): boolean {
+  return callbackError !== undefined;
+}
+
 /** Throws what a callback threw during the current call, if anything. */
 export function throwCallbackError(): void {
   if (callbackError) {

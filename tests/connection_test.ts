@@ -20,6 +20,7 @@ import {
 } from "../mod.ts";
 import { type KeyType, makePki, type Pki } from "./_pki.ts";
 import { handshakeInMemory, pump, transfer } from "./_pair.ts";
+import { runSnippet } from "./_subprocess.ts";
 
 const text = new TextEncoder();
 
@@ -514,6 +515,145 @@ Deno.test("Connection.recv() throws WantReadError when no data is buffered and b
   } finally {
     await pki.cleanup();
   }
+});
+
+Deno.test("tryHandshake() returns false where doHandshake() throws WantReadError, true once done, and throws every failure doHandshake() throws", async (t) => {
+  const pki = await makePki("ec");
+  try {
+    /** Drives both ends with tryHandshake(); returns each call's result, client first. */
+    const drive = (client: Connection, server: Connection): boolean[] => {
+      const seen: boolean[] = [];
+      for (let round = 0; round < 20; round++) {
+        seen.push(client.tryHandshake());
+        pump(client, server);
+        seen.push(server.tryHandshake());
+        pump(server, client);
+        if (client.isHandshakeDone() && server.isHandshakeDone()) return seen;
+      }
+      throw new Error("Handshake did not finish in 20 rounds");
+    };
+
+    for (const version of [TLS1_2_VERSION, TLS1_3_VERSION]) {
+      await t.step(`a verified TLS 0x${version.toString(16)} handshake completes`, () => {
+        using sctx = serverContext(pki);
+        using cctx = clientContext(pki);
+        cctx.setMaxProtoVersion(version);
+        const { client, server } = pair(cctx, sctx);
+        using _c = client;
+        using _s = server;
+        client.setVerifyHostname("localhost");
+        const seen = drive(client, server);
+        assert.deepEqual(seen.slice(0, 2), [false, false], "both ends first wait for their peer");
+        assert.equal(seen.at(-1), true);
+        assert.equal(client.tryHandshake(), true, "a finished handshake stays finished");
+        assert.equal(server.tryHandshake(), true);
+        assert.equal(client.getProtocolVersion(), version);
+        const up = random(20_000);
+        assert.deepEqual(transfer(client, server, up), up);
+      });
+    }
+
+    await t.step("a refused certificate throws VerificationError, not false", () => {
+      using sctx = serverContext(pki);
+      using cctx = clientContext(pki);
+      const { client, server } = pair(cctx, sctx);
+      using _c = client;
+      using _s = server;
+      client.setVerifyHostname("example.com");
+      const err = catchError(() => drive(client, server), VerificationError);
+      assert.equal(err.verifyCode, 62);
+      err.certificate?.close();
+    });
+
+    await t.step("what a verify callback throws comes out as thrown", () => {
+      using sctx = serverContext(pki);
+      using cctx = clientContext(pki);
+      const boom = new Error("callback says no");
+      cctx.setVerify(VERIFY_PEER, () => {
+        throw boom;
+      });
+      const { client, server } = pair(cctx, sctx);
+      using _c = client;
+      using _s = server;
+      assert.throws(() => drive(client, server), (e) => e === boom);
+    });
+
+    await t.step("a closed connection throws ClosedError", () => {
+      using sctx = serverContext(pki);
+      const conn = new Connection(sctx, null);
+      conn.close();
+      assert.throws(() => conn.tryHandshake(), ClosedError);
+    });
+  } finally {
+    await pki.cleanup();
+  }
+});
+
+Deno.test("Verification without any verify callback in the process (the trampoline's fast path) accepts good chains and still details refusals", async () => {
+  // A fresh process: the fast path holds only until a first user callback is installed.
+  const result = await runSnippet(
+    `
+    const { Connection, Context, TestCA, TLS_METHOD, VERIFY_PEER, VerificationError } = denossl;
+    const ca = TestCA.create();
+    const stranger = TestCA.create();
+    const leaf = ca.issue({ dns: ["localhost"] });
+    const sctx = new Context(TLS_METHOD);
+    sctx.useCertificate(leaf.certPEM);
+    sctx.usePrivateKey(leaf.keyPEM);
+    const wire = new Uint8Array(65536);
+    const pump = (a: InstanceType<typeof Connection>, b: InstanceType<typeof Connection>): void => {
+      while (a.bioPending() > 0) b.bioWrite(wire.subarray(0, a.bioReadInto(wire)));
+    };
+    const calls: number[] = [];
+    function attempt(trust: InstanceType<typeof TestCA>, host: string, callback?: (ok: boolean, depth: number) => boolean): string {
+      const cctx = new Context(TLS_METHOD);
+      cctx.addCaCerts(trust.certPEM);
+      cctx.setVerify(VERIFY_PEER, callback && ((_c, _cert, _e, depth, ok) => { calls.push(depth); return callback(ok, depth); }));
+      const client = new Connection(cctx, null);
+      const server = new Connection(sctx, null);
+      client.setVerifyHostname(host);
+      client.setConnectState();
+      server.setAcceptState();
+      try {
+        for (let i = 0; i < 10; i++) {
+          const c = client.tryHandshake();
+          pump(client, server);
+          const s = server.tryHandshake();
+          pump(server, client);
+          if (c && s) return "ok";
+        }
+        return "unfinished";
+      } catch (e) {
+        if (!(e instanceof VerificationError)) throw e;
+        const out = "refused " + e.verifyCode + " at depth " + e.depth + " with " + (e.certificate?.subject.commonName ?? "no certificate");
+        e.certificate?.close();
+        return out;
+      } finally {
+        client.close();
+        server.close();
+        cctx.close();
+      }
+    }
+    report({
+      before: [attempt(ca, "localhost"), attempt(stranger, "localhost"), attempt(ca, "example.com")],
+      counted: attempt(ca, "localhost", (ok) => ok),
+      vetoed: attempt(ca, "localhost", (ok, depth) => ok && depth > 0),
+      after: [attempt(ca, "localhost"), attempt(stranger, "localhost")],
+      calls,
+    });`,
+    { flags: ["--allow-all"] },
+  );
+  assert.equal(result.code, 0, result.stderr);
+  const r = result.report as Record<string, unknown>;
+  assert.deepEqual(r.before, [
+    "ok",
+    "refused 20 at depth 0 with localhost",
+    "refused 62 at depth 0 with localhost",
+  ]);
+  assert.equal(r.counted, "ok");
+  assert.equal(r.vetoed, "refused 50 at depth 0 with localhost");
+  assert.deepEqual(r.after, ["ok", "refused 20 at depth 0 with localhost"]);
+  assert.deepEqual(r.calls, [1, 0, 1, 0], "the callbacks saw root then leaf, each time");
 });
 
 Deno.test("bioReadInto() takes pending ciphertext into the caller's buffer, bounded by nbytes, and says WantReadError when none is pending; bioPending() counts it", () => {
