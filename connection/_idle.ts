@@ -6,11 +6,11 @@
  * (about 33 KiB), but freeing them at every wait costs a free and two
  * mallocs of 16 KiB per record, which showed as about 5 µs of CPU per
  * ping-pong round trip (glibc consolidates its fast bins on each of those
- * mallocs). So a wait only registers here (a map insert), and one timer,
+ * mallocs). So a wait only registers here (a set insert), and one timer,
  * armed while anything waits and unref'd so it never keeps a process alive,
  * releases the connections that were already waiting at the previous sweep:
- * a connection idle for 100–200 ms gives its buffers back, a busy one never
- * pays for it.
+ * a connection idle for one to two sweeps (25–50 ms) gives its buffers back,
+ * a busy one never pays for it.
  *
  * @module
  */
@@ -21,12 +21,25 @@ export interface IdleReleasable {
   releaseIdle(): void;
 }
 
-/** How often the sweeper looks; a wait is released after one to two of these. */
-export const IDLE_SWEEP_MS = 100;
+/**
+ * How often the sweeper looks; a wait is released after one to two of these.
+ * Short, because a burst of new connections holds every record buffer until
+ * its sweep: at 100 ms a server accepting 850 handshakes per second held
+ * about 130 connections' buffers at once, 4 KiB per connection of its peak
+ * RSS over 1,000 connections (bench/README.md, the memory workload). At
+ * 25 ms a busy connection (a record at least every 25 ms) still never pays,
+ * and one that does pays about 5 µs per 25 ms of waiting.
+ */
+export const IDLE_SWEEP_MS = 25;
 
-/** Waiting connections → the sweep generation their wait began in. */
-const waiting = new Map<IdleReleasable, number>();
-let generation = 0;
+/**
+ * Connections that began waiting since the last sweep, and those that were
+ * already waiting then. A sweep releases the second set (each of them has
+ * waited a whole interval or more) and moves the first into its place: its
+ * cost is the connections it releases, not all that wait.
+ */
+let recent = new Set<IdleReleasable>();
+let settled = new Set<IdleReleasable>();
 let timer: ReturnType<typeof setTimeout> | undefined;
 
 /**
@@ -35,7 +48,7 @@ let timer: ReturnType<typeof setTimeout> | undefined;
  * @param c The connection.
  */
 export function waitBegins(c: IdleReleasable): void {
-  waiting.set(c, generation);
+  if (!settled.has(c)) recent.add(c);
   if (timer === undefined) arm();
 }
 
@@ -45,12 +58,13 @@ export function waitBegins(c: IdleReleasable): void {
  * @param c The connection.
  */
 export function waitEnds(c: IdleReleasable): void {
-  waiting.delete(c);
+  recent.delete(c);
+  settled.delete(c);
 }
 
 /** How many connections wait now (for tests). */
 export function waitingCount(): number {
-  return waiting.size;
+  return recent.size + settled.size;
 }
 
 function arm(): void {
@@ -61,15 +75,15 @@ function arm(): void {
 
 function sweep(): void {
   timer = undefined;
-  const current = generation++;
-  for (const [c, since] of waiting) {
-    if (since >= current) continue; // began waiting after the previous sweep: not idle long enough
-    waiting.delete(c);
+  const idle = settled;
+  settled = recent;
+  recent = new Set();
+  for (const c of idle) {
     try {
       c.releaseIdle();
     } catch {
       // a connection closing under us: nothing to give back
     }
   }
-  if (waiting.size > 0) arm();
+  if (settled.size > 0) arm();
 }

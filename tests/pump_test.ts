@@ -20,7 +20,7 @@ import {
 import { ERRNO, SOCK_STREAM, socketType } from "../ffi/sys.ts";
 import { runSnippet } from "./_subprocess.ts";
 import { hasIpv6Loopback } from "./_peers.ts";
-import { IDLE_SWEEP_MS, waitingCount } from "../connection/_idle.ts";
+import { IDLE_SWEEP_MS, waitBegins, waitEnds, waitingCount } from "../connection/_idle.ts";
 
 const ca = TestCA.create({ keyType: "ec" });
 const leaf = ca.issue({ dns: ["localhost"], ip: ["127.0.0.1"] });
@@ -190,6 +190,36 @@ function mallocInUse(): number | null {
     lib.close();
   }
 }
+
+Deno.test("the idle sweeper releases a wait after one to two sweeps, never a connection whose waits keep ending, and nothing that stopped waiting", async () => {
+  const released: string[] = [];
+  const conn = (name: string) => ({ releaseIdle: () => released.push(name) });
+  const idle = conn("idle");
+  const busy = conn("busy");
+  const gone = conn("gone");
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  waitBegins(idle);
+  waitBegins(busy);
+  waitBegins(gone);
+  waitEnds(gone);
+  assert.equal(waitingCount(), 2);
+  // busy's wait ends and begins again every few ms, as a ping-pong's reads do.
+  const start = performance.now();
+  while (performance.now() - start < IDLE_SWEEP_MS * 4) {
+    await sleep(IDLE_SWEEP_MS / 5);
+    waitEnds(busy);
+    waitBegins(busy);
+    if (released.length === 0) {
+      assert.ok(
+        performance.now() - start < IDLE_SWEEP_MS * 2 + 100,
+        "idle was not released in time",
+      );
+    }
+  }
+  assert.deepEqual(released, ["idle"], "only the connection that waited throughout");
+  waitEnds(busy);
+  assert.equal(waitingCount(), 0);
+});
 
 Deno.test("idle connections give back OpenSSL's record buffers within two sweeps, and carry on intact afterwards", async () => {
   const n = 16;
