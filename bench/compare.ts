@@ -851,6 +851,10 @@ lines.push(
     "VmRSS is read again after 1 s; the figure is the difference divided by the connection count. " +
     "It includes the harness's own 64 KiB read buffer per connection (bench/peers/_proto.ts), the " +
     "same for every Deno-side contender.",
+  "- The pair loops move ciphertext the same way (test the pending bytes, then read them) and both " +
+    'handshake steps take "want read" as a result, not a failure: C through SSL_get_error, ' +
+    "denossl through Connection.tryHandshake() (doHandshake() would throw WantReadError, and Deno " +
+    "spends microseconds constructing each Error).",
   "- Runs are interleaved: round i runs each contender once (rotating the order), so drift in the " +
     "machine's speed over the minutes of a run affects every contender alike.",
   "- Sequential full handshakes against Deno are dominated by Nagle on Deno.listenTls's server " +
