@@ -5,7 +5,13 @@
  * in-process memory-BIO pair against the same loop in C. Writes
  * bench/RESULTS.md and bench/results.json. See bench/README.md.
  *
- *   deno run -A bench/compare.ts [--runs 5] [--bulk-mib 256] [--quick]
+ *   deno run -A bench/compare.ts [--runs 5] [--bulk-mib 256] [--quick] [--openssl <prefix>]
+ *
+ * `--openssl <prefix>` measures another OpenSSL build (installed under
+ * `<prefix>`, with `lib/libssl.so.3` and `include/`): denossl loads it through
+ * `DENOSSL_LIBSSL`/`DENOSSL_LIBCRYPTO`, the C reference is built against it,
+ * and the results go to bench/RESULTS-openssl-<version>.md and .json, next to
+ * the system build's.
  *
  * @module
  */
@@ -15,7 +21,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const OUT = join(HERE, "out");
+const OUT_BASE = join(HERE, "out");
 const { values: flags } = parseArgs({
   args: Deno.args,
   options: {
@@ -23,8 +29,19 @@ const { values: flags } = parseArgs({
     "bulk-mib": { type: "string", default: "256" },
     quick: { type: "boolean", default: false },
     only: { type: "string" },
+    openssl: { type: "string" },
   },
 });
+/** Another OpenSSL build to measure, or undefined for the system's. */
+const PREFIX = flags.openssl;
+const OUT = PREFIX === undefined
+  ? OUT_BASE
+  : join(OUT_BASE, "openssl-" + PREFIX.replace(/\W+/g, "_"));
+if (PREFIX !== undefined) {
+  // Inherited by every peer: denossl's loader reads these (the peers run with -A).
+  Deno.env.set("DENOSSL_LIBSSL", join(PREFIX, "lib", "libssl.so.3"));
+  Deno.env.set("DENOSSL_LIBCRYPTO", join(PREFIX, "lib", "libcrypto.so.3"));
+}
 const QUICK = flags.quick;
 const RUNS = QUICK ? 2 : Number(flags.runs);
 const BULK = Number(flags["bulk-mib"]) * (QUICK ? 1 / 8 : 1) * 1024 * 1024;
@@ -553,9 +570,18 @@ async function buildC(): Promise<void> {
   await Deno.mkdir(OUT, { recursive: true });
   cBench = join(OUT, "tls_bench");
   cPair = join(OUT, "pair");
+  // Against another build: its headers, its libraries, found at run time through the rpath.
+  const against = PREFIX === undefined ? [] : [
+    "-I",
+    join(PREFIX, "include"),
+    "-L",
+    join(PREFIX, "lib"),
+    `-Wl,-rpath,${join(PREFIX, "lib")}`,
+  ];
   await run([
     "cc",
     "-O2",
+    ...against,
     join(HERE, "c", "tls_bench.c"),
     "-o",
     cBench,
@@ -563,7 +589,7 @@ async function buildC(): Promise<void> {
     "-lcrypto",
     "-lpthread",
   ]);
-  await run(["cc", "-O2", join(HERE, "c", "pair.c"), "-o", cPair, "-lssl", "-lcrypto"]);
+  await run(["cc", "-O2", ...against, join(HERE, "c", "pair.c"), "-o", cPair, "-lssl", "-lcrypto"]);
 }
 
 /** Which suite and group Deno's rustls client picks when the server lets it choose. */
@@ -581,6 +607,12 @@ async function probeDeno(pki: Pki): Promise<Record<string, string>> {
 }
 
 async function machine(): Promise<Record<string, string>> {
+  const loads = (await run([
+    DENO,
+    "eval",
+    `import { opensslVersion } from ${JSON.stringify(join(HERE, "..", "mod.ts"))};` +
+    "console.log(opensslVersion().text)",
+  ])).trim();
   const cpu = (await Deno.readTextFile("/proc/cpuinfo")).match(/model name\s*:\s*(.*)/)?.[1] ?? "?";
   const mem = (await Deno.readTextFile("/proc/meminfo")).match(/MemTotal:\s*(\d+)/)?.[1] ?? "0";
   return {
@@ -590,7 +622,10 @@ async function machine(): Promise<Record<string, string>> {
     kernel: (await run(["uname", "-sr"])).trim(),
     deno: `${Deno.version.deno} (V8 ${Deno.version.v8})`,
     node: (await run(["node", "--version"])).trim(),
-    openssl: (await run(["openssl", "version"])).trim(),
+    openssl: PREFIX === undefined
+      ? (await run(["openssl", "version"])).trim()
+      : `${loads} (--openssl ${PREFIX}; the certificates are made by the system's openssl CLI)`,
+    denosslLoads: loads,
     loadavg: (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" "),
   };
 }
@@ -718,7 +753,13 @@ const json = {
   serverCpu,
   targets,
 };
-await Deno.writeTextFile(join(HERE, "results.json"), JSON.stringify(json, null, 2) + "\n");
+/** bench/RESULTS.md for the system's OpenSSL; RESULTS-openssl-<version>.md for another build. */
+const suffix = PREFIX === undefined
+  ? ""
+  : "-openssl-" + (env.denosslLoads?.match(/OpenSSL (\S+)/)?.[1] ?? "other");
+const jsonName = `results${suffix}.json`;
+const mdName = `RESULTS${suffix}.md`;
+await Deno.writeTextFile(join(HERE, jsonName), JSON.stringify(json, null, 2) + "\n");
 
 const lines: string[] = [];
 lines.push("# denossl — side-by-side results", "");
@@ -865,5 +906,5 @@ lines.push(
     "the harness are more reliable than absolute figures.",
   "",
 );
-await Deno.writeTextFile(join(HERE, "RESULTS.md"), lines.join("\n"));
-log0(`wrote bench/RESULTS.md and bench/results.json in ${elapsed.toFixed(0)} s`);
+await Deno.writeTextFile(join(HERE, mdName), lines.join("\n"));
+log0(`wrote bench/${mdName} and bench/${jsonName} in ${elapsed.toFixed(0)} s`);
