@@ -18,11 +18,11 @@ const owners = new Map<bigint, WeakRef<object>>();
 /**
  * Registers the JS owner of an `SSL*`.
  *
- * @param ssl The pointer.
+ * @param ssl The pointer, or its address.
  * @param owner The connection.
  */
-export function registerOwner(ssl: Deno.PointerObject, owner: object): void {
-  owners.set(address(ssl), new WeakRef(owner));
+export function registerOwner(ssl: Deno.PointerObject | bigint, owner: object): void {
+  owners.set(typeof ssl === "bigint" ? ssl : address(ssl), new WeakRef(owner));
 }
 
 /**

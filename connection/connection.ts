@@ -150,6 +150,8 @@ const COUNT = new BigUint64Array(1);
  */
 export class ConnectionBase<T extends Transport = Transport> {
   #ssl: Deno.PointerObject | null;
+  /** The `SSL*`'s address: the key it is registered under. */
+  #addr = 0n;
   #context: Context;
   #rbio: Deno.PointerObject | null = null;
   #wbio: Deno.PointerObject | null = null;
@@ -229,9 +231,13 @@ export class ConnectionBase<T extends Transport = Transport> {
     this.#ssl = ssl;
     this.#context = context;
     this.#verifyCallback = context._verifyCallback;
-    registry.register(this, BigInt(Deno.UnsafePointer.value(ssl)), this);
-    registerOwner(ssl, this);
-    trackHandle("SSL", ssl);
+    // The address, once (Deno.UnsafePointer.value is an op call): the finalizer's, the owner
+    // map's and the handle count's key, and close()'s.
+    const addr = BigInt(Deno.UnsafePointer.value(ssl));
+    this.#addr = addr;
+    registry.register(this, addr, this);
+    registerOwner(addr, this);
+    trackHandle("SSL", addr);
     this.#transport = transport;
 
     if (hasTransport && lib.SSL_is_dtls(ssl) === 1) {
@@ -2178,7 +2184,7 @@ export class ConnectionBase<T extends Transport = Transport> {
     }
     this.#directCandidate = false;
     registry.unregister(this);
-    unregisterOwner(ssl);
+    unregisterOwner(this.#addr);
     if (endpoint !== null && endpoint.fd >= 0) {
       // Settle pending waits and deregister before the descriptor goes away.
       reactor().cancel(endpoint.fd, new ClosedError("Connection"));
@@ -2193,7 +2199,7 @@ export class ConnectionBase<T extends Transport = Transport> {
     // Closed from a callback, OpenSSL still runs on this SSL up the stack: free it after that call.
     if (inCallback()) queueMicrotask(free);
     else free();
-    releaseHandle("SSL", ssl);
+    releaseHandle("SSL", this.#addr);
     if (endpoint !== null) closeNativeTransport(endpoint);
     waitEnds(this.#idle);
     this.#rejectClosed?.(new ClosedError("Connection"));
