@@ -11,7 +11,7 @@
 
 import { native } from "../ffi/library.ts";
 import { X509 } from "../crypto/x509.ts";
-import { recordCallbackError, recordVerifyFailure } from "../errors/queue.ts";
+import { recordCallbackError, recordVerifyFailure, takeVerifyFailure } from "../errors/queue.ts";
 import { counted, ownerOf } from "./_registry.ts";
 
 /** `X509_V_OK`. */
@@ -82,6 +82,8 @@ function verify(preverifyOk: number, store: Deno.PointerValue): number {
     );
     if (accepted) {
       crypto.X509_STORE_CTX_set_error(store, X509_V_OK);
+      // Overridden: if a later certificate fails the chain, that one is the failure to report.
+      if (!preverifyOk) takeVerifyFailure()?.certificate?.close();
       return 1;
     }
     if (errnum === X509_V_OK) {

@@ -196,6 +196,27 @@ Deno.test("Connection verification", async (t) => {
     });
 
     await t.step(
+      "a veto reports the vetoed certificate, not an earlier failure the callback accepted",
+      () => {
+        using sctx = serverContext(pki);
+        using cctx = new Context(TLS_METHOD); // trusts nothing: the intermediate (depth 1) fails first
+        const seen: [number, boolean][] = [];
+        cctx.setVerify(VERIFY_PEER, (_conn, cert, _e, depth, ok) => {
+          seen.push([depth, ok]);
+          cert.close();
+          return depth !== 0; // accept the failing intermediate, veto the leaf
+        });
+        const err = refusal(cctx, sctx);
+        assert.ok(
+          seen.some(([depth, ok]) => depth === 1 && !ok),
+          "OpenSSL failed the intermediate",
+        );
+        assert.equal(err.verifyCode, 50, "application verification failure");
+        assert.equal(err.depth, 0, "the vetoed leaf, not the accepted intermediate");
+      },
+    );
+
+    await t.step(
       "a throwing context-level verify callback makes the handshake throw that same object",
       () => {
         using sctx = serverContext(pki);
