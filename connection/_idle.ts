@@ -24,11 +24,12 @@ export interface IdleReleasable {
 /**
  * How often the sweeper looks; a wait is released after one to two of these.
  * Short, because a burst of new connections holds every record buffer until
- * its sweep: at 100 ms a server accepting 850 handshakes per second held
- * about 130 connections' buffers at once, 4 KiB per connection of its peak
- * RSS over 1,000 connections (bench/README.md, the memory workload). At
- * 25 ms a busy connection (a record at least every 25 ms) still never pays,
- * and one that does pays about 5 µs per 25 ms of waiting.
+ * its sweep: at 100 ms, a server accepting 850 handshakes per second holds
+ * the buffers of about 130 new connections at any time (850 × 100–200 ms),
+ * and the memory workload (bench/README.md) counted 2–4 KiB of peak RSS
+ * per connection more than at 25 ms. At 25 ms a busy connection (a record at
+ * least every 25 ms) still never pays, and one that does pays about 5 µs per
+ * 25 ms of waiting.
  */
 export const IDLE_SWEEP_MS = 25;
 
