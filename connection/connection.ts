@@ -222,7 +222,11 @@ export class ConnectionBase<T extends Transport = Transport> {
     const endpoint = found !== null && "fd" in found ? found : null;
     const pipe = !hasTransport || endpoint !== null
       ? null
-      : toPipe(transport as Exclude<Transport, null | FdTransport>);
+      // A denossl connection settles a pending read when it closes, as Deno's sockets do.
+      : toPipe(
+        transport as Exclude<Transport, null | FdTransport>,
+        transport instanceof ConnectionBase,
+      );
     const { ssl: lib, crypto } = native();
     clearErrors();
     const ssl = lib.SSL_new(context._handle);
@@ -1117,16 +1121,21 @@ export class ConnectionBase<T extends Transport = Transport> {
    * transport's bytes on their way to the BIO (read() passes the buffer it
    * decrypts into, which is free until then): an idle connection then holds
    * no read buffer of its own, and a bulk reader's transport reads are as
-   * large as its buffer.
+   * large as its buffer. Only over a transport whose close settles a pending
+   * read (`Pipe.lends`): the caller gets its buffer back when its read
+   * settles, and nothing writes into it afterwards.
    */
   #fill(into?: Uint8Array): Promise<void> {
     if (this.#native !== null) {
       waitBegins(this.#idle);
       return this.#waitNative("read");
     }
-    return this.#fillPromise ??= this.#doFill(
-      into !== undefined && into.length >= IN_BUFFER_START ? into : null,
-    );
+    if (this.#fillPromise !== null) return this.#fillPromise;
+    const pipe = this.#pipe;
+    return this.#fillPromise = into !== undefined && into.length >= IN_BUFFER_START &&
+        pipe !== null && pipe.lends
+      ? this.#lentFill(pipe, into)
+      : this.#doFill();
   }
 
   /**
@@ -1144,13 +1153,14 @@ export class ConnectionBase<T extends Transport = Transport> {
   }
 
   /**
-   * One transport read into the incoming BIO, as a single promise: the read's
-   * own reaction lands the bytes, and close() rejects it through
-   * `#rejectClosed` (a transport whose close does not settle its pending read
-   * must not hang us). Nothing else is allocated per wait: this runs once per
-   * record a connection waits for.
+   * One transport read into the connection's own buffer, then into the
+   * incoming BIO, as a single promise: the read's own reaction lands the
+   * bytes, and close() rejects it at once through `#rejectClosed` (a
+   * transport whose close does not settle its pending read must not hang
+   * us; the buffer is ours, freed once that read settles). Nothing else is
+   * allocated per wait: this runs once per record a connection waits for.
    */
-  #doFill(into: Uint8Array | null): Promise<void> {
+  #doFill(): Promise<void> {
     let read: Promise<number | null>;
     let buf: Uint8Array;
     try {
@@ -1160,10 +1170,11 @@ export class ConnectionBase<T extends Transport = Transport> {
       waitBegins(this.#idle);
       // Start small, grow (4x) each time the transport fills the buffer: idle
       // connections stay small, busy ones soon read 64 KiB at a time.
-      buf = into ?? (this.#inBuf ??= new Uint8Array(IN_BUFFER_START));
+      buf = this.#inBuf ??= new Uint8Array(IN_BUFFER_START);
       read = pipe.read(buf);
     } catch (e) {
       this.#fillPromise = null;
+      waitEnds(this.#idle);
       return Promise.reject(e);
     }
     return new Promise<void>((resolve, reject) => {
@@ -1180,6 +1191,32 @@ export class ConnectionBase<T extends Transport = Transport> {
         this.#fillSettled();
         reject(transportError(e));
       });
+    });
+  }
+
+  /**
+   * One transport read into the caller's buffer, then into the incoming BIO.
+   * close() does not reject it: closing the transport settles the read (at
+   * once, or once queued writes are out), and only then does the caller's
+   * `read` reject with `ClosedError`, when no transport read can write into
+   * its buffer any more.
+   */
+  #lentFill(pipe: Pipe, buf: Uint8Array): Promise<void> {
+    let read: Promise<number | null>;
+    try {
+      waitBegins(this.#idle);
+      read = pipe.read(buf);
+    } catch (e) {
+      this.#fillPromise = null;
+      waitEnds(this.#idle);
+      return Promise.reject(e);
+    }
+    return read.then((n) => {
+      this.#fillSettled();
+      this.#landRead(buf, n);
+    }, (e) => {
+      this.#fillSettled();
+      throw this.#ssl === null ? new ClosedError("Connection") : transportError(e);
     });
   }
 
@@ -1313,7 +1350,8 @@ export class ConnectionBase<T extends Transport = Transport> {
    *   (close_notify).
    * @throws {SysCallError} When the peer's transport ended without close_notify
    *   (errno -1, "Unexpected EOF"), unless `OP_IGNORE_UNEXPECTED_EOF` is set.
-   * @throws {ClosedError} When the connection is closed, also while the read waits.
+   * @throws {ClosedError} When the connection is closed, also while the read
+   *   waits (see {@link close} for when a waiting read settles).
    * @example
    * ```ts ignore
    * const buf = new Uint8Array(16384);
@@ -2146,7 +2184,11 @@ export class ConnectionBase<T extends Transport = Transport> {
    * clean close). Over a transport, a close_notify is sent when the handshake
    * finished and none was sent yet, then the transport is closed once queued
    * writes are out (await {@link Symbol.asyncDispose} to wait for that). A
-   * pending `read` settles at once with `ClosedError`. Idempotent.
+   * pending `read` rejects with `ClosedError`: at once, or, when it lent its
+   * buffer to a read on a Deno socket, once that transport read has settled
+   * (the transport closes at once unless writes are queued; data arriving
+   * first also ends it), so nothing writes into the buffer after `read`
+   * settles. Idempotent.
    *
    * @example
    * ```ts ignore

@@ -99,6 +99,33 @@ export interface Pipe {
   close(): void;
   /** The objects passthrough lookups go to, in order. */
   targets: object[];
+  /**
+   * Whether `read` may be handed the caller's buffer: the transport's
+   * `close()` settles a pending read, so once that read settles nothing
+   * writes into the buffer any more (Deno's sockets, web streams). A
+   * transport that may keep writing into a buffer after close reads into
+   * the connection's own buffer instead.
+   */
+  readonly lends: boolean;
+}
+
+/**
+ * Whether `o` is one of Deno's own connections (`Deno.TcpConn`,
+ * `Deno.UnixConn`, `Deno.TlsConn`: subclasses of Deno's internal `Conn`)
+ * with its own `read` and `close`, whose `close()` cancels a pending read:
+ * the read rejects, and its buffer is not written afterwards.
+ */
+function isDenoConn(o: object): boolean {
+  try {
+    if (Object.hasOwn(o, "read") || Object.hasOwn(o, "close")) return false;
+    for (let p = Object.getPrototypeOf(o); p !== null; p = Object.getPrototypeOf(p)) {
+      if (p === Object.prototype) return false;
+      if (p.constructor?.name === "Conn") return true;
+    }
+  } catch {
+    // A Proxy or an accessor that throws: not Deno's own connection.
+  }
+  return false;
 }
 
 function isFn(v: unknown): v is (...a: unknown[]) => unknown {
@@ -149,6 +176,9 @@ function fromStreamPair(t: StreamPairTransport): Pipe {
   let writerClosed = false;
   return {
     targets: [t.readable, t.writable],
+    // reader.cancel() settles a pending read as done; bytes are copied into
+    // `p` only in the continuation of a read that delivered a chunk.
+    lends: true,
     async read(p): Promise<number | null> {
       let chunk = leftover;
       leftover = null;
@@ -191,11 +221,13 @@ function fromStreamPair(t: StreamPairTransport): Pipe {
  */
 class StreamPipe implements Pipe {
   readonly targets: object[];
+  readonly lends: boolean;
   readonly #s: StreamTransport;
 
-  constructor(s: StreamTransport) {
+  constructor(s: StreamTransport, lends: boolean) {
     this.#s = s;
     this.targets = [s];
+    this.lends = lends;
   }
 
   read(p: Uint8Array): Promise<number | null> {
@@ -223,13 +255,18 @@ class StreamPipe implements Pipe {
  * Normalizes a transport.
  *
  * @param t The user's transport.
+ * @param settlesReadsOnClose Whether the caller knows `t.close()` settles a
+ *   pending read (a denossl `Connection`); Deno's sockets are recognised here.
  * @returns The pipe.
  * @throws {TypeError} When the shape is not recognised.
  */
-export function toPipe(t: Exclude<Transport, null | FdTransport>): Pipe {
+export function toPipe(
+  t: Exclude<Transport, null | FdTransport>,
+  settlesReadsOnClose = false,
+): Pipe {
   const any = t as unknown as Record<string, unknown>;
   if (isFn(any.read) && isFn(any.write)) {
-    return new StreamPipe(t as StreamTransport);
+    return new StreamPipe(t as StreamTransport, settlesReadsOnClose || isDenoConn(t));
   }
   const reader = any.reader as SplitTransport["reader"] | undefined;
   const writer = any.writer as SplitTransport["writer"] | undefined;
@@ -244,6 +281,7 @@ export function toPipe(t: Exclude<Transport, null | FdTransport>): Pipe {
     let writerClosed = false;
     return {
       targets: [reader, writer],
+      lends: isDenoConn(reader),
       read: (p) => reader.read(p),
       writeAll: (p) => writeAllTo(writer, p),
       closeWrite: () => {

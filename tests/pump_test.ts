@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import {
+  ClosedError,
   Connection,
   Context,
   SysCallError,
@@ -190,6 +191,97 @@ function mallocInUse(): number | null {
     lib.close();
   }
 }
+
+Deno.test("close() during a read that lent its buffer to the transport: the read rejects with ClosedError, and nothing writes into the buffer afterwards", async (t) => {
+  const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const settledWithin = (p: Promise<unknown>, ms: number) =>
+    Promise.race([p.then(() => true, () => true), delay(ms).then(() => false)]);
+  const outcome = (p: Promise<unknown>) => p.then((v) => ({ v, e: null }), (e) => ({ v: null, e }));
+
+  await t.step("nothing queued: the read rejects at once", async () => {
+    const { list, close } = await pairs(1);
+    const [c] = list[0]!;
+    try {
+      const buf = new Uint8Array(65536);
+      const reading = outcome(c.read(buf));
+      assert.equal(await settledWithin(reading, 100), false, "the read waits for the peer");
+      c.close();
+      assert.equal(await settledWithin(reading, 1000), true, "close() ends it");
+      assert.ok((await reading).e instanceof ClosedError);
+    } finally {
+      close();
+    }
+  });
+
+  await t.step(
+    "writes queued behind a peer that does not read: bytes the peer sends after close() never reach the buffer once the read has rejected",
+    async () => {
+      const { list, close } = await pairs(1);
+      const [c, s] = list[0]!;
+      try {
+        // 32 MiB the server never reads: the client's transport write stays
+        // pending, so close() must wait for it before closing the transport.
+        const stuck = c.write(new Uint8Array(32 << 20)).catch(() => {});
+        await delay(200);
+        const buf = new Uint8Array(65536);
+        const reading = outcome(c.read(buf));
+        await delay(50);
+        c.close();
+        let poked = 0;
+        if (!(await settledWithin(reading, 200))) {
+          // Still lent: the peer's next record ends the transport read, and with it ours.
+          await s.write(new Uint8Array(1000).fill(1));
+          poked = 1;
+          assert.equal(await settledWithin(reading, 2000), true, "the peer's bytes end the read");
+        }
+        assert.ok((await reading).e instanceof ClosedError, String((await reading).e));
+        buf.fill(0xaa);
+        await s.write(new Uint8Array(1000).fill(2));
+        await delay(200);
+        assert.ok(
+          buf.every((b) => b === 0xaa),
+          `the buffer changed after the read rejected (poked ${poked})`,
+        );
+        s.close();
+        await stuck;
+      } finally {
+        close();
+      }
+    },
+  );
+
+  await t.step(
+    "a transport whose close() leaves its read pending is not lent the buffer: the read rejects at once, and the buffer stays untouched",
+    async () => {
+      let tcp: Deno.TcpConn | null = null;
+      const deaf = (t: Deno.TcpConn) => {
+        tcp = t;
+        return {
+          read: (b: Uint8Array) => t.read(b),
+          write: (b: Uint8Array) => t.write(b),
+          close: () => {},
+        };
+      };
+      await withPair("127.0.0.1", deaf, async (c, s) => {
+        const buf = new Uint8Array(65536);
+        const reading = outcome(c.read(buf));
+        assert.equal(await settledWithin(reading, 100), false, "the read waits for the peer");
+        c.close();
+        assert.equal(
+          await settledWithin(reading, 1000),
+          true,
+          "close() ends it although the transport read goes on",
+        );
+        assert.ok((await reading).e instanceof ClosedError);
+        buf.fill(0xaa);
+        await s.write(new Uint8Array(1000).fill(3));
+        await delay(200);
+        assert.ok(buf.every((b) => b === 0xaa), "the buffer changed after the read rejected");
+        tcp!.close();
+      });
+    },
+  );
+});
 
 Deno.test("the idle sweeper releases a wait after one to two sweeps, never a connection whose waits keep ending, and nothing that stopped waiting", async () => {
   const released: string[] = [];
