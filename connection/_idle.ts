@@ -15,10 +15,17 @@
  * @module
  */
 
+/**
+ * The method a waiting connection gives memory back through: a symbol, so
+ * that a connection is its own entry here (no object or closure of its own
+ * per connection) without a public method.
+ */
+export const RELEASE_IDLE: unique symbol = Symbol("denossl.releaseIdle");
+
 /** What a waiting connection can give back. */
 export interface IdleReleasable {
   /** Frees what the connection does not need while it waits; must be safe to call any time. */
-  releaseIdle(): void;
+  [RELEASE_IDLE](): void;
 }
 
 /**
@@ -81,7 +88,7 @@ function sweep(): void {
   recent = new Set();
   for (const c of idle) {
     try {
-      c.releaseIdle();
+      c[RELEASE_IDLE]();
     } catch {
       // a connection closing under us: nothing to give back
     }

@@ -43,7 +43,6 @@ import {
   shutdownWrite,
 } from "./_native.ts";
 import { reactor } from "../ffi/reactor.ts";
-import { waitBegins, waitEnds } from "./_idle.ts";
 import {
   closeDirect,
   DIRECT_AFTER_BYTES,
@@ -53,7 +52,7 @@ import {
   openDirect,
 } from "./_direct.ts";
 import type { DirectWriter } from "./_direct.ts";
-import type { IdleReleasable } from "./_idle.ts";
+import { RELEASE_IDLE, waitBegins, waitEnds } from "./_idle.ts";
 import type { X509Name } from "../crypto/name.ts";
 import type { Session } from "./session.ts";
 import * as negotiation from "./_negotiation.ts";
@@ -169,15 +168,6 @@ export class ConnectionBase<T extends Transport = Transport> {
   #rejectClosed: ((e: unknown) => void) | null = null;
   /** A failure met while reading ahead (#readMore), thrown by the next read. */
   #readError: unknown = undefined;
-  /** What the idle sweeper calls while this connection waits for its peer. */
-  #idle: IdleReleasable = {
-    releaseIdle: () => {
-      const ssl = this.#ssl;
-      if (ssl === null || inCallback()) return;
-      releaseRecordBuffers(ssl);
-      if (this.#pipe !== null) this.#renewBios(ssl);
-    },
-  };
   #readable: ReadableStream<Uint8Array<ArrayBuffer>> | null = null;
   #writable: WritableStream<Uint8Array> | null = null;
   #roleSet = false;
@@ -300,6 +290,18 @@ export class ConnectionBase<T extends Transport = Transport> {
       );
     }
     return ssl;
+  }
+
+  /**
+   * What the idle sweeper calls while this connection waits for its peer
+   * (see _idle.ts): frees OpenSSL's record buffers and renews the memory
+   * BIOs. Internal.
+   */
+  [RELEASE_IDLE](): void {
+    const ssl = this.#ssl;
+    if (ssl === null || inCallback()) return;
+    releaseRecordBuffers(ssl);
+    if (this.#pipe !== null) this.#renewBios(ssl);
   }
 
   /** Our duplicate of the socket that flushes now go straight to (see _direct.ts), or -1. Internal, for tests. */
@@ -1091,8 +1093,9 @@ export class ConnectionBase<T extends Transport = Transport> {
       ? pipe.writeAll(bytes)
       : this.#writeChain.then(() => pipe.writeAll(bytes));
     this.#writesInFlight++;
-    const chain = write.then(() => {
-      this.#writesInFlight--;
+    const chain: Promise<void> = write.then(() => {
+      // All out: let this settled promise go (one less object per idle connection).
+      if (--this.#writesInFlight === 0 && this.#writeChain === chain) this.#writeChain = RESOLVED;
     }, (e) => {
       this.#writesInFlight--;
       throw e;
@@ -1127,7 +1130,7 @@ export class ConnectionBase<T extends Transport = Transport> {
    */
   #fill(into?: Uint8Array): Promise<void> {
     if (this.#native !== null) {
-      waitBegins(this.#idle);
+      waitBegins(this);
       return this.#waitNative("read");
     }
     if (this.#fillPromise !== null) return this.#fillPromise;
@@ -1167,14 +1170,14 @@ export class ConnectionBase<T extends Transport = Transport> {
       const pipe = this.#pipeOrThrow()!;
       // About to wait for the peer: if the wait lasts, the idle sweeper frees
       // OpenSSL's record buffers (about 33 KiB); see _idle.ts.
-      waitBegins(this.#idle);
+      waitBegins(this);
       // Start small, grow (4x) each time the transport fills the buffer: idle
       // connections stay small, busy ones soon read 64 KiB at a time.
       buf = this.#inBuf ??= new Uint8Array(IN_BUFFER_START);
       read = pipe.read(buf);
     } catch (e) {
       this.#fillPromise = null;
-      waitEnds(this.#idle);
+      waitEnds(this);
       return Promise.reject(e);
     }
     return new Promise<void>((resolve, reject) => {
@@ -1204,11 +1207,11 @@ export class ConnectionBase<T extends Transport = Transport> {
   #lentFill(pipe: Pipe, buf: Uint8Array): Promise<void> {
     let read: Promise<number | null>;
     try {
-      waitBegins(this.#idle);
+      waitBegins(this);
       read = pipe.read(buf);
     } catch (e) {
       this.#fillPromise = null;
-      waitEnds(this.#idle);
+      waitEnds(this);
       return Promise.reject(e);
     }
     return read.then((n) => {
@@ -1246,7 +1249,7 @@ export class ConnectionBase<T extends Transport = Transport> {
   }
 
   #fillSettled(): void {
-    waitEnds(this.#idle);
+    waitEnds(this);
     this.#fillPromise = null;
     this.#rejectClosed = null;
     if (this.#ssl === null) this.#releaseInBuf();
@@ -2243,7 +2246,7 @@ export class ConnectionBase<T extends Transport = Transport> {
     else free();
     releaseHandle("SSL", this.#addr);
     if (endpoint !== null) closeNativeTransport(endpoint);
-    waitEnds(this.#idle);
+    waitEnds(this);
     this.#rejectClosed?.(new ClosedError("Connection"));
     this.#releaseInBuf();
     if (pipe === null) return Promise.resolve();

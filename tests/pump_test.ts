@@ -21,7 +21,13 @@ import {
 import { ERRNO, SOCK_STREAM, socketType } from "../ffi/sys.ts";
 import { runSnippet } from "./_subprocess.ts";
 import { hasIpv6Loopback } from "./_peers.ts";
-import { IDLE_SWEEP_MS, waitBegins, waitEnds, waitingCount } from "../connection/_idle.ts";
+import {
+  IDLE_SWEEP_MS,
+  RELEASE_IDLE,
+  waitBegins,
+  waitEnds,
+  waitingCount,
+} from "../connection/_idle.ts";
 
 const ca = TestCA.create({ keyType: "ec" });
 const leaf = ca.issue({ dns: ["localhost"], ip: ["127.0.0.1"] });
@@ -285,7 +291,7 @@ Deno.test("close() during a read that lent its buffer to the transport: the read
 
 Deno.test("the idle sweeper releases a wait after one to two sweeps, never a connection whose waits keep ending, and nothing that stopped waiting", async () => {
   const released: string[] = [];
-  const conn = (name: string) => ({ releaseIdle: () => released.push(name) });
+  const conn = (name: string) => ({ [RELEASE_IDLE]: () => void released.push(name) });
   const idle = conn("idle");
   const busy = conn("busy");
   const gone = conn("gone");

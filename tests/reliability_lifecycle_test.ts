@@ -152,6 +152,8 @@ const WORKS_AFTER_CLOSE: Record<string, Record<string, (value: unknown) => void>
     nativeFallbackReason: (v) => assert.ok(v === null || typeof v === "string"),
     localAddr: (v) => assert.equal(typeof v, "object"),
     remoteAddr: (v) => assert.equal(typeof v, "object"),
+    // The idle sweeper's internal hook (connection/_idle.ts): a closed connection has nothing to give back.
+    "Symbol(denossl.releaseIdle)": (v) => assert.equal(v, undefined),
   },
   // String conversion (template literals, logs) must not throw: it says the name is closed.
   X509Name: { toString: (v: unknown) => assert.equal(v, "[closed X509Name]") },
