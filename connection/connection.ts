@@ -33,7 +33,7 @@ import { inCallback, registerOwner, unregisterOwner } from "./_registry.ts";
 import { releaseHandle, trackHandle } from "../ffi/_handles.ts";
 import { verifyTrampoline } from "./_verify.ts";
 import type { VerifyCallback } from "./_verify.ts";
-import { toPipe, transportError } from "./transport.ts";
+import { closeAfterWrites, toPipe, transportError } from "./transport.ts";
 import type { FdTransport, Pipe, Transport } from "./transport.ts";
 import {
   closeNativeFd,
@@ -2185,13 +2185,13 @@ export class ConnectionBase<T extends Transport = Transport> {
    * Closes the connection, as `Deno.Conn.close` does, and frees its native
    * state. In memory mode nothing is sent (call {@link shutdown} first for a
    * clean close). Over a transport, a close_notify is sent when the handshake
-   * finished and none was sent yet, then the transport is closed once queued
-   * writes are out (await {@link Symbol.asyncDispose} to wait for that). A
-   * pending `read` rejects with `ClosedError`: at once, or, when it lent its
-   * buffer to a read on a Deno socket, once that transport read has settled
-   * (the transport closes at once unless writes are queued; data arriving
-   * first also ends it), so nothing writes into the buffer after `read`
-   * settles. Idempotent.
+   * finished and none was sent yet, then the transport is closed once the
+   * queued writes are out, or after 2 s if they are not (a peer that stopped
+   * reading), and those writes fail; await {@link Symbol.asyncDispose} to
+   * wait for that. A pending `read` rejects with `ClosedError`: at once, or,
+   * when it lent its buffer to a read on a Deno socket, once that socket read
+   * has settled (when the socket closes, or when data arrives first), so that
+   * nothing writes into the buffer after `read` settles. Idempotent.
    *
    * @example
    * ```ts ignore
@@ -2250,7 +2250,7 @@ export class ConnectionBase<T extends Transport = Transport> {
     this.#rejectClosed?.(new ClosedError("Connection"));
     this.#releaseInBuf();
     if (pipe === null) return Promise.resolve();
-    const done = last.catch(() => {}).then(() => pipe.close());
+    const done = closeAfterWrites(pipe, this.#writesInFlight > 0 ? last : null);
     this.#writeChain = done;
     return done;
   }
@@ -2273,7 +2273,8 @@ export class ConnectionBase<T extends Transport = Transport> {
 
   /**
    * Closes the connection and waits until the final close_notify and any
-   * queued writes reached the transport and the transport is closed.
+   * queued writes reached the transport (for at most 2 s) and the transport
+   * is closed.
    *
    * @example
    * ```ts ignore

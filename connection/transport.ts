@@ -128,6 +128,38 @@ function isDenoConn(o: object): boolean {
   return false;
 }
 
+/**
+ * How long a closed connection's queued writes (its close_notify among them)
+ * may take to reach the transport before the transport is closed anyway.
+ * Deno's own `close()` drops a pending write at once; waiting for ever would
+ * let a peer that stops reading keep the socket open (and, for a read that
+ * lent its buffer, keep that read pending) as long as it likes.
+ */
+export const CLOSE_LINGER_MS = 2000;
+
+/**
+ * Closes `pipe` once `queued` (the connection's pending writes) settles, or
+ * after {@link CLOSE_LINGER_MS}, whichever comes first; the writes still
+ * pending then fail as the transport fails them.
+ *
+ * @param pipe The transport.
+ * @param queued The writes to wait for; null when none is pending.
+ * @returns Settles once the transport is closed.
+ */
+export function closeAfterWrites(pipe: Pipe, queued: Promise<void> | null): Promise<void> {
+  if (queued === null) return Promise.resolve().then(() => pipe.close());
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const linger = new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, CLOSE_LINGER_MS);
+    Deno.unrefTimer(t);
+    timer = t;
+  });
+  return Promise.race([queued.catch(() => {}), linger]).then(() => {
+    clearTimeout(timer);
+    pipe.close();
+  });
+}
+
 function isFn(v: unknown): v is (...a: unknown[]) => unknown {
   return typeof v === "function";
 }

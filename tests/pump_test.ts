@@ -19,6 +19,7 @@ import {
   VERIFY_PEER,
 } from "../mod.ts";
 import { ERRNO, SOCK_STREAM, socketType } from "../ffi/sys.ts";
+import { CLOSE_LINGER_MS } from "../connection/transport.ts";
 import { runSnippet } from "./_subprocess.ts";
 import { hasIpv6Loopback } from "./_peers.ts";
 import {
@@ -250,6 +251,38 @@ Deno.test("close() during a read that lent its buffer to the transport: the read
         );
         s.close();
         await stuck;
+      } finally {
+        close();
+      }
+    },
+  );
+
+  await t.step(
+    "a peer that never reads: close() closes the socket after CLOSE_LINGER_MS, failing the write still queued, and the read that lent its buffer rejects then",
+    async () => {
+      const { list, close } = await pairs(1);
+      const [c] = list[0]!;
+      try {
+        const stuck = outcome(c.write(new Uint8Array(32 << 20)));
+        await delay(200);
+        const reading = outcome(c.read(new Uint8Array(65536)));
+        assert.equal(await settledWithin(stuck, 0), false, "the write waits for the peer");
+        const started = performance.now();
+        c.close();
+        assert.equal(
+          await settledWithin(reading, CLOSE_LINGER_MS + 1500),
+          true,
+          "close() ends the read",
+        );
+        const { e } = await reading;
+        const waited = performance.now() - started;
+        assert.ok(e instanceof ClosedError, String(e));
+        assert.ok(
+          waited >= CLOSE_LINGER_MS - 100,
+          `the queued write had its ${CLOSE_LINGER_MS} ms (${waited} ms)`,
+        );
+        assert.ok(waited < CLOSE_LINGER_MS + 1500, `closed after ${waited} ms`);
+        assert.notEqual((await stuck).e, null, "the queued write failed when the socket closed");
       } finally {
         close();
       }
