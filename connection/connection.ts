@@ -162,6 +162,8 @@ export class ConnectionBase<T extends Transport = Transport> {
   #pipe: Pipe | null = null;
   #inBuf: Uint8Array<ArrayBuffer> | null = null;
   #fillPromise: Promise<void> | null = null;
+  /** The transport read in flight into a read() caller's buffer (see read()). */
+  #lentRead: Promise<number | null> | null = null;
   #writeChain: Promise<void> = RESOLVED;
   #writesInFlight = 0;
   #handshakePromise: Promise<HandshakeInfo> | null = null;
@@ -1119,26 +1121,20 @@ export class ConnectionBase<T extends Transport = Transport> {
   }
 
   /**
-   * Reads once from the transport into the incoming BIO; at most one read is
-   * in flight. `into`, a caller's buffer of at least 4 KiB, takes the
-   * transport's bytes on their way to the BIO (read() passes the buffer it
-   * decrypts into, which is free until then): an idle connection then holds
-   * no read buffer of its own, and a bulk reader's transport reads are as
-   * large as its buffer. Only over a transport whose close settles a pending
-   * read (`Pipe.lends`): the caller gets its buffer back when its read
-   * settles, and nothing writes into it afterwards.
+   * Reads once from the transport into the incoming BIO, through the
+   * connection's own buffer; at most one transport read is in flight. While
+   * read() has one in flight into its caller's buffer (see {@link read}),
+   * waits for that one instead: read()'s own continuation, which was there
+   * first, lands its bytes before this resolves.
    */
-  #fill(into?: Uint8Array): Promise<void> {
+  #fill(): Promise<void> {
     if (this.#native !== null) {
       waitBegins(this);
       return this.#waitNative("read");
     }
     if (this.#fillPromise !== null) return this.#fillPromise;
-    const pipe = this.#pipe;
-    return this.#fillPromise = into !== undefined && into.length >= IN_BUFFER_START &&
-        pipe !== null && pipe.lends
-      ? this.#lentFill(pipe, into)
-      : this.#doFill();
+    if (this.#lentRead !== null) return this.#lentRead.then(ignore, ignore);
+    return this.#fillPromise = this.#doFill();
   }
 
   /**
@@ -1194,32 +1190,6 @@ export class ConnectionBase<T extends Transport = Transport> {
         this.#fillSettled();
         reject(transportError(e));
       });
-    });
-  }
-
-  /**
-   * One transport read into the caller's buffer, then into the incoming BIO.
-   * close() does not reject it: closing the transport settles the read (at
-   * once, or once queued writes are out), and only then does the caller's
-   * `read` reject with `ClosedError`, when no transport read can write into
-   * its buffer any more.
-   */
-  #lentFill(pipe: Pipe, buf: Uint8Array): Promise<void> {
-    let read: Promise<number | null>;
-    try {
-      waitBegins(this);
-      read = pipe.read(buf);
-    } catch (e) {
-      this.#fillPromise = null;
-      waitEnds(this);
-      return Promise.reject(e);
-    }
-    return read.then((n) => {
-      this.#fillSettled();
-      this.#landRead(buf, n);
-    }, (e) => {
-      this.#fillSettled();
-      throw this.#ssl === null ? new ClosedError("Connection") : transportError(e);
     });
   }
 
@@ -1385,7 +1355,34 @@ export class ConnectionBase<T extends Transport = Transport> {
       const code = lib.SSL_get_error(ssl, ret);
       if (code === SSL_ERROR_WANT_READ) {
         if (this.#outgoingPending()) this.#flush();
-        await this.#fill(p);
+        const pipe = this.#pipe;
+        if (
+          pipe !== null && pipe.lends && p.length >= IN_BUFFER_START &&
+          this.#fillPromise === null && this.#lentRead === null
+        ) {
+          // Lend p to the transport: its bytes pass through p on their way
+          // to the BIO, so an idle connection holds no read buffer of its own
+          // and a bulk reader's transport reads are as large as its buffer.
+          // Only over a transport whose close settles a pending read
+          // (Pipe.lends): close() does not cut this wait short; closing the
+          // transport settles it, and only then does read() reject with
+          // ClosedError, so nothing writes into p after read() settles.
+          const pending = pipe.read(p);
+          this.#lentRead = pending;
+          waitBegins(this);
+          let n: number | null;
+          try {
+            n = await pending;
+          } catch (e) {
+            throw this.#ssl === null ? new ClosedError("Connection") : transportError(e);
+          } finally {
+            this.#lentRead = null;
+            waitEnds(this);
+          }
+          this.#landRead(p, n);
+          continue;
+        }
+        await this.#fill();
         continue;
       }
       if (code === SSL_ERROR_ZERO_RETURN) return null;

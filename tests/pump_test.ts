@@ -141,6 +141,42 @@ async function readExactly(
   return out;
 }
 
+Deno.test("concurrent reads with large buffers share one transport read at a time: every byte arrives once, in order", async () => {
+  const { list, close } = await pairs(1);
+  const [c, s] = list[0]!;
+  try {
+    const data = pattern(300_000, 5);
+    const got: Uint8Array[] = [];
+    let total = 0;
+    const reader = async (size: number) => {
+      while (total < data.length) {
+        const buf = new Uint8Array(size);
+        const n = await c.read(buf);
+        if (n === null) break;
+        got.push(buf.subarray(0, n));
+        total += n;
+      }
+    };
+    // Three readers wait at once: the first lends its buffer, the others wait for its bytes.
+    const readers = [reader(65536), reader(16384), reader(8192)];
+    for (let off = 0; off < data.length; off += 7000) {
+      await s.write(data.subarray(off, Math.min(off + 7000, data.length)));
+    }
+    await s.closeWrite(); // close_notify: the readers still waiting get null
+    await Promise.all(readers);
+    const joined = new Uint8Array(total);
+    let at = 0;
+    for (const g of got) {
+      joined.set(g, at);
+      at += g.length;
+    }
+    assert.equal(total, data.length);
+    assert.deepEqual(joined, data);
+  } finally {
+    close();
+  }
+});
+
 Deno.test("reads through buffers of 1 byte to 64 KiB (the large ones take the transport's bytes directly) deliver the stream intact", async () => {
   const p = await pairs(1);
   try {
