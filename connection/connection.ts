@@ -2186,9 +2186,10 @@ export class ConnectionBase<T extends Transport = Transport> {
    * queued writes are out, or after 2 s if they are not (a peer that stopped
    * reading), and those writes fail; await {@link Symbol.asyncDispose} to
    * wait for that. A pending `read` rejects with `ClosedError`: at once, or,
-   * when it lent its buffer to a read on a Deno socket, once that socket read
-   * has settled (when the socket closes, or when data arrives first), so that
-   * nothing writes into the buffer after `read` settles. Idempotent.
+   * when it lent its buffer to the transport's read (over Deno's sockets,
+   * web streams or another denossl connection), once that read has settled
+   * (when the transport closes, or when data arrives first), so that nothing
+   * writes into the buffer after `read` settles. Idempotent.
    *
    * @example
    * ```ts ignore

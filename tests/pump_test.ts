@@ -82,6 +82,19 @@ async function pairs(n: number): Promise<{
   };
 }
 
+/** One connected pair over loopback TCP, handshakes done; closed after `body`. */
+async function onePair(
+  body: (c: Connection<Deno.TcpConn>, s: Connection<Deno.TcpConn>) => Promise<void>,
+): Promise<void> {
+  const { list, close } = await pairs(1);
+  try {
+    const [c, s] = list[0]!;
+    await body(c, s);
+  } finally {
+    close();
+  }
+}
+
 /** One pair over TCP on `hostname`, the client's transport made by `transport`; closes all after `body`. */
 async function withPair(
   hostname: string,
@@ -142,9 +155,7 @@ async function readExactly(
 }
 
 Deno.test("concurrent reads with large buffers share one transport read at a time: every byte arrives once, in order", async () => {
-  const { list, close } = await pairs(1);
-  const [c, s] = list[0]!;
-  try {
+  await onePair(async (c, s) => {
     const data = pattern(300_000, 5);
     const got: Uint8Array[] = [];
     let total = 0;
@@ -172,15 +183,11 @@ Deno.test("concurrent reads with large buffers share one transport read at a tim
     }
     assert.equal(total, data.length);
     assert.deepEqual(joined, data);
-  } finally {
-    close();
-  }
+  });
 });
 
 Deno.test("reads through buffers of 1 byte to 64 KiB (the large ones take the transport's bytes directly) deliver the stream intact", async () => {
-  const p = await pairs(1);
-  try {
-    const [c, s] = p.list[0]!;
+  await onePair(async (c, s) => {
     const size = 3 * 1024 * 1024 + 17;
     const data = pattern(size, 7);
     const back = pattern(size, 11);
@@ -192,9 +199,7 @@ Deno.test("reads through buffers of 1 byte to 64 KiB (the large ones take the tr
     ]);
     assert.deepEqual(got, data);
     assert.deepEqual(gotBack, back);
-  } finally {
-    p.close();
-  }
+  });
 });
 
 // glibc's allocator statistics: what OpenSSL (and Deno) hold, exactly, not RSS.
@@ -242,26 +247,20 @@ Deno.test("close() during a read that lent its buffer to the transport: the read
   const outcome = (p: Promise<unknown>) => p.then((v) => ({ v, e: null }), (e) => ({ v: null, e }));
 
   await t.step("nothing queued: the read rejects at once", async () => {
-    const { list, close } = await pairs(1);
-    const [c] = list[0]!;
-    try {
+    await onePair(async (c) => {
       const buf = new Uint8Array(65536);
       const reading = outcome(c.read(buf));
       assert.equal(await settledWithin(reading, 100), false, "the read waits for the peer");
       c.close();
       assert.equal(await settledWithin(reading, 1000), true, "close() ends it");
       assert.ok((await reading).e instanceof ClosedError);
-    } finally {
-      close();
-    }
+    });
   });
 
   await t.step(
     "writes queued behind a peer that does not read: bytes the peer sends after close() never reach the buffer once the read has rejected",
     async () => {
-      const { list, close } = await pairs(1);
-      const [c, s] = list[0]!;
-      try {
+      await onePair(async (c, s) => {
         // 32 MiB the server never reads: the client's transport write stays
         // pending, so close() must wait for it before closing the transport.
         const stuck = c.write(new Uint8Array(32 << 20)).catch(() => {});
@@ -287,18 +286,14 @@ Deno.test("close() during a read that lent its buffer to the transport: the read
         );
         s.close();
         await stuck;
-      } finally {
-        close();
-      }
+      });
     },
   );
 
   await t.step(
     "a peer that never reads: close() closes the socket after CLOSE_LINGER_MS, failing the write still queued, and the read that lent its buffer rejects then",
     async () => {
-      const { list, close } = await pairs(1);
-      const [c] = list[0]!;
-      try {
+      await onePair(async (c) => {
         const stuck = outcome(c.write(new Uint8Array(32 << 20)));
         await delay(200);
         const reading = outcome(c.read(new Uint8Array(65536)));
@@ -319,9 +314,7 @@ Deno.test("close() during a read that lent its buffer to the transport: the read
         );
         assert.ok(waited < CLOSE_LINGER_MS + 1500, `closed after ${waited} ms`);
         assert.notEqual((await stuck).e, null, "the queued write failed when the socket closed");
-      } finally {
-        close();
-      }
+      });
     },
   );
 
@@ -445,9 +438,7 @@ Deno.test({
   ignore: Deno.build.os !== "linux",
   fn: async () => {
     const dups: number[] = [];
-    const p = await pairs(1);
-    const [c, s] = p.list[0]!;
-    try {
+    await onePair(async (c, s) => {
       assert.equal(c._directFd, -1, "a handshake alone does not look for the descriptor");
       // Small writes first (the 8th flush opens the direct path), then a burst far larger than
       // the socket buffers while the reader sleeps: partial sends go through the transport.
@@ -476,9 +467,7 @@ Deno.test({
       assert.ok(s._directFd >= 0, "one 32 KiB flush opens it at once");
       dups.push(c._directFd, s._directFd);
       for (const fd of dups) assert.equal(socketType(fd), SOCK_STREAM);
-    } finally {
-      p.close();
-    }
+    });
     for (const fd of dups) {
       assert.equal(socketType(fd), -ERRNO.EBADF, "close() closed the duplicate");
     }
@@ -508,9 +497,7 @@ Deno.test("a wrapper around a Deno.TcpConn keeps every write: only Deno's own Tc
 });
 
 Deno.test("a peer that went away after direct writes began: writes fail as SysCallError (EPIPE or ECONNRESET), as over the transport", async () => {
-  const p = await pairs(1);
-  const [c, s] = p.list[0]!;
-  try {
+  await onePair(async (c, s) => {
     const data = pattern(64 * 1024, 8);
     await Promise.all([readExactly(s, data.length, [65536]), c.write(data)]);
     assert.ok(c._directFd >= 0);
@@ -533,9 +520,7 @@ Deno.test("a peer that went away after direct writes began: writes fail as SysCa
       [ERRNO.EPIPE, ERRNO.ECONNRESET].includes((error as SysCallError).errno),
       `errno ${(error as SysCallError).errno}`,
     );
-  } finally {
-    p.close();
-  }
+  });
 });
 
 Deno.test({
