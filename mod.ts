@@ -105,6 +105,7 @@ export {
 } from "./connection/context.ts";
 export type { CertificateInput, KeyInput, PasswdCallback } from "./connection/context.ts";
 export { Connection, ConnectionBase, MSG_PEEK } from "./connection/connection.ts";
+export { ConnectionInfo } from "./connection/info.ts";
 export type {
   AddrOf,
   ConnectionConstructor,

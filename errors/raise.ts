@@ -42,7 +42,12 @@ import {
   WantX509LookupError,
   ZeroReturnError,
 } from "./ssl_error.ts";
-import { drainErrorQueue, takeCallbackError, takeVerifyFailure } from "./queue.ts";
+import {
+  callbackErrorPending,
+  drainErrorQueue,
+  takeCallbackError,
+  takeVerifyFailure,
+} from "./queue.ts";
 
 /**
  * The text OpenSSL gives an `X509_V_ERR_*` code.
@@ -55,16 +60,76 @@ export function verifyErrorString(code: number): string {
     `verify error ${code}`;
 }
 
+/** The call succeeded (what a {@link classify} caller goes on with). */
+export const OK = 0;
+/** OpenSSL needs more ciphertext from the peer before it can go on. */
+export const WANT_READ = 1;
+/** OpenSSL needs its outgoing ciphertext drained before it can go on. */
+export const WANT_WRITE = 2;
+/** The peer closed the TLS session cleanly (close_notify). */
+export const ZERO_RETURN = 3;
+/** What one SSL call came to, when it did not fail: see {@link classify}. */
+export type Outcome = typeof OK | typeof WANT_READ | typeof WANT_WRITE | typeof ZERO_RETURN;
+
 /**
- * Maps the result of a failed SSL call to an error object.
+ * The one classifier: what an SSL call (`SSL_do_handshake`, `SSL_read_ex`,
+ * `SSL_write_ex`, `SSL_shutdown`, ...) came to. An exception a JS callback
+ * threw during the call wins over everything, success and want-read
+ * included; then `done` (the call's own success test); then
+ * `SSL_get_error`'s verdict. Every path that drives OpenSSL, sync and
+ * async, stream, native and DTLS, goes through here.
  *
  * @param ssl The `SSL*` the call was made on.
  * @param ret The call's return value.
+ * @param done Whether `ret` means success for that call.
+ * @returns {@link OK}, {@link WANT_READ}, {@link WANT_WRITE} or {@link ZERO_RETURN}.
+ * @throws What a callback threw, as thrown; otherwise the mapped {@link SSLError}.
+ */
+export function classify(ssl: Deno.PointerValue, ret: number, done: boolean): Outcome {
+  if (callbackErrorPending()) throw failure(ssl, ret, 0);
+  if (done) return OK;
+  const code = native().ssl.SSL_get_error(ssl, ret);
+  switch (code) {
+    case SSL_ERROR_WANT_READ:
+      return WANT_READ;
+    case SSL_ERROR_WANT_WRITE:
+    case SSL_ERROR_WANT_CONNECT:
+    case SSL_ERROR_WANT_ACCEPT:
+      return WANT_WRITE;
+    case SSL_ERROR_ZERO_RETURN:
+      return ZERO_RETURN;
+    default:
+      throw failure(ssl, ret, code);
+  }
+}
+
+/**
+ * The error a synchronous caller throws for an outcome other than {@link OK},
+ * as pyOpenSSL does over a non-blocking socket.
+ *
+ * @param outcome What {@link classify} returned.
+ * @returns `WantReadError`, `WantWriteError` or `ZeroReturnError`.
+ */
+export function outcomeError(outcome: Outcome): SSLError {
+  return outcome === WANT_READ
+    ? new WantReadError()
+    : outcome === WANT_WRITE
+    ? new WantWriteError()
+    : outcome === ZERO_RETURN
+    ? new ZeroReturnError()
+    : new SSLError([], "The call succeeded: there is no error to report");
+}
+
+/**
+ * Maps a failed SSL call that is none of the outcomes to its error.
+ *
+ * @param ssl The `SSL*` the call was made on.
+ * @param ret The call's return value.
+ * @param code `SSL_get_error`'s result (0 when a callback threw: not consulted then).
  * @returns The error to throw: what a callback threw, as it was thrown, or an {@link SSLError}.
  */
-export function sslError(ssl: Deno.PointerValue, ret: number): unknown {
+function failure(ssl: Deno.PointerValue, ret: number, code: number): unknown {
   const { ssl: lib, crypto } = native();
-  const code = lib.SSL_get_error(ssl, ret);
   const sysErrno = code === SSL_ERROR_SYSCALL ? errno() : 0;
   const pending = takeCallbackError();
   if (pending) {
@@ -73,18 +138,10 @@ export function sslError(ssl: Deno.PointerValue, ret: number): unknown {
     return pending.error;
   }
   switch (code) {
-    case SSL_ERROR_WANT_READ:
-      return new WantReadError();
-    case SSL_ERROR_WANT_WRITE:
-    case SSL_ERROR_WANT_CONNECT:
-    case SSL_ERROR_WANT_ACCEPT:
-      return new WantWriteError();
     case SSL_ERROR_WANT_X509_LOOKUP:
     case SSL_ERROR_WANT_CLIENT_HELLO_CB:
     case SSL_ERROR_WANT_RETRY_VERIFY:
       return new WantX509LookupError();
-    case SSL_ERROR_ZERO_RETURN:
-      return new ZeroReturnError();
     case SSL_ERROR_SYSCALL: {
       const errors = drainErrorQueue();
       const sys = errors.find((e) => e.libraryCode === ERR_LIB_SYS);
@@ -127,12 +184,30 @@ export function sslError(ssl: Deno.PointerValue, ret: number): unknown {
 }
 
 /**
- * Throws the error for a failed SSL call: see the module doc for the order.
+ * The error a synchronous caller would throw for a failed SSL call: what
+ * {@link raiseSSLError} throws, returned instead.
+ *
+ * @param ssl The `SSL*` the call was made on.
+ * @param ret The call's return value.
+ * @returns The error.
+ */
+export function sslError(ssl: Deno.PointerValue, ret: number): unknown {
+  try {
+    return outcomeError(classify(ssl, ret, false));
+  } catch (e) {
+    return e;
+  }
+}
+
+/**
+ * Throws the error for a failed SSL call, as a synchronous caller sees it:
+ * {@link classify}, with want-read, want-write and zero-return as
+ * `WantReadError`, `WantWriteError` and `ZeroReturnError`.
  *
  * @param ssl The `SSL*` the call was made on.
  * @param ret The call's return value.
  * @throws Always.
  */
 export function raiseSSLError(ssl: Deno.PointerValue, ret: number): never {
-  throw sslError(ssl, ret);
+  throw outcomeError(classify(ssl, ret, false));
 }

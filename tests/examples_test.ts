@@ -129,10 +129,18 @@ Deno.test("README: every `deno run -A examples/...` command names an existing ex
   for (const file of named) assert.ok(file in EXPECTED, `${file} is not an example`);
 });
 
-/** Public members of a class: own prototype names (and static ones), without `_` internals. */
+/** Public members of a class and its base classes (and static ones), without `_` internals. */
 function members(cls: { prototype: object }): string[] {
+  const inherited: string[] = [];
+  for (
+    let p: object | null = cls.prototype;
+    p !== null && p !== Object.prototype;
+    p = Reflect.getPrototypeOf(p)
+  ) {
+    inherited.push(...Object.getOwnPropertyNames(p));
+  }
   const names = [
-    ...Object.getOwnPropertyNames(cls.prototype),
+    ...new Set(inherited),
     ...Object.getOwnPropertyNames(cls).filter((n) => !["length", "name", "prototype"].includes(n)),
   ];
   return names.filter((n) => n !== "constructor" && !n.startsWith("_"));

@@ -168,10 +168,28 @@ const WORKS_AFTER_CLOSE: Record<string, Record<string, (value: unknown) => void>
 };
 
 /** The public members of a prototype (own names, not the constructor nor `_internal` ones). */
+/** Public members of a prototype and of the classes it extends (Connection has a base class). */
 function publicMembers(proto: object): (string | symbol)[] {
-  return Reflect.ownKeys(proto).filter((k) =>
-    k !== "constructor" && !(typeof k === "string" && k.startsWith("_"))
-  );
+  const keys = new Set<string | symbol>();
+  for (
+    let p: object | null = proto;
+    p !== null && p !== Object.prototype;
+    p = Reflect.getPrototypeOf(p)
+  ) {
+    for (const k of Reflect.ownKeys(p)) {
+      if (k !== "constructor" && !(typeof k === "string" && k.startsWith("_"))) keys.add(k);
+    }
+  }
+  return [...keys];
+}
+
+/** A member's descriptor, wherever on the prototype chain it is defined. */
+function descriptorOf(proto: object, key: string | symbol): PropertyDescriptor {
+  for (let p: object | null = proto; p !== null; p = Reflect.getPrototypeOf(p)) {
+    const desc = Object.getOwnPropertyDescriptor(p, key);
+    if (desc) return desc;
+  }
+  throw new Error(`no member ${String(key)}`);
 }
 
 function label(key: string | symbol): string {
@@ -180,7 +198,7 @@ function label(key: string | symbol): string {
 
 /** Uses one member of a closed object: a getter is read, a method called and awaited. */
 async function use(obj: object, proto: object, key: string | symbol, kit: Kit): Promise<Outcome> {
-  const desc = Object.getOwnPropertyDescriptor(proto, key)!;
+  const desc = descriptorOf(proto, key);
   try {
     if (desc.get) return { ok: true, value: desc.get.call(obj) };
     const fn = desc.value as (...a: unknown[]) => unknown;
