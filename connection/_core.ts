@@ -111,6 +111,7 @@ export class SslCore {
   read(p: Uint8Array, n: number): Outcome {
     const ssl = this.drive();
     clearErrors();
+    COUNT[0] = 0n; // what a read that a callback's exception ends had decrypted, or nothing
     const ret = this.#lib.SSL_read_ex(ssl, p, usize(n), COUNT);
     return classify(ssl, ret, ret === 1);
   }
