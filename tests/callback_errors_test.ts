@@ -5,14 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  Connection,
-  Context,
-  SESS_CACHE_CLIENT,
-  TestCA,
-  TLS_METHOD,
-  VERIFY_PEER,
-} from "../mod.ts";
+import { Connection, Context, SESS_CACHE_CLIENT, TestCA, TLS_METHOD, VERIFY_PEER } from "../mod.ts";
 
 /** The side whose callback throws, and how its context gets the callback. */
 interface Case {
