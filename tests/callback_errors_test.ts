@@ -107,7 +107,12 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
  * Builds a client and a server over a socket pair with `c`'s callback in
  * place, in stream or native mode.
  */
-async function setUp(c: Case, native: boolean, ca: TestCA, fail: () => void) {
+async function setUp(
+  c: Case,
+  native: boolean,
+  ca: TestCA,
+  fail: () => void,
+): Promise<{ client: Connection; server: Connection } & Disposable> {
   const leaf = ca.issue({ dns: ["localhost"] });
   const serverCtx = new Context(TLS_METHOD);
   serverCtx.useCertificate(leaf.certPEM);
