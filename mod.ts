@@ -106,20 +106,17 @@ export {
 export type { CertificateInput, KeyInput, PasswdCallback } from "./connection/context.ts";
 export { Connection, ConnectionBase, MSG_PEEK } from "./connection/connection.ts";
 export { ConnectionInfo } from "./connection/info.ts";
+export type { ConnectionConstructor, HandshakeInfo } from "./connection/connection.ts";
 export type {
   AddrOf,
-  ConnectionConstructor,
   ConnectionOptions,
-  HandshakeInfo,
-  TransportMembers,
-  TransportMode,
-} from "./connection/connection.ts";
-export type {
   FdTransport,
   SplitTransport,
   StreamPairTransport,
   StreamTransport,
   Transport,
+  TransportMembers,
+  TransportMode,
 } from "./connection/transport.ts";
 export type { VerifyCallback } from "./connection/_verify.ts";
 export { NO_OVERLAPPING_PROTOCOLS } from "./connection/_negotiation.ts";

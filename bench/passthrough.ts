@@ -15,7 +15,7 @@
 import { parseArgs } from "node:util";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Connection, ConnectionBase, TestCA } from "../mod.ts";
+import { Connection, ConnectionInfo, TestCA } from "../mod.ts";
 import { Context, TLS_METHOD } from "../mod.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -66,8 +66,10 @@ class Queue {
 }
 
 async function child(mode: string): Promise<void> {
-  if (mode === "unlinked") Object.setPrototypeOf(ConnectionBase.prototype, Object.prototype);
-  const linked = Object.getPrototypeOf(ConnectionBase.prototype) !== Object.prototype;
+  // The passthrough Proxy is the prototype of the chain's last class prototype.
+  const last = ConnectionInfo.prototype;
+  if (mode === "unlinked") Object.setPrototypeOf(last, Object.prototype);
+  const linked = Object.getPrototypeOf(last) !== Object.prototype;
   const ca = TestCA.create({ keyType: "ec" });
   const leaf = ca.issue({ dns: ["localhost"] });
   const sctx = new Context(TLS_METHOD);

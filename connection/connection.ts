@@ -7,19 +7,25 @@
 
 import { native } from "../ffi/library.ts";
 import { toBytes } from "../ffi/memory.ts";
-import { BIO_set_mem_eof_return } from "../ffi/constants.ts";
-import { WantReadError } from "../errors/ssl_error.ts";
-import { clearErrors, sslErrorFromQueue } from "../errors/queue.ts";
 import { OK, outcomeError, WANT_READ } from "../errors/raise.ts";
 import type { Context } from "./context.ts";
 import { ConnectionInfo } from "./info.ts";
 import { toPipe } from "./transport.ts";
-import type { FdTransport, Transport } from "./transport.ts";
+import type {
+  AddrOf,
+  ConnectionOptions,
+  FdTransport,
+  Transport,
+  TransportMembers,
+  TransportMode,
+} from "./transport.ts";
 import { closeNativeFd, resolveNative } from "./_native.ts";
 import type { NativeEndpoint } from "./_native.ts";
 import { isDenoTcpConn } from "./_direct.ts";
 import * as dtls from "./_dtls.ts";
 import { SslCore } from "./_core.ts";
+import { MemoryBios } from "./_memory.ts";
+import { addrOf, callOn, installPassthrough } from "./_passthrough.ts";
 import { StreamWire } from "./_stream_wire.ts";
 import { NativeWire } from "./_native_wire.ts";
 import { Pump, readableOf, writableOf } from "./_pump.ts";
@@ -27,28 +33,6 @@ import type { X509 } from "../crypto/x509.ts";
 
 /** `MSG_PEEK`: with {@link Connection.recv}, read without consuming. */
 export const MSG_PEEK = 2;
-
-/** How a connection's ciphertext moves: see {@link ConnectionBase.transportMode}. */
-export type TransportMode = "memory" | "stream" | "native";
-
-/**
- * Options of the {@link Connection} constructor.
- *
- * @example Ask for native mode over a TCP connection
- * ```ts
- * import type { ConnectionOptions } from "@denossl/denossl";
- * const options: ConnectionOptions = { native: true };
- * ```
- */
-export interface ConnectionOptions {
-  /**
-   * Native mode on a `Deno.TcpConn` / `Deno.UnixConn`: OpenSSL reads and
-   * writes the socket itself (its descriptor found by matching
-   * `getsockname`/`getpeername` against `localAddr`/`remoteAddr`). Falls back
-   * to stream mode when the descriptor cannot be found.
-   */
-  native?: boolean;
-}
 
 /**
  * What `handshake()` resolves to: Deno's `TlsHandshakeInfo` plus what Deno
@@ -68,8 +52,6 @@ export interface HandshakeInfo extends Deno.TlsHandshakeInfo {
   /** The peer's certificate, or null when it sent none. */
   peerCertificate: X509 | null;
 }
-
-const ZERO_ADDR: Deno.NetAddr = Object.freeze({ transport: "tcp", hostname: "0.0.0.0", port: 0 });
 
 /**
  * A TLS connection (OpenSSL's `SSL`). With a `null` transport it runs over
@@ -110,8 +92,7 @@ export class ConnectionBase<T extends Transport = Transport> extends ConnectionI
   readonly #core: SslCore;
   readonly #transport: T;
   /** Memory mode's BIOs (null over a transport: the wire owns the BIOs then). */
-  #rbio: Deno.PointerObject | null = null;
-  #wbio: Deno.PointerObject | null = null;
+  #bios: MemoryBios | null = null;
   /** Over a transport: the async face's loops (null in memory mode). */
   #pump: Pump | null = null;
   #stream: StreamWire | null = null;
@@ -176,7 +157,7 @@ export class ConnectionBase<T extends Transport = Transport> extends ConnectionI
         this.#stream = new StreamWire(core, pipe, this, direct);
         this.#pump = new Pump(core, this.#stream, () => this.#handshakeInfo());
       } else {
-        this.#memoryBios(core.handle);
+        this.#bios = new MemoryBios(core.handle);
       }
     } catch (e) {
       core?.close();
@@ -186,21 +167,6 @@ export class ConnectionBase<T extends Transport = Transport> extends ConnectionI
     this.#core = core!;
     this.#transport = transport;
     if (found !== null && "reason" in found) this.#nativeFallback = found.reason;
-  }
-
-  /** Memory mode: two memory BIOs that the caller moves ciphertext through. */
-  #memoryBios(ssl: Deno.PointerObject): void {
-    const { ssl: lib, crypto } = native();
-    const rbio = crypto.BIO_new(crypto.BIO_s_mem());
-    const wbio = crypto.BIO_new(crypto.BIO_s_mem());
-    if (rbio === null || wbio === null) {
-      if (rbio) crypto.BIO_free(rbio);
-      if (wbio) crypto.BIO_free(wbio);
-      throw new Error("Out of memory: BIO_new failed");
-    }
-    lib.SSL_set_bio(ssl, rbio, wbio); // the SSL owns both from here on
-    this.#rbio = rbio;
-    this.#wbio = wbio;
   }
 
   /** The `SSL*`, for denossl's own use. Throws when closed. */
@@ -213,15 +179,15 @@ export class ConnectionBase<T extends Transport = Transport> extends ConnectionI
     return this.#stream?.directFd ?? -1;
   }
 
-  #memoryBio(which: "read" | "write"): Deno.PointerObject {
+  #memory(): MemoryBios {
     this.#core.handle;
-    const bio = which === "read" ? this.#rbio : this.#wbio;
-    if (bio === null) {
+    const memory = this.#bios;
+    if (memory === null) {
       throw new TypeError(
         "This connection's transport moves its ciphertext: bioRead/bioWrite are for memory BIOs",
       );
     }
-    return bio;
+    return memory;
   }
 
   /** The transport given to the constructor (null in memory mode). Internal. */
@@ -301,39 +267,7 @@ export class ConnectionBase<T extends Transport = Transport> extends ConnectionI
    *   data from the peer (feed it with {@link bioWrite} and call again).
    * @throws {VerificationError} When the peer's certificate is refused.
    * @throws {SSLError} On any other failure; what a callback threw, as thrown.
-   * @example Drive two memory-BIO connections to the end of their handshake
-   * ```ts
-   * import { Connection, Context, TestCA, TLS_METHOD, VERIFY_PEER } from "@denossl/denossl";
-   * import assert from "node:assert/strict";
-   *
-   * const ca = TestCA.create();
-   * const leaf = ca.issue({ dns: ["localhost"] });
-   * using serverCtx = new Context(TLS_METHOD);
-   * serverCtx.useCertificate(leaf.certPEM);
-   * serverCtx.usePrivateKey(leaf.keyPEM);
-   * using clientCtx = new Context(TLS_METHOD);
-   * clientCtx.addCaCerts(ca.certPEM);
-   * clientCtx.setVerify(VERIFY_PEER);
-   * using client = new Connection(clientCtx, null);
-   * using server = new Connection(serverCtx, null);
-   * client.setVerifyHostname("localhost");
-   * client.setConnectState();
-   * server.setAcceptState();
-   * const wire = new Uint8Array(65536);
-   * const pump = (from: Connection, to: Connection): void => {
-   *   while (from.bioPending() > 0) to.bioWrite(wire.subarray(0, from.bioReadInto(wire)));
-   * };
-   * let done = false;
-   * for (let round = 0; round < 10 && !done; round++) {
-   *   const clientDone = client.tryHandshake();
-   *   pump(client, server);
-   *   done = server.tryHandshake() && clientDone;
-   *   pump(server, client);
-   * }
-   * assert.ok(done && client.tryHandshake());
-   * ca.close();
-   * leaf.close();
-   * ```
+   * @see {@link ConnectionInfo} for a handshake loop built on it.
    */
   tryHandshake(): boolean {
     const outcome = this.#core.handshake();
@@ -467,17 +401,7 @@ export class ConnectionBase<T extends Transport = Transport> extends ConnectionI
    * @throws {WantReadError} When there is nothing to send.
    */
   bioRead(bufsize: number): Uint8Array {
-    const bio = this.#memoryBio("write");
-    if (!Number.isInteger(bufsize) || bufsize <= 0) {
-      throw new RangeError("bufsize must be a positive integer");
-    }
-    const { crypto } = native();
-    const available = Number(crypto.BIO_ctrl_pending(bio));
-    if (available === 0) throw new WantReadError("No ciphertext is waiting to be sent");
-    const out = new Uint8Array(Math.min(bufsize, available));
-    const n = crypto.BIO_read(bio, out, out.length);
-    if (n <= 0) throw new WantReadError("No ciphertext is waiting to be sent");
-    return n === out.length ? out : out.slice(0, n);
+    return this.#memory().read(bufsize);
   }
 
   /**
@@ -491,15 +415,7 @@ export class ConnectionBase<T extends Transport = Transport> extends ConnectionI
    * @throws {RangeError} When `nbytes` is out of range.
    */
   bioReadInto(buffer: Uint8Array, nbytes?: number): number {
-    const bio = this.#memoryBio("write");
-    if (!(buffer instanceof Uint8Array)) throw new TypeError("buffer must be a Uint8Array");
-    const n = nbytes ?? buffer.length;
-    if (!Number.isInteger(n) || n <= 0 || n > buffer.length) {
-      throw new RangeError(`nbytes must be an integer from 1 to ${buffer.length}`);
-    }
-    const got = native().crypto.BIO_read(bio, buffer, n);
-    if (got <= 0) throw new WantReadError("No ciphertext is waiting to be sent");
-    return got;
+    return this.#memory().readInto(buffer, nbytes);
   }
 
   /**
@@ -512,7 +428,7 @@ export class ConnectionBase<T extends Transport = Transport> extends ConnectionI
    * @throws {TypeError} When the connection has a transport (not memory mode).
    */
   bioPending(): number {
-    return Number(native().crypto.BIO_ctrl_pending(this.#memoryBio("write")));
+    return this.#memory().pending();
   }
 
   /**
@@ -522,13 +438,7 @@ export class ConnectionBase<T extends Transport = Transport> extends ConnectionI
    * @returns How many bytes were taken (all of them).
    */
   bioWrite(data: string | Uint8Array): number {
-    const bio = this.#memoryBio("read");
-    const bytes = toBytes(data);
-    if (bytes.length === 0) return 0;
-    clearErrors();
-    const n = native().crypto.BIO_write(bio, bytes, bytes.length);
-    if (n <= 0) throw sslErrorFromQueue("BIO_write failed");
-    return n;
+    return this.#memory().write(data);
   }
 
   /**
@@ -537,7 +447,7 @@ export class ConnectionBase<T extends Transport = Transport> extends ConnectionI
    * close_notify then surfaces as `SysCallError` (errno -1, "Unexpected EOF").
    */
   bioShutdown(): void {
-    BIO_set_mem_eof_return(this.#memoryBio("read"), 0);
+    this.#memory().shutdown();
   }
 
   /**
@@ -718,7 +628,7 @@ export class ConnectionBase<T extends Transport = Transport> extends ConnectionI
     const wire = this.#pump?.wire ?? null;
     if (core.raw === null) return wire?.closing() ?? Promise.resolve();
     if (wire === null) {
-      this.#rbio = this.#wbio = null;
+      this.#bios?.detach();
       core.close();
       return Promise.resolve();
     }
@@ -754,35 +664,6 @@ export class ConnectionBase<T extends Transport = Transport> extends ConnectionI
     return this.#closeNow();
   }
 }
-
-function addrOf(targets: readonly object[], key: "localAddr" | "remoteAddr"): Deno.Addr {
-  for (const t of targets) {
-    if (key in t) return (t as Record<string, Deno.Addr>)[key]!;
-  }
-  return ZERO_ADDR;
-}
-
-function callOn(targets: readonly object[], key: "ref" | "unref"): void {
-  for (const t of targets) {
-    const fn = (t as Record<string, unknown>)[key];
-    if (typeof fn === "function") {
-      fn.call(t);
-      return;
-    }
-  }
-}
-
-/** The address type a transport reports (`Deno.NetAddr` when it reports none). */
-export type AddrOf<T> = T extends { readonly localAddr: infer A } ? A : Deno.NetAddr;
-
-/** Members of a transport reachable on its connection through passthrough. */
-export type TransportMembers<T> = T extends null ? unknown
-  : T extends { read(p: Uint8Array): unknown; write(p: Uint8Array): unknown }
-    ? Omit<T, keyof ConnectionBase>
-  : T extends { fd: number } | { fileno(): number } ? Omit<T, keyof ConnectionBase>
-  : T extends { reader: infer R; writer: infer W }
-    ? Omit<R, keyof ConnectionBase> & Omit<W, keyof ConnectionBase | keyof R>
-  : unknown;
 
 /**
  * A TLS connection over transport `T`: everything of {@link ConnectionBase}
@@ -830,24 +711,7 @@ export interface ConnectionConstructor {
  */
 export const Connection: ConnectionConstructor = ConnectionBase as unknown as ConnectionConstructor;
 
-// Passthrough: a Proxy at the end of the prototype chain, reached only after
-// the class's own lookup failed, so the hot path never pays for it.
-Object.setPrototypeOf(
+installPassthrough(
   ConnectionInfo.prototype,
-  new Proxy(Object.create(Object.prototype) as object, {
-    get(target, key, receiver): unknown {
-      if (key in target || typeof key === "symbol") return Reflect.get(target, key, receiver);
-      if (!(receiver instanceof ConnectionBase)) return undefined;
-      for (const t of receiver._passthroughTargets) {
-        if (key in t) {
-          const value = (t as Record<string, unknown>)[key];
-          return typeof value === "function" ? value.bind(t) : value;
-        }
-      }
-      return undefined;
-    },
-    has(target, key): boolean {
-      return key in target;
-    },
-  }),
+  (o: unknown): o is ConnectionBase => o instanceof ConnectionBase,
 );

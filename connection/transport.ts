@@ -7,6 +7,7 @@
  */
 
 import { SysCallError } from "../errors/ssl_error.ts";
+import type { ConnectionBase } from "./connection.ts";
 import { ERRNO } from "../ffi/sys.ts";
 
 /**
@@ -339,3 +340,37 @@ export function toPipe(
     "transport must be null, an object with read()/write(), { reader, writer } or { readable, writable }",
   );
 }
+
+/** How a connection's ciphertext moves: see `Connection.transportMode`. */
+export type TransportMode = "memory" | "stream" | "native";
+
+/**
+ * Options of the {@link Connection} constructor.
+ *
+ * @example Ask for native mode over a TCP connection
+ * ```ts
+ * import type { ConnectionOptions } from "@denossl/denossl";
+ * const options: ConnectionOptions = { native: true };
+ * ```
+ */
+export interface ConnectionOptions {
+  /**
+   * Native mode on a `Deno.TcpConn` / `Deno.UnixConn`: OpenSSL reads and
+   * writes the socket itself (its descriptor found by matching
+   * `getsockname`/`getpeername` against `localAddr`/`remoteAddr`). Falls back
+   * to stream mode when the descriptor cannot be found.
+   */
+  native?: boolean;
+}
+
+/** The address type a transport reports (`Deno.NetAddr` when it reports none). */
+export type AddrOf<T> = T extends { readonly localAddr: infer A } ? A : Deno.NetAddr;
+
+/** Members of a transport reachable on its connection through passthrough. */
+export type TransportMembers<T> = T extends null ? unknown
+  : T extends { read(p: Uint8Array): unknown; write(p: Uint8Array): unknown }
+    ? Omit<T, keyof ConnectionBase>
+  : T extends { fd: number } | { fileno(): number } ? Omit<T, keyof ConnectionBase>
+  : T extends { reader: infer R; writer: infer W }
+    ? Omit<R, keyof ConnectionBase> & Omit<W, keyof ConnectionBase | keyof R>
+  : unknown;
