@@ -1,5 +1,5 @@
 /**
- * Secure defaults (issue 10, point 5): `connectTls` with no opt-out refuses
+ * Secure defaults: `connectTls` with no opt-out refuses
  * bad certificates, legacy protocol versions and weak cipher suites, and
  * every option that opts out says "unsafe" in its name.
  *

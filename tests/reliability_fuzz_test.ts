@@ -1,5 +1,5 @@
 /**
- * Fuzzing (issue 10, point 3), in the suite: 5,000 seeded inputs of
+ * Fuzzing, in the suite: 5,000 seeded inputs of
  * `deno task fuzz` (100,000 by default) through memory BIOs, run by the
  * fuzzer's supervisor in child processes so that a native crash is reported
  * as a failure with its seed instead of killing the test runner; plus the

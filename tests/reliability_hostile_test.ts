@@ -1,5 +1,5 @@
 /**
- * Hostile transports (issue 10, point 4): peers that close mid-handshake or
+ * Hostile transports: peers that close mid-handshake or
  * mid-record, reset the TCP connection, deliver one byte at a time, send an
  * oversized record, send data after close_notify, or never answer. Over real
  * TCP on 127.0.0.1 and over test-double transports. Each case ends with the

@@ -1,5 +1,5 @@
 /**
- * Lifecycle (issue 10, point 1): every public member of every class that owns
+ * Lifecycle: every public member of every class that owns
  * a native handle, called after `close()`, gives a clear error and never a
  * crash; double close is harmless; a Context closed under live Connections
  * leaves them working; objects a user forgets are freed by the finalization

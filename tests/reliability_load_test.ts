@@ -1,5 +1,5 @@
 /**
- * Load (issue 10, point 6): 1,000 connections open at once on one denossl
+ * Load: 1,000 connections open at once on one denossl
  * listener all complete; a reader that does not read makes a writer's
  * `write()` wait (backpressure) instead of its memory grow.
  *

@@ -1,5 +1,5 @@
 /**
- * Leak soak (issue 10, point 2), in the suite: the 2,000-cycle version of
+ * Leak soak, in the suite: the 2,000-cycle version of
  * `deno task soak` (20,000 cycles, 20 MB) with the bound scaled to 2 MB, and
  * regression tests for the two leaks the soak found in the stream engine.
  * Each runs in a subprocess with `--expose-gc`, so that a crash fails the

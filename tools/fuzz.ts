@@ -1,5 +1,5 @@
 /**
- * Fuzzing (issue 10): feeds server-side and client-side `Connection`s seeded
+ * Fuzzing: feeds server-side and client-side `Connection`s seeded
  * random and mutated TLS input through memory BIOs. Every failure must be an
  * `SSLError` subclass; anything else (a `TypeError` out of a callback's
  * parsing, a `RangeError`, ...) is a bug, and a crash kills the child process

@@ -1,5 +1,5 @@
 /**
- * Leak soak (issue 10): runs in-process TLS handshake + data + close cycles
+ * Leak soak: runs in-process TLS handshake + data + close cycles
  * and reports the resident set size after a warm-up and at the end.
  *
  * ```sh
