@@ -29,6 +29,8 @@ const RESOLVED: Promise<void> = Promise.resolve();
 export class NativeWire implements Wire {
   readonly #core: SslCore;
   readonly #endpoint: NativeEndpoint;
+  /** The connection: held while this wire waits in the idle sweeper's sets, so that it cannot be collected (and its SSL freed) before the sweep. */
+  readonly #owner: object;
   #closed = false;
 
   /**
@@ -49,6 +51,7 @@ export class NativeWire implements Wire {
     SSL_set_read_ahead(ssl, 1); // one read() per record or more, not one per header and body
     this.#core = core;
     this.#endpoint = endpoint;
+    this.#owner = owner;
     fdRegistry.register(owner, endpoint, endpoint);
   }
 

@@ -53,8 +53,9 @@ export class StreamWire implements Wire {
   #rejectClosed: ((e: unknown) => void) | null = null;
   #writeChain: Promise<void> = RESOLVED;
   #writesInFlight = 0;
-  // ---- direct writes over a Deno.TcpConn (see _direct.ts) ----
+  /** The connection: held while this wire waits in the idle sweeper's sets, so that it cannot be collected (and its SSL freed) before the sweep. */
   readonly #owner: object;
+  // ---- direct writes over a Deno.TcpConn (see _direct.ts) ----
   #directTransport: Deno.TcpConn | null;
   #direct: DirectWriter | null = null;
   #flushes = 0;
