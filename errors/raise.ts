@@ -1,15 +1,17 @@
 /**
- * The one mapper from an `SSL_get_error` result to a thrown error, used by
- * every call site that drives an `SSL` object. Internal to denossl.
+ * The one classifier of SSL calls and the one mapper from `SSL_get_error` to
+ * a thrown error, used by every call site that drives an `SSL` object, sync
+ * and async, stream, native and DTLS. Internal to denossl.
  *
  * Order, as in pyOpenSSL's `_raise_ssl_error`: first what a JS callback threw
- * during the call, then `SSL_get_error`'s verdict: WANT_READ, WANT_WRITE,
- * WANT_X509_LOOKUP (and the other "a callback asked to be called again"
- * codes, WANT_CLIENT_HELLO_CB and WANT_RETRY_VERIFY), ZERO_RETURN, SYSCALL
- * (with errno, or "Unexpected EOF"),
- * and SSL with the queue drained (a verification failure becomes a
- * {@link VerificationError}; OpenSSL 3's unexpected-EOF reason becomes a
- * {@link SysCallError} with errno -1).
+ * during the call (even when the call itself succeeded or wants to read),
+ * then the call's own success, then `SSL_get_error`'s verdict: WANT_READ,
+ * WANT_WRITE and ZERO_RETURN are outcomes the caller acts on; WANT_X509_LOOKUP
+ * (and the other "a callback asked to be called again" codes,
+ * WANT_CLIENT_HELLO_CB and WANT_RETRY_VERIFY), SYSCALL (with errno, or
+ * "Unexpected EOF") and SSL (the queue drained; a verification failure
+ * becomes a {@link VerificationError}; OpenSSL 3's unexpected-EOF reason a
+ * {@link SysCallError} with errno -1) are thrown.
  *
  * @module
  */
