@@ -26,6 +26,9 @@ import { clearErrors, sslErrorFromQueue, throwCallbackError } from "../errors/qu
 import { X509 } from "../crypto/x509.ts";
 import { X509Name } from "../crypto/name.ts";
 import { Session } from "./session.ts";
+import type { ChannelBindingType } from "./types.ts";
+
+export type { ChannelBindingType };
 
 type Ptr = Deno.PointerObject;
 
@@ -37,9 +40,6 @@ const TICKET_KEYS_LENGTH = 80;
 const MAX_FINISHED = 64;
 /** The RFC 9266 exporter label for `tls-exporter` channel bindings. */
 const TLS_EXPORTER_LABEL = "EXPORTER-Channel-Binding";
-
-/** A channel binding type (RFC 5929, RFC 9266). */
-export type ChannelBindingType = "tls-unique" | "tls-exporter";
 
 // ---- key material ----------------------------------------------------------------------
 

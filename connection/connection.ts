@@ -29,7 +29,7 @@ import {
 import { raiseSSLError, sslError } from "../errors/raise.ts";
 import { X509 } from "../crypto/x509.ts";
 import { Context } from "./context.ts";
-import { inCallback, registerOwner, unregisterOwner } from "./_registry.ts";
+import { inCallback, registerOwner, throwLateError, unregisterOwner } from "../ffi/callbacks.ts";
 import { releaseHandle, trackHandle } from "../ffi/_handles.ts";
 import { verifyTrampoline } from "./_verify.ts";
 import type { VerifyCallback } from "./_verify.ts";
@@ -291,6 +291,7 @@ export class ConnectionBase<T extends Transport = Transport> {
         "A TLS handshake, read, write or shutdown cannot run inside a denossl callback: return from the callback first",
       );
     }
+    throwLateError(ssl);
     return ssl;
   }
 

@@ -36,10 +36,25 @@ import {
 import { X509 } from "../crypto/x509.ts";
 import { PKey } from "../crypto/pkey.ts";
 import { verifyTrampoline } from "./_verify.ts";
-import { counted, inCallback } from "./_registry.ts";
+import { counted, inCallback, refuseThenable } from "../ffi/callbacks.ts";
 import { releaseHandle, trackHandle } from "../ffi/_handles.ts";
-import type { VerifyCallback } from "./_verify.ts";
 import type { Connection } from "./connection.ts";
+import type {
+  AlpnSelectCallback,
+  CertificateInput,
+  ClientHelloCallback,
+  CookieGenerateCallback,
+  CookieVerifyCallback,
+  InfoCallback,
+  KeyInput,
+  KeylogCallback,
+  NewSessionCallback,
+  OcspClientCallback,
+  OcspServerCallback,
+  PasswdCallback,
+  ServernameCallback,
+  VerifyCallback,
+} from "./types.ts";
 import type { X509Name } from "../crypto/name.ts";
 import * as negotiation from "./_negotiation.ts";
 import * as keys from "./_keys.ts";
@@ -67,26 +82,22 @@ export const DTLS_SERVER_METHOD = 11;
 export const DTLS_CLIENT_METHOD = 12;
 
 /**
- * A passphrase callback for encrypted keys, as in pyOpenSSL: receives the
- * maximum length, whether the passphrase is being set (true) or asked for,
- * and the user data given to {@link Context.setPasswdCb}; returns the
- * passphrase.
- *
- * @example
- * ```ts ignore
- * ctx.setPasswdCb(() => Deno.env.get("KEY_PASSPHRASE") ?? "");
- * ```
+ * The JS callbacks a context holds for the shared trampolines
+ * (`_negotiation.ts`, `_dtls.ts`), which find them through the connection's
+ * current context. Internal.
  */
-export type PasswdCallback = (
-  maxLength: number,
-  verify: boolean,
-  userdata: unknown,
-) => string | Uint8Array;
-
-/** A certificate given as an object, PEM text or DER bytes. */
-export type CertificateInput = X509 | string | Uint8Array;
-/** A private key given as an object or PEM text. */
-export type KeyInput = PKey | string;
+export interface CallbackSlots {
+  alpnSelect?: AlpnSelectCallback;
+  servername?: ServernameCallback;
+  clientHello?: ClientHelloCallback;
+  newSession?: NewSessionCallback;
+  keylog?: KeylogCallback;
+  info?: InfoCallback;
+  ocspServer?: OcspServerCallback;
+  ocspClient?: OcspClientCallback;
+  cookieGenerate?: CookieGenerateCallback;
+  cookieVerify?: CookieVerifyCallback;
+}
 
 /** `int pem_password_cb(char *buf, int size, int rwflag, void *u)`. */
 const PASSWD_CB = { parameters: ["pointer", "i32", "i32", "pointer"], result: "i32" } as const;
@@ -188,6 +199,7 @@ export class Context {
   #ctx: Deno.PointerObject | null;
   #used = false;
   #verifyCallback: VerifyCallback<Connection> | null = null;
+  readonly #callbacks: CallbackSlots = {};
   #passwd: Deno.UnsafeCallback<typeof PASSWD_CB> | null = null;
   #held: { ctx: bigint; passwd: Deno.UnsafeCallback<typeof PASSWD_CB> | null };
 
@@ -226,6 +238,15 @@ export class Context {
   /** The context-level verify callback, for connections made from it. Internal. */
   get _verifyCallback(): VerifyCallback<Connection> | null {
     return this.#verifyCallback;
+  }
+
+  /**
+   * The context's callback slots, for the trampolines and their installers. Internal.
+   *
+   * @ignore
+   */
+  get _callbacks(): CallbackSlots {
+    return this.#callbacks;
   }
 
   /** Marks the context as used by a connection: later changes are refused. Internal. */
@@ -464,7 +485,12 @@ export class Context {
       PASSWD_CB,
       counted((buf: Deno.PointerValue, size: number, rwflag: number) => {
         try {
-          const value = toBytes(callback(size, rwflag !== 0, userdata));
+          const answer: unknown = callback(size, rwflag !== 0, userdata);
+          refuseThenable(answer, "passphrase", "return the passphrase");
+          if (typeof answer !== "string" && !(answer instanceof Uint8Array)) {
+            throw new TypeError("The passphrase callback must return a string or a Uint8Array");
+          }
+          const value = toBytes(answer);
           if (value.length > size) throw new RangeError(`Passphrase is longer than ${size} bytes`);
           if (buf === null) return 0;
           new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(buf, size)).set(value);
@@ -936,7 +962,7 @@ export class Context {
    *   offered.includes("h2") ? "h2" : NO_OVERLAPPING_PROTOCOLS);
    * ```
    */
-  setAlpnSelectCallback(callback: negotiation.AlpnSelectCallback): void {
+  setAlpnSelectCallback(callback: AlpnSelectCallback): void {
     negotiation.setAlpnSelectCallback(this, this.#mutable(), callback);
   }
 
@@ -955,7 +981,7 @@ export class Context {
    * });
    * ```
    */
-  setTlsextServernameCallback(callback: negotiation.ServernameCallback): void {
+  setTlsextServernameCallback(callback: ServernameCallback): void {
     negotiation.setServernameCallback(this, this.#mutable(), callback);
   }
 
@@ -971,7 +997,7 @@ export class Context {
    * ctx.setClientHelloCallback((_conn, hello) => console.log(hello.serverName, hello.cipherNames));
    * ```
    */
-  setClientHelloCallback(callback: negotiation.ClientHelloCallback): void {
+  setClientHelloCallback(callback: ClientHelloCallback): void {
     negotiation.setClientHelloCallback(this, this.#mutable(), callback);
   }
 
@@ -1040,7 +1066,7 @@ export class Context {
    * clientCtx.setNewSessionCallback((_conn, session) => { saved?.close(); saved = session; });
    * ```
    */
-  setNewSessionCallback(callback: negotiation.NewSessionCallback): void {
+  setNewSessionCallback(callback: NewSessionCallback): void {
     negotiation.setNewSessionCallback(this, this.#mutable(), callback);
   }
 
@@ -1087,7 +1113,7 @@ export class Context {
    * ctx.setKeylogCallback((_conn, line) => lines.push(line));
    * ```
    */
-  setKeylogCallback(callback: negotiation.KeylogCallback): void {
+  setKeylogCallback(callback: KeylogCallback): void {
     negotiation.setKeylogCallback(this, this.#mutable(), callback);
   }
 
@@ -1104,7 +1130,7 @@ export class Context {
    * });
    * ```
    */
-  setInfoCallback(callback: negotiation.InfoCallback): void {
+  setInfoCallback(callback: InfoCallback): void {
     negotiation.setInfoCallback(this, this.#mutable(), callback);
   }
 
@@ -1120,7 +1146,7 @@ export class Context {
    * serverCtx.setOcspServerCallback(() => ocspDer);
    * ```
    */
-  setOcspServerCallback(callback: negotiation.OcspServerCallback): void {
+  setOcspServerCallback(callback: OcspServerCallback): void {
     negotiation.setOcspCallback(this, this.#mutable(), "server", callback);
   }
 
@@ -1135,7 +1161,7 @@ export class Context {
    * clientCtx.setOcspClientCallback((_conn, der) => der.length > 0);
    * ```
    */
-  setOcspClientCallback(callback: negotiation.OcspClientCallback): void {
+  setOcspClientCallback(callback: OcspClientCallback): void {
     negotiation.setOcspCallback(this, this.#mutable(), "client", callback);
   }
 
@@ -1233,7 +1259,7 @@ export class Context {
    * ctx.setCookieGenerateCallback((conn) => hmac(secret, peerOf(conn)));
    * ```
    */
-  setCookieGenerateCallback(callback: dtls.CookieGenerateCallback): void {
+  setCookieGenerateCallback(callback: CookieGenerateCallback): void {
     dtls.setCookieGenerateCallback(this, this.#mutable(), callback);
   }
 
@@ -1248,7 +1274,7 @@ export class Context {
    * ctx.setCookieVerifyCallback((conn, cookie) => timingSafeEqual(cookie, hmac(secret, peerOf(conn))));
    * ```
    */
-  setCookieVerifyCallback(callback: dtls.CookieVerifyCallback): void {
+  setCookieVerifyCallback(callback: CookieVerifyCallback): void {
     dtls.setCookieVerifyCallback(this, this.#mutable(), callback);
   }
 
