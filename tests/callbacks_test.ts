@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import {
   bioReadDatagrams,
-  type Connection,
+  Connection,
   Context,
   NO_OVERLAPPING_PROTOCOLS,
   PKey,
@@ -464,4 +464,31 @@ Deno.test("info, key log and new-session callbacks: a rejected Promise comes out
       globalThis.removeEventListener("error", listener);
     }
   });
+});
+
+Deno.test("key log callback: a rejection that lands while handshake() runs comes out of that handshake()", async () => {
+  using sctx = serverContext();
+  using cctx = clientContext();
+  const boom = new Boom("rejected mid-handshake");
+  let first = true;
+  sctx.setKeylogCallback(() => {
+    if (!first) return;
+    first = false;
+    return Promise.reject(boom);
+  });
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  const tcp = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  using client = new Connection(cctx, tcp);
+  using server = new Connection(sctx, await accepted);
+  client.setConnectState();
+  server.setAcceptState();
+  client.setVerifyHostname("localhost");
+  const [clientResult, serverResult] = await Promise.allSettled([
+    client.handshake(),
+    server.handshake(),
+  ]);
+  assert.equal(serverResult.status, "rejected");
+  assert.equal((serverResult as PromiseRejectedResult).reason, boom);
+  void clientResult; // the client may finish or see the connection end: either is fine here
 });
