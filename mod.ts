@@ -103,6 +103,7 @@ export {
   TLSv1_2_METHOD,
   TLSv1_METHOD,
 } from "./connection/context.ts";
+export { ContextBase } from "./connection/context_base.ts";
 export { Connection, ConnectionBase, MSG_PEEK } from "./connection/connection.ts";
 export type {
   AddrOf,

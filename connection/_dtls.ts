@@ -44,7 +44,7 @@ import {
 import { counted, describe, ownerOf, refuseThenable } from "../ffi/callbacks.ts";
 import { exportKeyingMaterial } from "./_keys.ts";
 import type { Connection } from "./connection.ts";
-import type { Context } from "./context.ts";
+import type { ContextBase } from "./context_base.ts";
 import type { CookieGenerateCallback, CookieVerifyCallback, SrtpKeyingMaterial } from "./types.ts";
 
 export type { CookieGenerateCallback, CookieVerifyCallback, SrtpKeyingMaterial };
@@ -198,7 +198,7 @@ export function cookieBytes(value: unknown): Uint8Array {
 }
 
 interface Owner {
-  getContext(): Context;
+  getContext(): ContextBase;
 }
 
 /** `int (*app_gen_cookie_cb)(SSL *ssl, unsigned char *cookie, unsigned int *cookie_len)`. */
@@ -258,7 +258,7 @@ function verify(ssl: Deno.PointerValue, cookie: Deno.PointerValue, length: numbe
  * @param callback The callback.
  */
 export function setCookieGenerateCallback(
-  owner: Context,
+  owner: ContextBase,
   ctx: Ptr,
   callback: CookieGenerateCallback,
 ): void {
@@ -276,7 +276,7 @@ export function setCookieGenerateCallback(
  * @param callback The callback.
  */
 export function setCookieVerifyCallback(
-  owner: Context,
+  owner: ContextBase,
   ctx: Ptr,
   callback: CookieVerifyCallback,
 ): void {
@@ -292,7 +292,7 @@ export function setCookieVerifyCallback(
  * @param ctx The context.
  * @returns True when both are set.
  */
-export function hasCookieCallbacks(ctx: Context): boolean {
+export function hasCookieCallbacks(ctx: ContextBase): boolean {
   const h = ctx._callbacks;
   return !!h.cookieGenerate && !!h.cookieVerify;
 }

@@ -26,7 +26,7 @@ import { clearErrors, sslErrorFromQueue, throwCallbackError } from "../errors/qu
 import { X509 } from "../crypto/x509.ts";
 import { X509Name } from "../crypto/name.ts";
 import { Session } from "./session.ts";
-import type { ChannelBindingType } from "./types.ts";
+import type { CertificateInput, ChannelBindingType } from "./types.ts";
 
 export type { ChannelBindingType };
 
@@ -490,4 +490,17 @@ export function requestOcsp(ssl: Ptr): void {
   if (SSL_set_tlsext_status_type(ssl, TLSEXT_STATUSTYPE_ocsp) !== 1) {
     throw sslErrorFromQueue("Could not request OCSP stapling");
   }
+}
+
+/**
+ * Parses a certificate argument.
+ *
+ * @param cert Object, PEM or DER.
+ * @returns The certificate and whether it was made here (and must be closed).
+ */
+export function certificateOf(cert: CertificateInput): { cert: X509; owned: boolean } {
+  if (cert instanceof X509) return { cert, owned: false };
+  if (typeof cert === "string") return { cert: X509.fromPEM(cert), owned: true };
+  if (cert instanceof Uint8Array) return { cert: X509.fromDER(cert), owned: true };
+  throw new TypeError("Certificate must be an X509, a PEM string or DER bytes");
 }

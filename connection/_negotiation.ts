@@ -40,7 +40,7 @@ import { counted, describe, ownerOf, refuseThenable, watchSettled } from "../ffi
 import { Session } from "./session.ts";
 import { NO_OVERLAPPING_PROTOCOLS } from "./types.ts";
 import type { Connection } from "./connection.ts";
-import type { CallbackSlots, Context } from "./context.ts";
+import type { CallbackSlots, ContextBase } from "./context_base.ts";
 import type {
   AlpnSelectCallback,
   ClientHello,
@@ -57,7 +57,7 @@ export { NO_OVERLAPPING_PROTOCOLS };
 
 /** What a connection must offer the trampolines. */
 interface Owner {
-  getContext(): Context;
+  getContext(): ContextBase;
   isServer(): boolean;
   getVerifyMode?(): number;
   setVerify(mode: number, callback?: unknown): void;
@@ -69,7 +69,7 @@ interface Owner {
  * OpenSSL keeps calling that context's new-session callback. Keyed by the
  * connection, which outlives neither entry nor context.
  */
-const sessionContexts = new WeakMap<object, Context>();
+const sessionContexts = new WeakMap<object, ContextBase>();
 
 function ownerHooks(ssl: Deno.PointerValue): { conn: Owner; hooks: CallbackSlots } | undefined {
   const conn = ownerOf<Owner>(ssl);
@@ -191,7 +191,7 @@ function alpnSelect(
  * @param callback The callback.
  */
 export function setAlpnSelectCallback(
-  owner: Context,
+  owner: ContextBase,
   ctx: Deno.PointerObject,
   callback: AlpnSelectCallback,
 ): void {
@@ -257,7 +257,7 @@ function servername(ssl: Deno.PointerValue, al: Deno.PointerValue): number {
  * @param callback The callback.
  */
 export function setServernameCallback(
-  owner: Context,
+  owner: ContextBase,
   ctx: Deno.PointerObject,
   callback: ServernameCallback,
 ): void {
@@ -406,7 +406,7 @@ function clientHello(ssl: Deno.PointerValue, al: Deno.PointerValue): number {
  * @param callback The callback.
  */
 export function setClientHelloCallback(
-  owner: Context,
+  owner: ContextBase,
   ctx: Deno.PointerObject,
   callback: ClientHelloCallback,
 ): void {
@@ -445,7 +445,7 @@ function newSession(ssl: Deno.PointerValue, session: Deno.PointerValue): number 
  * @param callback The callback.
  */
 export function setNewSessionCallback(
-  owner: Context,
+  owner: ContextBase,
   ctx: Deno.PointerObject,
   callback: NewSessionCallback,
 ): void {
@@ -483,7 +483,7 @@ function keylog(ssl: Deno.PointerValue, line: Deno.PointerValue): void {
  * @param callback The callback.
  */
 export function setKeylogCallback(
-  owner: Context,
+  owner: ContextBase,
   ctx: Deno.PointerObject,
   callback: KeylogCallback,
 ): void {
@@ -515,7 +515,7 @@ function info(ssl: Deno.PointerValue, where: number, ret: number): void {
  * @param callback The callback.
  */
 export function setInfoCallback(
-  owner: Context,
+  owner: ContextBase,
   ctx: Deno.PointerObject,
   callback: InfoCallback,
 ): void {
@@ -588,7 +588,7 @@ function status(ssl: Deno.PointerValue): number {
  * @param callback The callback.
  */
 export function setOcspCallback(
-  owner: Context,
+  owner: ContextBase,
   ctx: Deno.PointerObject,
   role: "server" | "client",
   callback: OcspServerCallback | OcspClientCallback,

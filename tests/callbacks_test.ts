@@ -9,6 +9,9 @@
  * @module
  */
 
+// The callbacks are async on purpose: a Promise is what these tests hand to OpenSSL.
+// deno-lint-ignore-file require-await
+
 import assert from "node:assert/strict";
 import {
   bioReadDatagrams,
