@@ -129,10 +129,17 @@ Deno.test("README: every `deno run -A examples/...` command names an existing ex
   for (const file of named) assert.ok(file in EXPECTED, `${file} is not an example`);
 });
 
-/** Public members of a class: own prototype names (and static ones), without `_` internals. */
+/** Public members of a class: prototype names, inherited ones included (and static ones), without `_` internals. */
 function members(cls: { prototype: object }): string[] {
+  const inherited: string[] = [];
+  for (
+    let proto = Object.getPrototypeOf(cls.prototype);
+    proto !== null && proto !== Object.prototype;
+    proto = Object.getPrototypeOf(proto)
+  ) inherited.push(...Object.getOwnPropertyNames(proto));
   const names = [
     ...Object.getOwnPropertyNames(cls.prototype),
+    ...inherited,
     ...Object.getOwnPropertyNames(cls).filter((n) => !["length", "name", "prototype"].includes(n)),
   ];
   return names.filter((n) => n !== "constructor" && !n.startsWith("_"));
