@@ -103,7 +103,7 @@ export {
   TLSv1_2_METHOD,
   TLSv1_METHOD,
 } from "./connection/context.ts";
-export type { CertificateInput, KeyInput, PasswdCallback } from "./connection/context.ts";
+export { ContextBase } from "./connection/context_base.ts";
 export { Connection, ConnectionBase, MSG_PEEK } from "./connection/connection.ts";
 export { ConnectionInfo } from "./connection/info.ts";
 export type { ConnectionConstructor, HandshakeInfo } from "./connection/connection.ts";
@@ -118,13 +118,26 @@ export type {
   TransportMembers,
   TransportMode,
 } from "./connection/transport.ts";
-export type { VerifyCallback } from "./connection/_verify.ts";
-export { NO_OVERLAPPING_PROTOCOLS } from "./connection/_negotiation.ts";
+export { NO_OVERLAPPING_PROTOCOLS } from "./connection/types.ts";
 export type {
+  AlpnSelectCallback,
+  CertificateInput,
+  ChannelBindingType,
+  ClientHello,
+  ClientHelloCallback,
   CookieGenerateCallback,
   CookieVerifyCallback,
+  InfoCallback,
+  KeyInput,
+  KeylogCallback,
+  NewSessionCallback,
+  OcspClientCallback,
+  OcspServerCallback,
+  PasswdCallback,
+  ServernameCallback,
   SrtpKeyingMaterial,
-} from "./connection/_dtls.ts";
+  VerifyCallback,
+} from "./connection/types.ts";
 export { bioReadDatagrams, DtlsConnection, dtlsPeerAddress } from "./connection/dtls.ts";
 export type { DtlsHandshakeInfo, DtlsLink, DtlsTransportOptions } from "./connection/dtls.ts";
 export { connectDtls, DtlsListener, listenDtls } from "./connection/dtls_udp.ts";
@@ -135,18 +148,6 @@ export type {
   DtlsVersion,
   ListenDtlsOptions,
 } from "./connection/dtls_udp.ts";
-export type {
-  AlpnSelectCallback,
-  ClientHello,
-  ClientHelloCallback,
-  InfoCallback,
-  KeylogCallback,
-  NewSessionCallback,
-  OcspClientCallback,
-  OcspServerCallback,
-  ServernameCallback,
-} from "./connection/_negotiation.ts";
-export type { ChannelBindingType } from "./connection/_keys.ts";
 export { Session } from "./connection/session.ts";
 export {
   SSL_CB_ACCEPT_EXIT,

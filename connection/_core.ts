@@ -11,7 +11,7 @@ import { releaseHandle, trackHandle } from "../ffi/_handles.ts";
 import { ClosedError } from "../errors/ssl_error.ts";
 import { clearErrors, sslErrorFromQueue } from "../errors/queue.ts";
 import { classify, type Outcome } from "../errors/raise.ts";
-import { inCallback, registerOwner, unregisterOwner } from "./_registry.ts";
+import { inCallback, registerOwner, throwLateError, unregisterOwner } from "../ffi/callbacks.ts";
 
 const registry = new FinalizationRegistry<bigint>((address) => {
   unregisterOwner(address);
@@ -86,6 +86,7 @@ export class SslCore {
         "A TLS handshake, read, write or shutdown cannot run inside a denossl callback: return from the callback first",
       );
     }
+    throwLateError(ssl); // a rejection of an info, key log or new-session callback's promise
     return ssl;
   }
 

@@ -3,13 +3,15 @@
  * SRTP, `DTLSv1_listen`, and the framing of DTLS records into datagrams.
  * `Context` and `Connection` call these helpers from thin methods; the
  * datagram transport (`dtls.ts`) uses them directly. Internal, apart from the
- * exported callback and SRTP types.
+ * callback and SRTP types, which live in `types.ts`.
  *
  * Callbacks follow `_negotiation.ts`: one `Deno.UnsafeCallback` trampoline
  * per kind, made on first use and never closed (OpenSSL may call it for as
  * long as any `SSL_CTX` or `SSL` holds it, and a `Connection` outlives
  * `Context.close()`), never ref'd. It finds the `Connection` through
- * `ownerOf(ssl)` and the JS callback on the connection's current `Context`.
+ * `ownerOf(ssl)` and the JS callback in the slots of the connection's current
+ * `Context`; a Promise where OpenSSL needs the cookie or the verdict now is a
+ * `TypeError`.
  * A JS exception is caught, recorded with `recordCallbackError`, OpenSSL is
  * told to fail, and the call that drove OpenSSL re-throws it.
  *
@@ -39,10 +41,13 @@ import {
   sslErrorFromQueue,
   throwCallbackError,
 } from "../errors/queue.ts";
-import { counted, ownerOf } from "./_registry.ts";
+import { counted, describe, ownerOf, refuseThenable } from "../ffi/callbacks.ts";
 import { exportKeyingMaterial } from "./_keys.ts";
 import type { Connection } from "./connection.ts";
-import type { Context } from "./context.ts";
+import type { ContextBase } from "./context_base.ts";
+import type { CookieGenerateCallback, CookieVerifyCallback, SrtpKeyingMaterial } from "./types.ts";
+
+export type { CookieGenerateCallback, CookieVerifyCallback, SrtpKeyingMaterial };
 
 type Ptr = Deno.PointerObject;
 
@@ -167,47 +172,6 @@ export function dataMtu(ssl: Ptr): number {
 
 // ---- cookies ---------------------------------------------------------------------------------
 
-/**
- * Makes the cookie a DTLS server sends in its HelloVerifyRequest, for the
- * client to echo (`SSL_CTX_set_cookie_generate_cb`). Bind it to the client's
- * address (see `dtlsPeerAddress`) and a server secret, so that only a client
- * that receives at its address can echo it. Return 1 to 255 bytes
- * (`DTLS1_COOKIE_LENGTH`); anything else, or a throw, fails the call that
- * drove OpenSSL (`dtlsListen()`, `doHandshake()`) with that error.
- *
- * @example
- * ```ts ignore
- * ctx.setCookieGenerateCallback((conn) => hmac(secret, addressOf(conn)));
- * ```
- */
-export type CookieGenerateCallback = (connection: Connection) => Uint8Array | string;
-
-/**
- * Checks the cookie a DTLS client echoed (`SSL_CTX_set_cookie_verify_cb`).
- * Return true to accept it; false makes the server ask again with a fresh
- * HelloVerifyRequest (RFC 6347 treats a bad cookie as no cookie). A throw
- * comes out of the call that drove OpenSSL.
- *
- * @example
- * ```ts ignore
- * ctx.setCookieVerifyCallback((conn, cookie) => equal(cookie, hmac(secret, addressOf(conn))));
- * ```
- */
-export type CookieVerifyCallback = (connection: Connection, cookie: Uint8Array) => boolean;
-
-interface CookieHooks {
-  generate?: CookieGenerateCallback;
-  verify?: CookieVerifyCallback;
-}
-
-const cookieHooks = new WeakMap<Context, CookieHooks>();
-
-function hooksFor(ctx: Context): CookieHooks {
-  let h = cookieHooks.get(ctx);
-  if (!h) cookieHooks.set(ctx, h = {});
-  return h;
-}
-
 function requireFunction(callback: unknown): void {
   if (typeof callback !== "function") throw new TypeError("callback must be a function");
 }
@@ -234,7 +198,7 @@ export function cookieBytes(value: unknown): Uint8Array {
 }
 
 interface Owner {
-  getContext(): Context;
+  getContext(): ContextBase;
 }
 
 /** `int (*app_gen_cookie_cb)(SSL *ssl, unsigned char *cookie, unsigned int *cookie_len)`. */
@@ -251,9 +215,11 @@ function generate(
 ): number {
   try {
     const conn = ownerOf<Owner>(ssl);
-    const callback = conn ? cookieHooks.get(conn.getContext())?.generate : undefined;
+    const callback = conn?.getContext()._callbacks.cookieGenerate;
     if (!conn || !callback || cookie === null || length === null) return 0;
-    const bytes = cookieBytes(callback(conn as unknown as Connection));
+    const value = callback(conn as unknown as Connection);
+    refuseThenable(value, "cookie generate", "return the cookie's bytes");
+    const bytes = cookieBytes(value);
     // OpenSSL's buffer is DTLS1_COOKIE_LENGTH bytes: cookieBytes checked the length.
     new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(cookie, bytes.length)).set(bytes);
     new Uint32Array(Deno.UnsafePointerView.getArrayBuffer(length, 4))[0] = bytes.length;
@@ -267,12 +233,15 @@ function generate(
 function verify(ssl: Deno.PointerValue, cookie: Deno.PointerValue, length: number): number {
   try {
     const conn = ownerOf<Owner>(ssl);
-    const callback = conn ? cookieHooks.get(conn.getContext())?.verify : undefined;
+    const callback = conn?.getContext()._callbacks.cookieVerify;
     if (!conn || !callback) return 0;
     const bytes = cookie === null ? new Uint8Array(0) : copyBytes(cookie, length);
-    const ok = callback(conn as unknown as Connection, bytes);
+    const ok: unknown = callback(conn as unknown as Connection, bytes);
+    refuseThenable(ok, "cookie verify", "return true or false");
     if (typeof ok !== "boolean") {
-      throw new TypeError("The cookie verify callback must return a boolean");
+      throw new TypeError(
+        `The cookie verify callback returned ${describe(ok)}: it must return a boolean`,
+      );
     }
     return ok ? 1 : 0;
   } catch (e) {
@@ -289,13 +258,13 @@ function verify(ssl: Deno.PointerValue, cookie: Deno.PointerValue, length: numbe
  * @param callback The callback.
  */
 export function setCookieGenerateCallback(
-  owner: Context,
+  owner: ContextBase,
   ctx: Ptr,
   callback: CookieGenerateCallback,
 ): void {
   requireFunction(callback);
   generateTrampoline ??= new Deno.UnsafeCallback(GENERATE_CB, counted(generate));
-  hooksFor(owner).generate = callback;
+  owner._callbacks.cookieGenerate = callback;
   native().ssl.SSL_CTX_set_cookie_generate_cb(ctx, generateTrampoline.pointer);
 }
 
@@ -307,13 +276,13 @@ export function setCookieGenerateCallback(
  * @param callback The callback.
  */
 export function setCookieVerifyCallback(
-  owner: Context,
+  owner: ContextBase,
   ctx: Ptr,
   callback: CookieVerifyCallback,
 ): void {
   requireFunction(callback);
   verifyTrampoline ??= new Deno.UnsafeCallback(VERIFY_CB, counted(verify));
-  hooksFor(owner).verify = callback;
+  owner._callbacks.cookieVerify = callback;
   native().ssl.SSL_CTX_set_cookie_verify_cb(ctx, verifyTrampoline.pointer);
 }
 
@@ -323,9 +292,9 @@ export function setCookieVerifyCallback(
  * @param ctx The context.
  * @returns True when both are set.
  */
-export function hasCookieCallbacks(ctx: Context): boolean {
-  const h = cookieHooks.get(ctx);
-  return !!h?.generate && !!h.verify;
+export function hasCookieCallbacks(ctx: ContextBase): boolean {
+  const h = ctx._callbacks;
+  return !!h.cookieGenerate && !!h.cookieVerify;
 }
 
 /**
@@ -446,25 +415,6 @@ const SRTP_PROFILES: Record<string, { keyLength: number; saltLength: number }> =
   SRTP_AEAD_ARIA_128_GCM: { keyLength: 16, saltLength: 12 },
   SRTP_AEAD_ARIA_256_GCM: { keyLength: 32, saltLength: 12 },
 };
-
-/**
- * The SRTP master keys and salts of a DTLS-SRTP connection (RFC 5764 §4.2),
- * exported with the label `EXTRACTOR-dtls_srtp` and no context.
- */
-export interface SrtpKeyingMaterial {
-  /** The negotiated protection profile, for example `"SRTP_AES128_CM_SHA1_80"`. */
-  profile: string;
-  /** The client's SRTP master key (it protects what the client sends). */
-  clientWriteKey: Uint8Array;
-  /** The server's SRTP master key. */
-  serverWriteKey: Uint8Array;
-  /** The client's SRTP master salt. */
-  clientWriteSalt: Uint8Array;
-  /** The server's SRTP master salt. */
-  serverWriteSalt: Uint8Array;
-  /** The whole exported block: client key, server key, client salt, server salt. */
-  material: Uint8Array;
-}
 
 /**
  * Encodes a profile list as OpenSSL wants it (colon-separated names).

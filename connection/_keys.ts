@@ -26,6 +26,9 @@ import { clearErrors, sslErrorFromQueue, throwCallbackError } from "../errors/qu
 import { X509 } from "../crypto/x509.ts";
 import { X509Name } from "../crypto/name.ts";
 import { Session } from "./session.ts";
+import type { CertificateInput, ChannelBindingType } from "./types.ts";
+
+export type { ChannelBindingType };
 
 type Ptr = Deno.PointerObject;
 
@@ -37,9 +40,6 @@ const TICKET_KEYS_LENGTH = 80;
 const MAX_FINISHED = 64;
 /** The RFC 9266 exporter label for `tls-exporter` channel bindings. */
 const TLS_EXPORTER_LABEL = "EXPORTER-Channel-Binding";
-
-/** A channel binding type (RFC 5929, RFC 9266). */
-export type ChannelBindingType = "tls-unique" | "tls-exporter";
 
 // ---- key material ----------------------------------------------------------------------
 
@@ -490,4 +490,17 @@ export function requestOcsp(ssl: Ptr): void {
   if (SSL_set_tlsext_status_type(ssl, TLSEXT_STATUSTYPE_ocsp) !== 1) {
     throw sslErrorFromQueue("Could not request OCSP stapling");
   }
+}
+
+/**
+ * Parses a certificate argument.
+ *
+ * @param cert Object, PEM or DER.
+ * @returns The certificate and whether it was made here (and must be closed).
+ */
+export function certificateOf(cert: CertificateInput): { cert: X509; owned: boolean } {
+  if (cert instanceof X509) return { cert, owned: false };
+  if (typeof cert === "string") return { cert: X509.fromPEM(cert), owned: true };
+  if (cert instanceof Uint8Array) return { cert: X509.fromDER(cert), owned: true };
+  throw new TypeError("Certificate must be an X509, a PEM string or DER bytes");
 }

@@ -10,7 +10,7 @@ import { SSL_set_read_ahead } from "../ffi/constants.ts";
 import { ClosedError } from "../errors/ssl_error.ts";
 import { clearErrors, sslErrorFromQueue } from "../errors/queue.ts";
 import { reactor } from "../ffi/reactor.ts";
-import { inCallback } from "./_registry.ts";
+import { inCallback } from "../ffi/callbacks.ts";
 import { closeNativeFd, closeNativeTransport, shutdownWrite } from "./_native.ts";
 import type { NativeEndpoint } from "./_native.ts";
 import { RELEASE_IDLE, waitBegins, waitEnds } from "./_idle.ts";

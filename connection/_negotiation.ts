@@ -1,16 +1,20 @@
 /**
  * The shared callback trampolines of negotiation (ALPN, SNI, client hello,
  * OCSP stapling, new sessions) and observation (key log, info), and the
- * helpers that `Context` and `Connection` call to install them. Internal,
- * apart from the exported callback types and {@link NO_OVERLAPPING_PROTOCOLS}.
+ * helpers that `Context` and `Connection` call to install them. Internal:
+ * the callback types and `NO_OVERLAPPING_PROTOCOLS` live in `types.ts`.
  *
  * Each trampoline is one `Deno.UnsafeCallback` made on first use and never
  * closed (OpenSSL may call it as long as any `SSL_CTX` holds it) nor ref'd.
  * It finds its `Connection` through `ownerOf(ssl)`, then the JS callback on
  * the connection's current `Context` (`getContext()`, which follows an SNI
- * switch just as OpenSSL's `s->ctx` does). A JS exception is caught,
- * recorded with `recordCallbackError`, OpenSSL is told to fail, and the call
- * that drove OpenSSL re-throws it.
+ * switch just as OpenSSL's `s->ctx` does), in the context's own callback
+ * slots. A JS exception is caught, recorded with `recordCallbackError`,
+ * OpenSSL is told to fail, and the call that drove OpenSSL re-throws it. A
+ * Promise where OpenSSL needs an answer now is such an exception (a
+ * `TypeError`, see `refuseThenable`); where none is needed (key log, info,
+ * new session), its rejection comes out of the next call that drives the
+ * connection (`watchSettled`).
  *
  * @module
  */
@@ -32,204 +36,45 @@ import {
   SSL_TLSEXT_ERR_OK,
 } from "../ffi/constants.ts";
 import { recordCallbackError } from "../errors/queue.ts";
-import { counted, ownerOf } from "./_registry.ts";
+import { counted, describe, ownerOf, refuseThenable, watchSettled } from "../ffi/callbacks.ts";
 import { Session } from "./session.ts";
+import { NO_OVERLAPPING_PROTOCOLS } from "./types.ts";
 import type { Connection } from "./connection.ts";
-import type { Context } from "./context.ts";
+import type { CallbackSlots, ContextBase } from "./context_base.ts";
+import type {
+  AlpnSelectCallback,
+  ClientHello,
+  ClientHelloCallback,
+  InfoCallback,
+  KeylogCallback,
+  NewSessionCallback,
+  OcspClientCallback,
+  OcspServerCallback,
+  ServernameCallback,
+} from "./types.ts";
 
-/**
- * Returned by an ALPN select callback when none of the client's protocols
- * is acceptable: the handshake goes on without ALPN (OpenSSL's
- * `SSL_TLSEXT_ERR_NOACK`), as pyOpenSSL's `NO_OVERLAPPING_PROTOCOLS`.
- *
- * @example Decline ALPN
- * ```ts ignore
- * ctx.setAlpnSelectCallback((_conn, offered) =>
- *   offered.includes("h2") ? "h2" : NO_OVERLAPPING_PROTOCOLS);
- * ```
- */
-export const NO_OVERLAPPING_PROTOCOLS: unique symbol = Symbol("NO_OVERLAPPING_PROTOCOLS");
-
-/**
- * Chooses the application protocol on the server, from the protocols the
- * client offered (in the client's order). Return one of them, or
- * {@link NO_OVERLAPPING_PROTOCOLS} to go on without ALPN. An empty string
- * fails the handshake (`no_application_protocol`); a protocol the client did
- * not offer fails it with a `TypeError`; a throw fails it and comes out of
- * the call that drove the handshake.
- *
- * @example Prefer HTTP/2
- * ```ts ignore
- * ctx.setAlpnSelectCallback((_conn, offered) =>
- *   offered.includes("h2") ? "h2" : offered.includes("http/1.1") ? "http/1.1" : NO_OVERLAPPING_PROTOCOLS);
- * ```
- */
-export type AlpnSelectCallback = (
-  connection: Connection,
-  offered: string[],
-) => string | typeof NO_OVERLAPPING_PROTOCOLS;
-
-/**
- * Runs on the server when the ClientHello names a server (SNI), before the
- * certificate is chosen. Read the name with `connection.getServername()` and
- * switch with `connection.setContext(other)`: the certificate, key, trust
- * store, client CA list and verification mode, depth and callback of
- * `other` then apply. A throw fails the handshake and comes out of the call
- * that drove it.
- *
- * @example Pick the context by name
- * ```ts ignore
- * ctx.setTlsextServernameCallback((conn) => {
- *   const other = byName.get(conn.getServername() ?? "");
- *   if (other) conn.setContext(other);
- * });
- * ```
- */
-export type ServernameCallback = (connection: Connection) => void;
-
-/**
- * What a client offered in its ClientHello, as a server's client hello
- * callback sees it before OpenSSL makes any choice.
- */
-export interface ClientHello {
-  /** The legacy `client_version` field (`TLS1_2_VERSION` for TLS 1.3 clients). */
-  legacyVersion: number;
-  /** The versions offered: the `supported_versions` extension, else `[legacyVersion]`. GREASE values included. */
-  versions: number[];
-  /** The cipher suites offered, as IANA code points, in the client's order. */
-  ciphers: number[];
-  /** OpenSSL's names of the offered cipher suites it knows, in the client's order. */
-  cipherNames: string[];
-  /** The server name (SNI), or null. */
-  serverName: string | null;
-  /** The ALPN protocols offered, in the client's order (empty without ALPN). */
-  alpnProtocols: string[];
-  /** The `supported_groups` code points offered. */
-  groups: number[];
-  /** The extension types present, in the order sent. */
-  extensions: number[];
-}
-
-/**
- * Inspects the ClientHello on the server before anything is negotiated
- * (`SSL_CTX_set_client_hello_cb`). Return false to refuse the client
- * (handshake_failure alert); a throw fails the handshake and comes out of
- * the call that drove it.
- *
- * @example Refuse clients that offer no TLS 1.3
- * ```ts ignore
- * ctx.setClientHelloCallback((_conn, hello) => hello.versions.includes(TLS1_3_VERSION));
- * ```
- */
-export type ClientHelloCallback = (
-  connection: Connection,
-  hello: ClientHello,
-) => boolean | void;
-
-/**
- * Receives each new session a connection establishes: on a client, the
- * session to resume later (with TLS 1.3 it arrives after the handshake, with
- * each ticket). Clients need `SESS_CACHE_CLIENT` in
- * `Context.setSessionCacheMode` for OpenSSL to call it. The session is the
- * callback's to keep or close. A throw comes out of the call that read the
- * session.
- *
- * @example Keep the latest session
- * ```ts ignore
- * let latest: Session | undefined;
- * ctx.setSessionCacheMode(SESS_CACHE_CLIENT);
- * ctx.setNewSessionCallback((_conn, session) => { latest?.close(); latest = session; });
- * ```
- */
-export type NewSessionCallback = (connection: Connection, session: Session) => void;
-
-/**
- * Receives each NSS key log line (`SSL_CTX_set_keylog_callback`), the format
- * Wireshark reads (`SSLKEYLOGFILE`): `CLIENT_RANDOM <random> <secret>` for
- * TLS 1.2, `CLIENT_HANDSHAKE_TRAFFIC_SECRET`, `SERVER_HANDSHAKE_TRAFFIC_SECRET`,
- * `CLIENT_TRAFFIC_SECRET_0`, `SERVER_TRAFFIC_SECRET_0`, `EXPORTER_SECRET` for
- * TLS 1.3. A throw comes out of the call that produced the line.
- *
- * @example Write an SSLKEYLOGFILE
- * ```ts ignore
- * ctx.setKeylogCallback((_conn, line) => Deno.writeTextFileSync("keys.log", line + "\n", { append: true }));
- * ```
- */
-export type KeylogCallback = (connection: Connection, line: string) => void;
-
-/**
- * Follows a connection's handshake and alerts (`SSL_CTX_set_info_callback`):
- * `where` holds `SSL_CB_*` bits, `ret` the result (for `SSL_CB_ALERT`, the
- * alert as `level << 8 | description`). A throw comes out of the call that
- * triggered it.
- *
- * @example Log alerts
- * ```ts ignore
- * ctx.setInfoCallback((_conn, where, ret) => {
- *   if (where & SSL_CB_ALERT) console.log("alert", ret & 0xff);
- * });
- * ```
- */
-export type InfoCallback = (connection: Connection, where: number, ret: number) => void;
-
-/**
- * Gives the DER OCSP response a server staples, when the client asked for
- * one (`requestOcsp`). Return null or empty bytes to staple nothing. A throw
- * fails the handshake and comes out of the call that drove it.
- *
- * @example Staple a cached response
- * ```ts ignore
- * ctx.setOcspServerCallback(() => cachedOcspDer);
- * ```
- */
-export type OcspServerCallback = (connection: Connection) => Uint8Array | null;
-
-/**
- * Checks the OCSP response the server stapled (empty bytes when none), on a
- * client that called `requestOcsp()`. Return false to fail the handshake. A
- * throw fails it too and comes out of the call that drove it.
- *
- * @example Require a staple
- * ```ts ignore
- * ctx.setOcspClientCallback((_conn, der) => der.length > 0);
- * ```
- */
-export type OcspClientCallback = (connection: Connection, der: Uint8Array) => boolean;
+export { NO_OVERLAPPING_PROTOCOLS };
 
 /** What a connection must offer the trampolines. */
 interface Owner {
-  getContext(): Context;
+  getContext(): ContextBase;
   isServer(): boolean;
   getVerifyMode?(): number;
   setVerify(mode: number, callback?: unknown): void;
   setVerifyDepth(depth: number): void;
 }
 
-interface Hooks {
-  alpnSelect?: AlpnSelectCallback;
-  servername?: ServernameCallback;
-  clientHello?: ClientHelloCallback;
-  newSession?: NewSessionCallback;
-  keylog?: KeylogCallback;
-  info?: InfoCallback;
-  ocspServer?: OcspServerCallback;
-  ocspClient?: OcspClientCallback;
-}
+/**
+ * The context a connection started with, once an SNI callback switched it:
+ * OpenSSL keeps calling that context's new-session callback. Keyed by the
+ * connection, which outlives neither entry nor context.
+ */
+const sessionContexts = new WeakMap<object, ContextBase>();
 
-const hooks = new WeakMap<Context, Hooks>();
-/** The context a connection started with, once an SNI callback may have switched it. */
-const sessionContexts = new WeakMap<object, Context>();
-
-function hooksFor(ctx: Context): Hooks {
-  let h = hooks.get(ctx);
-  if (!h) hooks.set(ctx, h = {});
-  return h;
-}
-
-function ownerHooks(ssl: Deno.PointerValue): { conn: Owner; hooks: Hooks } | undefined {
+function ownerHooks(ssl: Deno.PointerValue): { conn: Owner; hooks: CallbackSlots } | undefined {
   const conn = ownerOf<Owner>(ssl);
   if (!conn) return undefined;
-  return { conn, hooks: hooks.get(conn.getContext()) ?? {} };
+  return { conn, hooks: conn.getContext()._callbacks };
 }
 
 function setInt32(ptr: Deno.PointerValue, value: number): void {
@@ -311,6 +156,7 @@ function alpnSelect(
       found.conn as unknown as Connection,
       offered.map((e) => e.name),
     );
+    refuseThenable(choice, "ALPN select", "return a protocol or NO_OVERLAPPING_PROTOCOLS");
     if (choice === NO_OVERLAPPING_PROTOCOLS) return SSL_TLSEXT_ERR_NOACK;
     if (typeof choice !== "string") {
       throw new TypeError(
@@ -345,13 +191,13 @@ function alpnSelect(
  * @param callback The callback.
  */
 export function setAlpnSelectCallback(
-  owner: Context,
+  owner: ContextBase,
   ctx: Deno.PointerObject,
   callback: AlpnSelectCallback,
 ): void {
   requireFunction(callback);
   alpnTrampoline ??= new Deno.UnsafeCallback(ALPN_CB, counted(alpnSelect));
-  hooksFor(owner).alpnSelect = callback;
+  owner._callbacks.alpnSelect = callback;
   native().ssl.SSL_CTX_set_alpn_select_cb(ctx, alpnTrampoline.pointer, null);
 }
 
@@ -382,7 +228,11 @@ function servername(ssl: Deno.PointerValue, al: Deno.PointerValue): number {
     const { conn } = found;
     const before = conn.getContext();
     if (!sessionContexts.has(conn)) sessionContexts.set(conn, before);
-    callback(conn as unknown as Connection);
+    refuseThenable(
+      callback(conn as unknown as Connection),
+      "servername",
+      "switch contexts (or not) and return",
+    );
     const after = conn.getContext();
     if (after !== before) {
       // SSL_set_SSL_CTX switches certificate, key and trust store, not the verification
@@ -407,13 +257,13 @@ function servername(ssl: Deno.PointerValue, al: Deno.PointerValue): number {
  * @param callback The callback.
  */
 export function setServernameCallback(
-  owner: Context,
+  owner: ContextBase,
   ctx: Deno.PointerObject,
   callback: ServernameCallback,
 ): void {
   requireFunction(callback);
   servernameTrampoline ??= new Deno.UnsafeCallback(SERVERNAME_CB, counted(servername));
-  hooksFor(owner).servername = callback;
+  owner._callbacks.servername = callback;
   SSL_CTX_set_tlsext_servername_callback(ctx, servernameTrampoline.pointer);
 }
 
@@ -527,10 +377,18 @@ function clientHello(ssl: Deno.PointerValue, al: Deno.PointerValue): number {
     const found = ownerHooks(ssl);
     const callback = found?.hooks.clientHello;
     if (!found || !callback || ssl === null) return SSL_CLIENT_HELLO_SUCCESS;
-    const verdict = callback(found.conn as unknown as Connection, readClientHello(ssl));
+    const verdict: unknown = callback(found.conn as unknown as Connection, readClientHello(ssl));
+    refuseThenable(verdict, "client hello", "return true, false or nothing");
     if (verdict === false) {
       setInt32(al, SSL_AD_HANDSHAKE_FAILURE);
       return SSL_CLIENT_HELLO_ERROR;
+    }
+    if (verdict !== true && verdict !== undefined) {
+      throw new TypeError(
+        `The client hello callback returned ${
+          describe(verdict)
+        }: it must return true, false or nothing`,
+      );
     }
     return SSL_CLIENT_HELLO_SUCCESS;
   } catch (e) {
@@ -548,13 +406,13 @@ function clientHello(ssl: Deno.PointerValue, al: Deno.PointerValue): number {
  * @param callback The callback.
  */
 export function setClientHelloCallback(
-  owner: Context,
+  owner: ContextBase,
   ctx: Deno.PointerObject,
   callback: ClientHelloCallback,
 ): void {
   requireFunction(callback);
   clientHelloTrampoline ??= new Deno.UnsafeCallback(CLIENT_HELLO_CB, counted(clientHello));
-  hooksFor(owner).clientHello = callback;
+  owner._callbacks.clientHello = callback;
   native().ssl.SSL_CTX_set_client_hello_cb(ctx, clientHelloTrampoline.pointer, null);
 }
 
@@ -569,10 +427,10 @@ function newSession(ssl: Deno.PointerValue, session: Deno.PointerValue): number 
     if (!conn || session === null) return 0;
     // OpenSSL calls the session context's callback: the context the connection started with.
     const ctx = sessionContexts.get(conn) ?? conn.getContext();
-    const callback = hooks.get(ctx)?.newSession;
+    const callback = ctx._callbacks.newSession;
     if (!callback) return 0;
     // Returning 0 leaves OpenSSL's reference with OpenSSL; the Session takes its own.
-    callback(conn as unknown as Connection, Session._borrow(session));
+    watchSettled(callback(conn as unknown as Connection, Session._borrow(session)), ssl, conn);
   } catch (e) {
     recordCallbackError(e);
   }
@@ -587,13 +445,13 @@ function newSession(ssl: Deno.PointerValue, session: Deno.PointerValue): number 
  * @param callback The callback.
  */
 export function setNewSessionCallback(
-  owner: Context,
+  owner: ContextBase,
   ctx: Deno.PointerObject,
   callback: NewSessionCallback,
 ): void {
   requireFunction(callback);
   newSessionTrampoline ??= new Deno.UnsafeCallback(NEW_SESSION_CB, counted(newSession));
-  hooksFor(owner).newSession = callback;
+  owner._callbacks.newSession = callback;
   native().ssl.SSL_CTX_sess_set_new_cb(ctx, newSessionTrampoline.pointer);
 }
 
@@ -607,7 +465,11 @@ function keylog(ssl: Deno.PointerValue, line: Deno.PointerValue): void {
     const found = ownerHooks(ssl);
     const callback = found?.hooks.keylog;
     if (!found || !callback) return;
-    callback(found.conn as unknown as Connection, readCString(line) ?? "");
+    watchSettled(
+      callback(found.conn as unknown as Connection, readCString(line) ?? ""),
+      ssl,
+      found.conn,
+    );
   } catch (e) {
     recordCallbackError(e);
   }
@@ -621,13 +483,13 @@ function keylog(ssl: Deno.PointerValue, line: Deno.PointerValue): void {
  * @param callback The callback.
  */
 export function setKeylogCallback(
-  owner: Context,
+  owner: ContextBase,
   ctx: Deno.PointerObject,
   callback: KeylogCallback,
 ): void {
   requireFunction(callback);
   keylogTrampoline ??= new Deno.UnsafeCallback(KEYLOG_CB, counted(keylog));
-  hooksFor(owner).keylog = callback;
+  owner._callbacks.keylog = callback;
   native().ssl.SSL_CTX_set_keylog_callback(ctx, keylogTrampoline.pointer);
 }
 
@@ -639,7 +501,7 @@ function info(ssl: Deno.PointerValue, where: number, ret: number): void {
     const found = ownerHooks(ssl);
     const callback = found?.hooks.info;
     if (!found || !callback) return;
-    callback(found.conn as unknown as Connection, where, ret);
+    watchSettled(callback(found.conn as unknown as Connection, where, ret), ssl, found.conn);
   } catch (e) {
     recordCallbackError(e);
   }
@@ -653,13 +515,13 @@ function info(ssl: Deno.PointerValue, where: number, ret: number): void {
  * @param callback The callback.
  */
 export function setInfoCallback(
-  owner: Context,
+  owner: ContextBase,
   ctx: Deno.PointerObject,
   callback: InfoCallback,
 ): void {
   requireFunction(callback);
   infoTrampoline ??= new Deno.UnsafeCallback(INFO_CB, counted(info));
-  hooksFor(owner).info = callback;
+  owner._callbacks.info = callback;
   native().ssl.SSL_CTX_set_info_callback(ctx, infoTrampoline.pointer);
 }
 
@@ -670,6 +532,7 @@ let statusTrampoline: Deno.UnsafeCallback<typeof STATUS_CB> | undefined;
 
 function statusServer(ssl: Deno.PointerObject, conn: Owner, callback: OcspServerCallback): number {
   const der = callback(conn as unknown as Connection);
+  refuseThenable(der, "OCSP server", "return the DER response or null");
   if (der === null || der === undefined) return SSL_TLSEXT_ERR_NOACK;
   if (!(der instanceof Uint8Array)) {
     throw new TypeError("The OCSP server callback must return a Uint8Array or null");
@@ -702,7 +565,14 @@ function status(ssl: Deno.PointerValue): number {
     const length = SSL_get_tlsext_status_ocsp_resp(ssl, out);
     const ptr = Deno.UnsafePointer.create(out[0]!);
     const der = ptr !== null && length > 0 ? copyBytes(ptr, length) : new Uint8Array(0);
-    return callback(found.conn as unknown as Connection, der) ? 1 : 0;
+    const ok: unknown = callback(found.conn as unknown as Connection, der);
+    refuseThenable(ok, "OCSP client", "return true or false");
+    if (typeof ok !== "boolean") {
+      throw new TypeError(
+        `The OCSP client callback returned ${describe(ok)}: it must return true or false`,
+      );
+    }
+    return ok ? 1 : 0;
   } catch (e) {
     recordCallbackError(e);
     return server ? SSL_TLSEXT_ERR_ALERT_FATAL : -1;
@@ -718,14 +588,14 @@ function status(ssl: Deno.PointerValue): number {
  * @param callback The callback.
  */
 export function setOcspCallback(
-  owner: Context,
+  owner: ContextBase,
   ctx: Deno.PointerObject,
   role: "server" | "client",
   callback: OcspServerCallback | OcspClientCallback,
 ): void {
   requireFunction(callback);
   statusTrampoline ??= new Deno.UnsafeCallback(STATUS_CB, counted(status));
-  const h = hooksFor(owner);
+  const h = owner._callbacks;
   if (role === "server") h.ocspServer = callback as OcspServerCallback;
   else h.ocspClient = callback as OcspClientCallback;
   SSL_CTX_set_tlsext_status_cb(ctx, statusTrampoline.pointer);

@@ -9,7 +9,7 @@
 import { native } from "../ffi/library.ts";
 import { BIO_set_mem_eof_return } from "../ffi/constants.ts";
 import { ClosedError } from "../errors/ssl_error.ts";
-import { inCallback } from "./_registry.ts";
+import { inCallback } from "../ffi/callbacks.ts";
 import { closeAfterWrites, transportError } from "./transport.ts";
 import type { Pipe } from "./transport.ts";
 import {

@@ -3,8 +3,10 @@
  * certificate in the peer's chain during a handshake; it finds the connection
  * from the store context, records the first failure (for
  * `VerificationError.depth` and `.certificate`), and asks the user's
- * callback, if any. A throwing callback fails the handshake and its
- * exception comes out of the call that drove it. Internal.
+ * callback, if any. Only `true` accepts and only `false` refuses: anything
+ * else, a Promise above all, is a `TypeError` that fails the handshake. A
+ * throwing callback fails the handshake and its exception comes out of the
+ * call that drove it. Internal.
  *
  * @module
  */
@@ -12,34 +14,15 @@
 import { native } from "../ffi/library.ts";
 import { X509 } from "../crypto/x509.ts";
 import { recordCallbackError, recordVerifyFailure, takeVerifyFailure } from "../errors/queue.ts";
-import { counted, ownerOf } from "./_registry.ts";
+import { counted, describe, ownerOf, refuseThenable } from "../ffi/callbacks.ts";
+import type { VerifyCallback } from "./types.ts";
+
+export type { VerifyCallback };
 
 /** `X509_V_OK`. */
 const X509_V_OK = 0;
 /** `X509_V_ERR_APPLICATION_VERIFICATION`. */
 const X509_V_ERR_APPLICATION_VERIFICATION = 50;
-
-/**
- * A certificate verification callback, as in pyOpenSSL: called for each
- * certificate of the peer's chain, from the root (highest depth) to the leaf
- * (depth 0), with OpenSSL's own verdict in `ok`. Return true to accept the
- * certificate, false to fail the handshake. A thrown exception fails the
- * handshake and is re-thrown from the call that drove it.
- *
- * @example Accept only a pinned leaf
- * ```ts ignore
- * const pin = "AB:CD:...";
- * ctx.setVerify(VERIFY_PEER, (_conn, cert, _errnum, depth, ok) =>
- *   depth === 0 ? cert.fingerprint("sha256") === pin : ok);
- * ```
- */
-export type VerifyCallback<C = unknown> = (
-  connection: C,
-  certificate: X509,
-  errnum: number,
-  depth: number,
-  ok: boolean,
-) => boolean;
 
 /** What the trampoline needs from a connection. */
 export interface VerifyTarget {
@@ -73,13 +56,19 @@ function verify(preverifyOk: number, store: Deno.PointerValue): number {
       recordVerifyFailure({ depth, certificate: current ? X509._borrow(current) : null });
     }
     if (callback === null || current === null) return preverifyOk ? 1 : 0;
-    const accepted = (callback as VerifyCallback<unknown>)(
+    const accepted: unknown = (callback as VerifyCallback<unknown>)(
       conn,
       X509._borrow(current),
       errnum,
       depth,
       preverifyOk !== 0,
     );
+    refuseThenable(accepted, "verify", "return true or false");
+    if (typeof accepted !== "boolean") {
+      throw new TypeError(
+        `The verify callback returned ${describe(accepted)}: it must return true or false`,
+      );
+    }
     if (accepted) {
       crypto.X509_STORE_CTX_set_error(store, X509_V_OK);
       // Overridden: if a later certificate fails the chain, that one is the failure to report.

@@ -14,7 +14,7 @@ import { native } from "../ffi/library.ts";
 import { readCString, setErrno } from "../ffi/memory.ts";
 import { ERR_LIB_SYS } from "../ffi/constants.ts";
 import { SSLError } from "./ssl_error.ts";
-import { inCallback } from "../connection/_registry.ts";
+import { inCallback } from "../ffi/callbacks.ts";
 import type { OpenSSLErrorEntry, VerificationDetails } from "./ssl_error.ts";
 
 /** `ERR_SYSTEM_FLAG`: the bit that marks a packed errno in an error code (`INT_MAX + 1`). */

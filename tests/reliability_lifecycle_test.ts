@@ -19,6 +19,7 @@ import {
   ConnectionBase,
   connectTls,
   Context,
+  ContextBase,
   listenTls,
   PKey,
   Session,
@@ -311,6 +312,8 @@ Deno.test("every public member of Context, Connection, Session, X509, X509Name, 
   };
   try {
     await checkClosed(t, "Context", Context.prototype, () => new Context(TLS_METHOD), kit);
+    // Context's lifecycle, verification and callback members live on its base class.
+    await checkClosed(t, "Context", ContextBase.prototype, () => new Context(TLS_METHOD), kit);
     await checkClosed(t, "Connection", ConnectionBase.prototype, () => {
       const ctx = new Context(TLS_METHOD);
       const conn = new Connection(ctx, null);

@@ -1,0 +1,326 @@
+/**
+ * The public callback and option types of `Context` and `Connection`, and
+ * {@link NO_OVERLAPPING_PROTOCOLS}.
+ *
+ * Callbacks run synchronously, inside the OpenSSL call that needs them. Where
+ * OpenSSL needs an answer now (verify, servername, client hello, ALPN select,
+ * OCSP, DTLS cookies, passphrase), a callback that returns a Promise or any
+ * other thenable fails that call with a `TypeError` naming the callback: a
+ * Promise never counts as an answer, truthy or not. Where no answer is needed
+ * (info, key log, new session), a callback may return a Promise: if it
+ * rejects, the reason is that callback's exception and comes out of the next
+ * call that drives the connection (handshake, read, write, shutdown, in
+ * either face); if the connection is closed first, it goes to
+ * `reportError` (an uncaught error, which a `globalThis` "error" listener
+ * can take). It is never lost, and never an unhandled rejection.
+ *
+ * @example Pin a leaf certificate with a synchronous verify callback
+ * ```ts
+ * import { Context, TLS_CLIENT_METHOD, VERIFY_PEER, type VerifyCallback } from "@denossl/denossl";
+ * const pinned = new Set<string>();
+ * const verify: VerifyCallback = (_conn, cert, _errnum, depth, ok) =>
+ *   depth === 0 ? pinned.has(cert.fingerprint("sha256")) : ok;
+ * using ctx = new Context(TLS_CLIENT_METHOD);
+ * ctx.setVerify(VERIFY_PEER, verify);
+ * ```
+ *
+ * @module
+ */
+
+import type { X509 } from "../crypto/x509.ts";
+import type { PKey } from "../crypto/pkey.ts";
+import type { Connection } from "./connection.ts";
+import type { Session } from "./session.ts";
+
+/**
+ * A certificate verification callback, as in pyOpenSSL: called for each
+ * certificate of the peer's chain, from the root (highest depth) to the leaf
+ * (depth 0), with OpenSSL's own verdict in `ok`. Return true to accept the
+ * certificate, false to fail the handshake. Anything else, a Promise
+ * included, fails the handshake with a `TypeError`: the answer must be
+ * synchronous. A thrown exception fails the handshake and is re-thrown from
+ * the call that drove it.
+ *
+ * @example Accept only a pinned leaf
+ * ```ts ignore
+ * const pin = "AB:CD:...";
+ * ctx.setVerify(VERIFY_PEER, (_conn, cert, _errnum, depth, ok) =>
+ *   depth === 0 ? cert.fingerprint("sha256") === pin : ok);
+ * ```
+ */
+export type VerifyCallback<C = unknown> = (
+  connection: C,
+  certificate: X509,
+  errnum: number,
+  depth: number,
+  ok: boolean,
+) => boolean;
+
+/**
+ * A passphrase callback for encrypted keys, as in pyOpenSSL: receives the
+ * maximum length, whether the passphrase is being set (true) or asked for,
+ * and the user data given to `Context.setPasswdCb`; returns the
+ * passphrase, synchronously: a Promise fails the key load with a
+ * `TypeError`.
+ *
+ * @example
+ * ```ts ignore
+ * ctx.setPasswdCb(() => Deno.env.get("KEY_PASSPHRASE") ?? "");
+ * ```
+ */
+export type PasswdCallback = (
+  maxLength: number,
+  verify: boolean,
+  userdata: unknown,
+) => string | Uint8Array;
+
+/**
+ * A certificate given as an object, PEM text or DER bytes.
+ *
+ * @example
+ * ```ts ignore
+ * ctx.useCertificate(leaf.certPEM); // or an X509, or DER bytes
+ * ```
+ */
+export type CertificateInput = X509 | string | Uint8Array;
+/**
+ * A private key given as an object or PEM text.
+ *
+ * @example
+ * ```ts ignore
+ * ctx.usePrivateKey(leaf.keyPEM); // or a PKey
+ * ```
+ */
+export type KeyInput = PKey | string;
+
+/**
+ * Returned by an ALPN select callback when none of the client's protocols
+ * is acceptable: the handshake goes on without ALPN (OpenSSL's
+ * `SSL_TLSEXT_ERR_NOACK`), as pyOpenSSL's `NO_OVERLAPPING_PROTOCOLS`.
+ *
+ * @example Decline ALPN
+ * ```ts ignore
+ * ctx.setAlpnSelectCallback((_conn, offered) =>
+ *   offered.includes("h2") ? "h2" : NO_OVERLAPPING_PROTOCOLS);
+ * ```
+ */
+export const NO_OVERLAPPING_PROTOCOLS: unique symbol = Symbol("NO_OVERLAPPING_PROTOCOLS");
+
+/**
+ * Chooses the application protocol on the server, from the protocols the
+ * client offered (in the client's order). Return one of them, or
+ * {@link NO_OVERLAPPING_PROTOCOLS} to go on without ALPN. An empty string
+ * fails the handshake (`no_application_protocol`); a protocol the client did
+ * not offer, or a Promise, fails it with a `TypeError`; a throw fails it and
+ * comes out of the call that drove the handshake.
+ *
+ * @example Prefer HTTP/2
+ * ```ts ignore
+ * ctx.setAlpnSelectCallback((_conn, offered) =>
+ *   offered.includes("h2") ? "h2" : offered.includes("http/1.1") ? "http/1.1" : NO_OVERLAPPING_PROTOCOLS);
+ * ```
+ */
+export type AlpnSelectCallback = (
+  connection: Connection,
+  offered: string[],
+) => string | typeof NO_OVERLAPPING_PROTOCOLS;
+
+/**
+ * Runs on the server when the ClientHello names a server (SNI), before the
+ * certificate is chosen. Read the name with `connection.getServername()` and
+ * switch with `connection.setContext(other)`: the certificate, key, trust
+ * store, client CA list and verification mode, depth and callback of
+ * `other` then apply, so the switch must happen before the callback returns:
+ * a returned Promise fails the handshake with a `TypeError`. A throw fails
+ * the handshake and comes out of the call that drove it.
+ *
+ * @example Pick the context by name
+ * ```ts ignore
+ * ctx.setTlsextServernameCallback((conn) => {
+ *   const other = byName.get(conn.getServername() ?? "");
+ *   if (other) conn.setContext(other);
+ * });
+ * ```
+ */
+export type ServernameCallback = (connection: Connection) => void;
+
+/**
+ * What a client offered in its ClientHello, as a server's client hello
+ * callback sees it before OpenSSL makes any choice.
+ */
+export interface ClientHello {
+  /** The legacy `client_version` field (`TLS1_2_VERSION` for TLS 1.3 clients). */
+  legacyVersion: number;
+  /** The versions offered: the `supported_versions` extension, else `[legacyVersion]`. GREASE values included. */
+  versions: number[];
+  /** The cipher suites offered, as IANA code points, in the client's order. */
+  ciphers: number[];
+  /** OpenSSL's names of the offered cipher suites it knows, in the client's order. */
+  cipherNames: string[];
+  /** The server name (SNI), or null. */
+  serverName: string | null;
+  /** The ALPN protocols offered, in the client's order (empty without ALPN). */
+  alpnProtocols: string[];
+  /** The `supported_groups` code points offered. */
+  groups: number[];
+  /** The extension types present, in the order sent. */
+  extensions: number[];
+}
+
+/**
+ * Inspects the ClientHello on the server before anything is negotiated
+ * (`SSL_CTX_set_client_hello_cb`). Return false to refuse the client
+ * (handshake_failure alert), true or nothing to go on; anything else, a
+ * Promise included, fails the handshake with a `TypeError`. A throw fails
+ * the handshake and comes out of the call that drove it.
+ *
+ * @example Refuse clients that offer no TLS 1.3
+ * ```ts ignore
+ * ctx.setClientHelloCallback((_conn, hello) => hello.versions.includes(TLS1_3_VERSION));
+ * ```
+ */
+export type ClientHelloCallback = (
+  connection: Connection,
+  hello: ClientHello,
+) => boolean | void;
+
+/**
+ * Receives each new session a connection establishes: on a client, the
+ * session to resume later (with TLS 1.3 it arrives after the handshake, with
+ * each ticket). Clients need `SESS_CACHE_CLIENT` in
+ * `Context.setSessionCacheMode` for OpenSSL to call it. The session is the
+ * callback's to keep or close. A throw comes out of the call that read the
+ * session; the callback may return a Promise, whose rejection comes out of
+ * the next call that drives the connection.
+ *
+ * @example Keep the latest session
+ * ```ts ignore
+ * let latest: Session | undefined;
+ * ctx.setSessionCacheMode(SESS_CACHE_CLIENT);
+ * ctx.setNewSessionCallback((_conn, session) => { latest?.close(); latest = session; });
+ * ```
+ */
+export type NewSessionCallback = (connection: Connection, session: Session) => void;
+
+/**
+ * Receives each NSS key log line (`SSL_CTX_set_keylog_callback`), the format
+ * Wireshark reads (`SSLKEYLOGFILE`): `CLIENT_RANDOM <random> <secret>` for
+ * TLS 1.2, `CLIENT_HANDSHAKE_TRAFFIC_SECRET`, `SERVER_HANDSHAKE_TRAFFIC_SECRET`,
+ * `CLIENT_TRAFFIC_SECRET_0`, `SERVER_TRAFFIC_SECRET_0`, `EXPORTER_SECRET` for
+ * TLS 1.3. A throw comes out of the call that produced the line; the callback
+ * may return a Promise (an asynchronous write), whose rejection comes out of
+ * the next call that drives the connection.
+ *
+ * @example Write an SSLKEYLOGFILE
+ * ```ts ignore
+ * ctx.setKeylogCallback((_conn, line) => Deno.writeTextFileSync("keys.log", line + "\n", { append: true }));
+ * ```
+ */
+export type KeylogCallback = (connection: Connection, line: string) => void;
+
+/**
+ * Follows a connection's handshake and alerts (`SSL_CTX_set_info_callback`):
+ * `where` holds `SSL_CB_*` bits, `ret` the result (for `SSL_CB_ALERT`, the
+ * alert as `level << 8 | description`). A throw comes out of the call that
+ * triggered it; the callback may return a Promise, whose rejection comes out
+ * of the next call that drives the connection.
+ *
+ * @example Log alerts
+ * ```ts ignore
+ * ctx.setInfoCallback((_conn, where, ret) => {
+ *   if (where & SSL_CB_ALERT) console.log("alert", ret & 0xff);
+ * });
+ * ```
+ */
+export type InfoCallback = (connection: Connection, where: number, ret: number) => void;
+
+/**
+ * Gives the DER OCSP response a server staples, when the client asked for
+ * one (`requestOcsp`). Return null or empty bytes to staple nothing; a
+ * Promise fails the handshake with a `TypeError`. A throw fails the
+ * handshake and comes out of the call that drove it.
+ *
+ * @example Staple a cached response
+ * ```ts ignore
+ * ctx.setOcspServerCallback(() => cachedOcspDer);
+ * ```
+ */
+export type OcspServerCallback = (connection: Connection) => Uint8Array | null;
+
+/**
+ * Checks the OCSP response the server stapled (empty bytes when none), on a
+ * client that called `requestOcsp()`. Return true to go on, false to fail the
+ * handshake; anything else, a Promise included, fails it with a `TypeError`.
+ * A throw fails it too and comes out of the call that drove it.
+ *
+ * @example Require a staple
+ * ```ts ignore
+ * ctx.setOcspClientCallback((_conn, der) => der.length > 0);
+ * ```
+ */
+export type OcspClientCallback = (connection: Connection, der: Uint8Array) => boolean;
+
+/**
+ * Makes the cookie a DTLS server sends in its HelloVerifyRequest, for the
+ * client to echo (`SSL_CTX_set_cookie_generate_cb`). Bind it to the client's
+ * address (see `dtlsPeerAddress`) and a server secret, so that only a client
+ * that receives at its address can echo it. Return 1 to 255 bytes
+ * (`DTLS1_COOKIE_LENGTH`), synchronously; anything else (a Promise included)
+ * or a throw fails the call that drove OpenSSL (`dtlsListen()`,
+ * `doHandshake()`) with that error.
+ *
+ * @example
+ * ```ts ignore
+ * ctx.setCookieGenerateCallback((conn) => hmac(secret, addressOf(conn)));
+ * ```
+ */
+export type CookieGenerateCallback = (connection: Connection) => Uint8Array | string;
+
+/**
+ * Checks the cookie a DTLS client echoed (`SSL_CTX_set_cookie_verify_cb`).
+ * Return true to accept it; false makes the server ask again with a fresh
+ * HelloVerifyRequest (RFC 6347 treats a bad cookie as no cookie). Anything
+ * else, a Promise included, fails the call with a `TypeError`; a throw comes
+ * out of the call that drove OpenSSL.
+ *
+ * @example
+ * ```ts ignore
+ * ctx.setCookieVerifyCallback((conn, cookie) => equal(cookie, hmac(secret, addressOf(conn))));
+ * ```
+ */
+export type CookieVerifyCallback = (connection: Connection, cookie: Uint8Array) => boolean;
+
+/**
+ * The SRTP master keys and salts of a DTLS-SRTP connection (RFC 5764 §4.2),
+ * exported with the label `EXTRACTOR-dtls_srtp` and no context.
+ *
+ * @example Hand the keys to an SRTP stack
+ * ```ts ignore
+ * const keys = conn.exportSrtpKeyingMaterial();
+ * if (keys) srtp.setKeys(keys.profile, keys.clientWriteKey, keys.clientWriteSalt);
+ * ```
+ */
+export interface SrtpKeyingMaterial {
+  /** The negotiated protection profile, for example `"SRTP_AES128_CM_SHA1_80"`. */
+  profile: string;
+  /** The client's SRTP master key (it protects what the client sends). */
+  clientWriteKey: Uint8Array;
+  /** The server's SRTP master key. */
+  serverWriteKey: Uint8Array;
+  /** The client's SRTP master salt. */
+  clientWriteSalt: Uint8Array;
+  /** The server's SRTP master salt. */
+  serverWriteSalt: Uint8Array;
+  /** The whole exported block: client key, server key, client salt, server salt. */
+  material: Uint8Array;
+}
+
+/**
+ * A channel binding type (RFC 5929, RFC 9266).
+ *
+ * @example Ask for the TLS 1.3 binding
+ * ```ts ignore
+ * const binding = conn.getChannelBinding("tls-exporter");
+ * ```
+ */
+export type ChannelBindingType = "tls-unique" | "tls-exporter";
