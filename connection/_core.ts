@@ -7,17 +7,15 @@
 
 import { native, opensslVersion } from "../ffi/library.ts";
 import { usize } from "../ffi/ctypes.ts";
-import { releaseHandle, trackHandle } from "../ffi/_handles.ts";
+import { handleRegistry, releaseHandle, trackHandle } from "../ffi/_handles.ts";
 import { ClosedError } from "../errors/ssl_error.ts";
 import { clearErrors, sslErrorFromQueue } from "../errors/queue.ts";
 import { classify, type Outcome } from "../errors/raise.ts";
 import { inCallback, registerOwner, throwLateError, unregisterOwner } from "../ffi/callbacks.ts";
 
-const registry = new FinalizationRegistry<bigint>((address) => {
+const registry = handleRegistry("SSL", (ptr, address) => {
   unregisterOwner(address);
-  const ptr = Deno.UnsafePointer.create(address);
-  if (ptr) native().ssl.SSL_free(ptr);
-  releaseHandle("SSL", address);
+  native().ssl.SSL_free(ptr);
 });
 
 /**

@@ -10,13 +10,9 @@ import { long, usize } from "../ffi/ctypes.ts";
 import { copyBytes, readCString } from "../ffi/memory.ts";
 import { ClosedError } from "../errors/ssl_error.ts";
 import { clearErrors, sslErrorFromQueue } from "../errors/queue.ts";
-import { releaseHandle, trackHandle } from "../ffi/_handles.ts";
+import { handleRegistry, releaseHandle, trackHandle } from "../ffi/_handles.ts";
 
-const registry = new FinalizationRegistry<bigint>((address) => {
-  const ptr = Deno.UnsafePointer.create(address);
-  if (ptr) native().ssl.SSL_SESSION_free(ptr);
-  releaseHandle("SSL_SESSION", address);
-});
+const registry = handleRegistry("SSL_SESSION", (ptr) => native().ssl.SSL_SESSION_free(ptr));
 
 /**
  * A TLS session (`SSL_SESSION`), as `Connection.getSession()` returns it

@@ -8,7 +8,7 @@ import { native } from "../ffi/library.ts";
 import { cstr, utf8 } from "../ffi/memory.ts";
 import { clearErrors } from "../errors/queue.ts";
 import { ClosedError } from "../errors/ssl_error.ts";
-import { releaseHandle, trackHandle } from "../ffi/_handles.ts";
+import { handleRegistry, releaseHandle, trackHandle } from "../ffi/_handles.ts";
 import { asn1StringToText, bioOutput, cryptoError, objectName, ulong } from "./_native.ts";
 
 /** `ASN1_STRFLGS_ESC_MSB`: escape bytes >= 0x80 as `\\XX` (left out, so text stays UTF-8). */
@@ -23,11 +23,7 @@ const XN_FLAG_ONELINE = (0x1 | 0x2 | 0x4 | 0x10 | 0x100 | 0x200 | 0x8 | (2 << 16
 /** `MBSTRING_UTF8`. */
 const MBSTRING_UTF8 = 0x1000;
 
-const registry = new FinalizationRegistry<bigint>((address) => {
-  const ptr = Deno.UnsafePointer.create(address);
-  if (ptr) native().crypto.X509_NAME_free(ptr);
-  releaseHandle("X509_NAME", address);
-});
+const registry = handleRegistry("X509_NAME", (ptr) => native().crypto.X509_NAME_free(ptr));
 
 /**
  * One attribute of a distinguished name, in the certificate's order.

@@ -9,7 +9,7 @@ import { native } from "../ffi/library.ts";
 import { cstr, PointerOut, readCString, utf8 } from "../ffi/memory.ts";
 import { clearErrors, drainErrorQueue } from "../errors/queue.ts";
 import { ClosedError, SSLError } from "../errors/ssl_error.ts";
-import { releaseHandle, trackHandle } from "../ffi/_handles.ts";
+import { handleRegistry, releaseHandle, trackHandle } from "../ffi/_handles.ts";
 import {
   bioOutput,
   cryptoError,
@@ -19,11 +19,7 @@ import {
   withInputBio,
 } from "./_native.ts";
 
-const registry = new FinalizationRegistry<bigint>((address) => {
-  const ptr = Deno.UnsafePointer.create(address);
-  if (ptr) native().crypto.EVP_PKEY_free(ptr);
-  releaseHandle("EVP_PKEY", address);
-});
+const registry = handleRegistry("EVP_PKEY", (ptr) => native().crypto.EVP_PKEY_free(ptr));
 
 /** The empty C string: the passphrase given to OpenSSL when the caller gave none. */
 const NO_PASSPHRASE = new Uint8Array(1);

@@ -25,14 +25,10 @@ import {
   withInputBio,
 } from "./_native.ts";
 import { X509Name } from "./name.ts";
-import { releaseHandle, trackHandle } from "../ffi/_handles.ts";
+import { handleRegistry, releaseHandle, trackHandle } from "../ffi/_handles.ts";
 import { PKey } from "./pkey.ts";
 
-const registry = new FinalizationRegistry<bigint>((address) => {
-  const ptr = Deno.UnsafePointer.create(address);
-  if (ptr) native().crypto.X509_free(ptr);
-  releaseHandle("X509", address);
-});
+const registry = handleRegistry("X509", (ptr) => native().crypto.X509_free(ptr));
 
 /** `NID_subject_alt_name`. */
 const NID_subject_alt_name = 85;

@@ -105,3 +105,25 @@ export function liveHandles(): Record<HandleKind, number> {
 export function handleAnomalies(): string[] {
   return [...anomalies];
 }
+
+/**
+ * The finalization registry of one kind of native object: when an owner a
+ * user forgot to close is collected, `free` gets the pointer it was
+ * registered with and the handle count is given back. Register each owner
+ * with its handle's address and an unregister token; `close()` unregisters
+ * before it frees, so nothing is freed twice.
+ *
+ * @param kind What the registry frees.
+ * @param free Frees one object (`X509_free`, `SSL_free`, ...).
+ * @returns The registry.
+ */
+export function handleRegistry(
+  kind: HandleKind,
+  free: (ptr: Deno.PointerObject, address: bigint) => void,
+): FinalizationRegistry<bigint> {
+  return new FinalizationRegistry<bigint>((address) => {
+    const ptr = Deno.UnsafePointer.create(address);
+    if (ptr) free(ptr, address);
+    releaseHandle(kind, address);
+  });
+}
