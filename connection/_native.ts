@@ -8,7 +8,6 @@
 import {
   ERRNO,
   lastErrno,
-  parseIp,
   setNonBlocking,
   SOCK_STREAM,
   socketAddress,
@@ -16,6 +15,7 @@ import {
   socketType,
   sys,
 } from "../ffi/sys.ts";
+import { parseIp } from "../ffi/ip.ts";
 
 /** A socket OpenSSL reads and writes itself. */
 export interface NativeEndpoint {

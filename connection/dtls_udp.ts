@@ -23,6 +23,7 @@ import {
   VERIFY_PEER,
 } from "../ffi/constants.ts";
 import { toBytes } from "../ffi/memory.ts";
+import { isIpLiteral } from "../ffi/ip.ts";
 import { ClosedError, WantReadError } from "../errors/ssl_error.ts";
 import { NO_OVERLAPPING_PROTOCOLS } from "./_negotiation.ts";
 import * as dtls from "./_dtls.ts";
@@ -184,10 +185,6 @@ function configureCommon(ctx: Context, o: DtlsCommonOptions): void {
   ctx.setMaxProtoVersion(versionOf(o.maxVersion));
   if (o.ciphers) ctx.setCipherList(o.ciphers);
   if (o.srtpProfiles?.length) ctx.setTlsextUseSrtp(o.srtpProfiles);
-}
-
-function isIpLiteral(host: string): boolean {
-  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(":");
 }
 
 function unbracket(host: string): string {

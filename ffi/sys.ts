@@ -1,6 +1,7 @@
 /**
- * The operating-system calls native mode needs (sockets, descriptors,
- * readiness), from the C library, opened lazily on first use. Internal.
+ * The operating-system calls denossl needs (errno, sockets, descriptors,
+ * readiness), from the C library: the one libc handle and the one errno
+ * cell, opened lazily on first use. Internal.
  *
  * `epoll_wait`, `poll` are declared `nonblocking`: Deno runs them on a worker
  * thread and returns a promise, which is how the reactor waits without
@@ -40,20 +41,44 @@ export function sys(): SysLibrary {
   throw new Error(`Could not open the C library: ${reasons.join("; ")}`);
 }
 
+// errno lives at a fixed address per thread, and every call that sets it runs on the JS
+// thread: look it up once and keep a view of it (no FFI call or allocation per read).
 let errnoCell: Int32Array | null | undefined;
 
+function errnoView(): Int32Array | null {
+  if (errnoCell !== undefined) return errnoCell;
+  let lib: SysLibrary;
+  try {
+    lib = sys();
+  } catch {
+    errnoCell = null; // Windows, or no C library: errno reads as 0
+    return null;
+  }
+  const loc = lib.__errno_location?.() ?? lib.__error?.() ?? null;
+  // getArrayBuffer views the native memory itself, so writes land in errno.
+  errnoCell = loc === null ? null : new Int32Array(Deno.UnsafePointerView.getArrayBuffer(loc, 4));
+  return errnoCell;
+}
+
 /**
- * The calling thread's `errno` (the JS thread's).
+ * The calling thread's `errno` (the JS thread's): denossl's one errno cell.
  *
  * @returns errno, or 0 where it cannot be read.
  */
 export function lastErrno(): number {
-  if (errnoCell === undefined) {
-    const lib = sys();
-    const loc = lib.__errno_location?.() ?? lib.__error?.() ?? null;
-    errnoCell = loc === null ? null : new Int32Array(Deno.UnsafePointerView.getArrayBuffer(loc, 4));
-  }
-  return errnoCell === null ? 0 : errnoCell[0]!;
+  const view = errnoView();
+  return view === null ? 0 : view[0]!;
+}
+
+/**
+ * Sets the JS thread's `errno` (to 0 before an SSL call, so that a value
+ * found afterwards belongs to that call).
+ *
+ * @param value The new errno.
+ */
+export function setLastErrno(value: number): void {
+  const view = errnoView();
+  if (view !== null) view[0] = value;
 }
 
 const IS_LINUX = Deno.build.os === "linux" || Deno.build.os === "android";
@@ -133,7 +158,7 @@ export function socketAddress(fd: number, which: "local" | "peer"): SockAddr | n
  * @param fd The descriptor.
  * @param which `"local"` (`getsockname`) or `"peer"` (`getpeername`).
  * @param port The port.
- * @param ip 4 or 16 address bytes ({@link parseIp}).
+ * @param ip 4 or 16 address bytes (`parseIp` of `ffi/ip.ts`).
  * @returns True on a match; false otherwise, also when the call fails.
  */
 export function socketIs(
@@ -198,47 +223,3 @@ export function isNonBlocking(fd: number): boolean {
 export const SEND_NOWAIT = IS_LINUX ? 0x40 | 0x4000 : 0;
 /** `EAGAIN` / `EWOULDBLOCK` and `EINTR`: a send that may succeed later. */
 export const SEND_RETRY_ERRNOS: readonly number[] = IS_LINUX ? [11, 4] : [35, 4];
-
-/**
- * Parses an IPv4 or IPv6 literal as Deno prints it into its bytes.
- * IPv4-mapped IPv6 addresses compare equal to their IPv4 form.
- *
- * @param text The address.
- * @returns 4 or 16 bytes, or null when it is not an IP literal.
- */
-export function parseIp(text: string): Uint8Array | null {
-  const host = text.replace(/^\[|\]$/g, "").replace(/%.*$/, "");
-  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
-  if (v4) {
-    const b = v4.slice(1).map(Number);
-    return b.every((x) => x <= 255) ? new Uint8Array(b) : null;
-  }
-  if (!host.includes(":")) return null;
-  let text6 = host;
-  const embedded = /:(\d{1,3}(\.\d{1,3}){3})$/.exec(host);
-  if (embedded) {
-    const v = parseIp(embedded[1]!);
-    if (v === null || v.length !== 4) return null;
-    const hex = (hi: number, lo: number): string => ((hi << 8) | lo).toString(16);
-    text6 = `${host.slice(0, embedded.index + 1)}${hex(v[0]!, v[1]!)}:${hex(v[2]!, v[3]!)}`;
-  }
-  const halves = text6.split("::");
-  if (halves.length > 2) return null;
-  const parse = (s: string): number[] | null => {
-    if (s === "") return [];
-    const groups = s.split(":").map((g) => /^[0-9a-fA-F]{1,4}$/.test(g) ? parseInt(g, 16) : NaN);
-    return groups.some(Number.isNaN) ? null : groups;
-  };
-  const head = parse(halves[0]!);
-  const rest = halves.length === 2 ? parse(halves[1]!) : [];
-  if (head === null || rest === null) return null;
-  const total = head.length + rest.length;
-  if (halves.length === 1 ? total !== 8 : total > 7) return null;
-  const groups = [...head, ...new Array<number>(8 - total).fill(0), ...rest];
-  const out = new Uint8Array(16);
-  groups.forEach((g, i) => {
-    out[2 * i] = g >> 8;
-    out[2 * i + 1] = g & 0xff;
-  });
-  return out;
-}
