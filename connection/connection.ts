@@ -88,6 +88,15 @@ export interface ConnectionOptions {
    * to stream mode when the descriptor cannot be found.
    */
   native?: boolean;
+  /**
+   * Stream mode over a `Deno.TcpConn` (Linux): once the connection writes
+   * enough to pay for it, its socket's descriptor is found and duplicated,
+   * checked again, and ciphertext is sent on the duplicate with one
+   * `send(2)` instead of the transport's async `write`; what the socket does
+   * not take goes through `write` as before. `false` sends every byte
+   * through the transport. @default {true}
+   */
+  directWrites?: boolean;
 }
 
 const registry = new FinalizationRegistry<bigint>((address) => {
@@ -270,7 +279,8 @@ export class ConnectionBase<T extends Transport = Transport> {
     this.#rbio = rbio;
     this.#wbio = wbio;
     this.#pipe = pipe;
-    this.#directCandidate = pipe !== null && isDenoTcpConn(transport as object);
+    this.#directCandidate = pipe !== null && options.directWrites !== false &&
+      isDenoTcpConn(transport as object);
   }
 
   /** The `SSL*`, for denossl's own use. Throws when closed. */

@@ -313,6 +313,8 @@ export const SYS_SYMBOLS = {
   getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" }, // int getsockopt(int, int, int, void *, socklen_t *)
   pipe: { parameters: ["buffer"], result: "i32" }, // int pipe(int[2])
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true }, // int poll(struct pollfd *, nfds_t, int)
+  poll_now: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32" }, // int poll(struct pollfd *, nfds_t, int), timeout 0 only: which descriptors are open
+  getrlimit: { parameters: ["i32", "buffer"], result: "i32" }, // int getrlimit(int resource, struct rlimit *rlim)
   epoll_create1: { parameters: ["i32"], result: "i32", optional: true }, // int epoll_create1(int)
   epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32", optional: true }, // int epoll_ctl(int, int, int, struct epoll_event *)
   epoll_wait: { // int epoll_wait(int, struct epoll_event *, int, int)

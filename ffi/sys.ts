@@ -219,6 +219,79 @@ export function isNonBlocking(fd: number): boolean {
   return flags >= 0 && (flags & O_NONBLOCK) !== 0;
 }
 
+const SO_COOKIE = 57; // Linux 4.12+: a number unique to each socket for the kernel's lifetime
+
+/**
+ * The kernel's cookie of a socket (`getsockopt(SO_COOKIE)`): equal for two
+ * descriptors exactly when they refer to the same socket.
+ *
+ * @param fd The descriptor.
+ * @returns The cookie, or null where it cannot be read (not Linux, an older
+ *   kernel, not a socket, not open).
+ */
+export function socketCookie(fd: number): bigint | null {
+  if (!IS_LINUX) return null;
+  cookieLen[0] = 8;
+  return sys().getsockopt(fd, SOL_SOCKET, SO_COOKIE, cookieBuf, cookieLen) === 0
+    ? cookieValue[0]!
+    : null;
+}
+const cookieValue = new BigUint64Array(1);
+const cookieBuf = new Uint8Array(cookieValue.buffer);
+const cookieLen = new Uint32Array(1);
+
+const RLIMIT_NOFILE = IS_LINUX ? 7 : 8;
+/** Past this, a descriptor number cannot exist on Linux (`fs.nr_open`'s default ceiling). */
+const MAX_DESCRIPTORS = 1 << 20;
+
+/**
+ * How many descriptor numbers this process can use: the soft
+ * `RLIMIT_NOFILE` limit (every open descriptor is below it), at most 2^20.
+ *
+ * @returns The limit; 65536 where it cannot be read.
+ */
+export function descriptorLimit(): number {
+  const rlim = new BigUint64Array(2);
+  if (sys().getrlimit(RLIMIT_NOFILE, rlim) !== 0) return 65536;
+  const soft = rlim[0]!;
+  return soft > BigInt(MAX_DESCRIPTORS) ? MAX_DESCRIPTORS : Math.max(Number(soft), 3);
+}
+
+const POLLNVAL = 0x20;
+const POLL_BATCH = 1024;
+const pollFds = new Uint8Array(8 * POLL_BATCH);
+const pollView = new DataView(pollFds.buffer);
+
+/**
+ * Calls `visit` with every open descriptor in `[0, limit)`, in ascending
+ * order, asking the kernel about 1024 numbers per `poll` (timeout 0) so that
+ * free numbers cost no call each. Stops when `visit` returns true.
+ *
+ * @param limit The first number not looked at.
+ * @param visit Called per open descriptor; true ends the walk.
+ * @returns The descriptor `visit` accepted, or null.
+ */
+export function findOpenDescriptor(limit: number, visit: (fd: number) => boolean): number | null {
+  const lib = sys();
+  for (let base = 0; base < limit; base += POLL_BATCH) {
+    const count = Math.min(POLL_BATCH, limit - base);
+    for (let i = 0; i < count; i++) {
+      pollView.setInt32(i * 8, base + i, true);
+      pollView.setInt32(i * 8 + 4, 0, true); // events 0, revents 0: only POLLNVAL can come back
+    }
+    if (lib.poll_now(pollFds, BigInt(count), 0) < 0) {
+      // poll refused the batch (EINVAL past RLIMIT_NOFILE, ENOMEM): look at each number instead
+      for (let fd = base; fd < base + count; fd++) if (visit(fd)) return fd;
+      continue;
+    }
+    for (let i = 0; i < count; i++) {
+      if ((pollView.getInt16(i * 8 + 6, true) & POLLNVAL) !== 0) continue;
+      if (visit(base + i)) return base + i;
+    }
+  }
+  return null;
+}
+
 /** `send` flags: never block, never raise SIGPIPE (Linux values; 0 elsewhere). */
 export const SEND_NOWAIT = IS_LINUX ? 0x40 | 0x4000 : 0;
 /** `EAGAIN` / `EWOULDBLOCK` and `EINTR`: a send that may succeed later. */
