@@ -181,15 +181,8 @@ export async function readFileArg(path: string, option: string): Promise<string>
   }
 }
 
-/**
- * Whether a host is an IP address literal (no SNI is sent for those).
- *
- * @param host The host.
- * @returns True for IPv4 dotted quads and anything with a colon.
- */
-export function isIpLiteral(host: string): boolean {
-  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(":");
-}
+/** Whether a host is an IP address literal (no SNI is sent for those): denossl's one parser. */
+export { isIpLiteral } from "../ffi/ip.ts";
 
 /**
  * Formats a host and port for messages (`[::1]:443` for IPv6).

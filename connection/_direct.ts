@@ -20,8 +20,15 @@
 
 import { native } from "../ffi/library.ts";
 import { usize } from "../ffi/ctypes.ts";
-import { isNonBlocking, lastErrno, SEND_NOWAIT, SEND_RETRY_ERRNOS, sys } from "../ffi/sys.ts";
-import { closeOwn, dupOwn, findTcpDescriptor } from "./_native.ts";
+import {
+  isNonBlocking,
+  lastErrno,
+  SEND_NOWAIT,
+  SEND_RETRY_ERRNOS,
+  socketCookie,
+  sys,
+} from "../ffi/sys.ts";
+import { closeOwn, dupSearched, findTcpDescriptor, tcpMatcher } from "./_native.ts";
 
 /** Our duplicate of a transport's socket, for direct writes. */
 export interface DirectWriter {
@@ -29,7 +36,14 @@ export interface DirectWriter {
   fd: number;
   /** The descriptor it duplicates (skipped by later searches while open). */
   readonly original: number;
+  /** The socket's kernel cookie, or null where there is none (then `isIt` decides). */
+  readonly cookie: bigint | null;
+  /** Whether a descriptor is the transport's socket (its addresses). */
+  readonly isIt: (fd: number) => boolean;
 }
+
+/** How often open duplicates are checked against their transports' descriptors. */
+export const DIRECT_SWEEP_MS = 500;
 
 /** Flushes before a connection looks for its descriptor... */
 export const DIRECT_AFTER_FLUSHES = 8;
@@ -68,17 +82,28 @@ export function isDenoTcpConn(t: object): boolean {
  * @returns The writer, or null when the descriptor cannot be found or is blocking.
  */
 export function openDirect(t: Deno.TcpConn, owner: object): DirectWriter | null {
-  let original: number | null;
+  let local: Deno.Addr;
+  let remote: Deno.Addr;
   try {
-    original = findTcpDescriptor(t.localAddr, t.remoteAddr);
+    local = t.localAddr;
+    remote = t.remoteAddr;
   } catch {
     return null; // the transport is closed: its addresses are gone
   }
-  if (original === null || !isNonBlocking(original)) return null;
-  const fd = dupOwn(original);
+  const isIt = tcpMatcher(local, remote);
+  if (isIt === null) return null;
+  const original = findTcpDescriptor(local, remote);
+  if (original === null) return null;
+  const fd = dupSearched(original, isIt);
   if (fd < 0) return null;
-  const w: DirectWriter = { fd, original };
+  if (!isNonBlocking(fd)) {
+    closeOwn(fd, original);
+    return null;
+  }
+  const w: DirectWriter = { fd, original, cookie: socketCookie(fd), isIt };
   finalizer.register(owner, w, w);
+  open.add(w);
+  if (sweepTimer === undefined) armSweep();
   return w;
 }
 
@@ -92,6 +117,45 @@ export function closeDirect(w: DirectWriter): void {
   finalizer.unregister(w);
   closeOwn(w.fd, w.original);
   w.fd = -1;
+  open.delete(w);
+  if (open.size === 0 && sweepTimer !== undefined) {
+    clearTimeout(sweepTimer);
+    sweepTimer = undefined;
+  }
+}
+
+/**
+ * Whether the transport's own descriptor still is the socket we duplicated:
+ * not once the transport is closed (its number free, or another descriptor's).
+ */
+function transportOpen(w: DirectWriter): boolean {
+  return w.cookie !== null ? socketCookie(w.original) === w.cookie : w.isIt(w.original);
+}
+
+/** Open writers, for the sweep. */
+const open = new Set<DirectWriter>();
+let sweepTimer: ReturnType<typeof setTimeout> | undefined;
+
+function armSweep(): void {
+  const t = setTimeout(sweep, DIRECT_SWEEP_MS);
+  Deno.unrefTimer(t); // never keeps a process alive
+  sweepTimer = t;
+}
+
+/** Closes the duplicates of transports closed behind the connection's back. */
+function sweep(): void {
+  sweepTimer = undefined;
+  for (const w of [...open]) if (!transportOpen(w)) closeDirect(w);
+  if (open.size > 0) armSweep();
+}
+
+/**
+ * How many duplicates are open. Internal, for tests.
+ *
+ * @returns The count.
+ */
+export function _openDirectCount(): number {
+  return open.size;
 }
 
 let scratch: Uint8Array<ArrayBuffer> | null = null;
@@ -114,6 +178,8 @@ export function directFlush(
 ): Uint8Array<ArrayBuffer> | null {
   const { crypto } = native();
   const lib = sys();
+  // A transport closed directly (its number maybe another socket's now) gets nothing more from us.
+  if (w.fd >= 0 && !transportOpen(w)) closeDirect(w);
   const buf = scratch ??= new Uint8Array(SCRATCH_SIZE);
   while (pending > 0) {
     const n = crypto.BIO_read(wbio, buf, Math.min(pending, buf.length));

@@ -6,9 +6,10 @@
  */
 
 import {
+  descriptorLimit,
   ERRNO,
+  findOpenDescriptor,
   lastErrno,
-  parseIp,
   setNonBlocking,
   SOCK_STREAM,
   socketAddress,
@@ -16,6 +17,7 @@ import {
   socketType,
   sys,
 } from "../ffi/sys.ts";
+import { parseIp } from "../ffi/ip.ts";
 
 /** A socket OpenSSL reads and writes itself. */
 export interface NativeEndpoint {
@@ -50,8 +52,15 @@ function unclaim(fd: number): void {
   if (n <= 1) claimed.delete(fd);
   else claimed.set(fd, n - 1);
 }
-/** How far a search for a TCP socket's descriptor goes when native mode is asked for. */
-const NATIVE_SCAN_LIMIT = 16384;
+
+/**
+ * Test hooks. `beforeDup` runs between a search and the `dup` of the number
+ * it found, as a transport closed and its number reused in that window
+ * would: it may return another descriptor to duplicate instead.
+ */
+export const _searchHooks: { beforeDup: ((fd: number) => number | void) | null } = {
+  beforeDup: null,
+};
 
 function hasFn(o: Record<string, unknown>, key: string): boolean {
   return typeof o[key] === "function";
@@ -102,10 +111,26 @@ export function resolveNative(
       } (descriptors ${found.join(", ")}); cannot tell which is this transport's`,
     };
   }
-  return adopt(found[0]!, transport, true);
+  const isIt = local.transport === "tcp"
+    ? tcpMatcher(local, remote)
+    : (fd: number): boolean => matchesUnix(fd, local, remote) && socketType(fd) === SOCK_STREAM;
+  const dup = isIt === null ? -1 : dupSearched(found[0]!, isIt);
+  if (dup < 0) {
+    return {
+      reason: `the socket matching ${describe(local)} -> ${
+        describe(remote)
+      } changed between the search and its duplication`,
+    };
+  }
+  if (!setNonBlocking(dup)) {
+    const err = lastErrno();
+    closeOwn(dup, found[0]!);
+    return { reason: `the socket cannot be made non-blocking (errno ${err})` };
+  }
+  return { fd: dup, targets: [transport], original: found[0]! };
 }
 
-function adopt(fd: unknown, transport: object, searched = false): NativeEndpoint {
+function adopt(fd: unknown, transport: object): NativeEndpoint {
   if (typeof fd !== "number" || !Number.isInteger(fd) || fd < 0) {
     throw new RangeError(`fd must be a non-negative integer, got ${String(fd)}`);
   }
@@ -131,8 +156,7 @@ function adopt(fd: unknown, transport: object, searched = false): NativeEndpoint
     throw new TypeError(`fd ${fd} cannot be made non-blocking (errno ${err})`);
   }
   ours.add(dup);
-  if (searched) claim(fd);
-  return { fd: dup, targets: [transport], original: searched ? fd : -1 };
+  return { fd: dup, targets: [transport], original: -1 };
 }
 
 /**
@@ -181,23 +205,34 @@ function describe(a: Deno.Addr): string {
   return `unix:${(a as Deno.UnixAddr).path || "(unnamed)"}`;
 }
 
-/** Descriptors to look at: /proc/self/fd where readable, else 0..16383. */
-function candidateFds(): Iterable<number> {
-  if (Deno.build.os === "linux") {
-    try {
-      const status = Deno.permissions.querySync?.({ name: "read", path: "/proc/self/fd" });
-      if (status?.state === "granted") {
-        const fds: number[] = [];
-        for (const e of Deno.readDirSync("/proc/self/fd")) fds.push(Number(e.name));
-        return fds.sort((a, b) => b - a); // newest descriptors tend to be the highest
-      }
-    } catch {
-      // fall through to the scan
-    }
+/**
+ * The open descriptors as /proc/self/fd lists them, ascending, where read
+ * permission is granted (Linux); null elsewhere.
+ */
+function listedDescriptors(): number[] | null {
+  if (Deno.build.os !== "linux") return null;
+  try {
+    const status = Deno.permissions.querySync?.({ name: "read", path: "/proc/self/fd" });
+    if (status?.state !== "granted") return null;
+    const fds: number[] = [];
+    for (const e of Deno.readDirSync("/proc/self/fd")) fds.push(Number(e.name));
+    return fds.sort((a, b) => a - b);
+  } catch {
+    return null; // no /proc: scan instead
   }
-  return (function* (): Generator<number> {
-    for (let fd = 0; fd < 16384; fd++) yield fd;
-  })();
+}
+
+/**
+ * Walks the open descriptors, ascending, until `visit` accepts one: those
+ * /proc/self/fd lists when it can be read (wherever they are), otherwise every
+ * number below the process's descriptor limit (`RLIMIT_NOFILE`, which bounds
+ * them), asking the kernel which are open 1024 at a time.
+ */
+function searchDescriptors(visit: (fd: number) => boolean): number | null {
+  const listed = listedDescriptors();
+  if (listed === null) return findOpenDescriptor(descriptorLimit(), visit);
+  for (const fd of listed) if (visit(fd)) return fd;
+  return null;
 }
 
 /** Whether a descriptor is a Unix socket with these two paths. */
@@ -210,65 +245,80 @@ function matchesUnix(fd: number, local: Deno.Addr, remote: Deno.Addr): boolean {
     peer.path === ((remote as Deno.UnixAddr).path ?? "");
 }
 
-/** How far a search for a TCP socket's descriptor goes for direct writes. */
-export const DIRECT_SCAN_LIMIT = 1024;
-
 /**
- * Finds a TCP transport's descriptor by trying descriptors from 0 up: Linux
- * and the BSDs hand out the lowest free number, and the descriptors of other
- * connections (our duplicates, and the transports' descriptors they
- * duplicate) are skipped without a syscall, so a search usually costs a few
- * `getsockname` calls whatever the number of connections; claimed numbers
- * are tried last, in case one was closed and reused behind our back. Nothing
- * is allocated per descriptor tried. A TCP 4-tuple is unique: the first
- * match is the one.
+ * A test of "this descriptor is the TCP socket from `local` to `remote`",
+ * which allocates nothing per call (a search tries many descriptors).
  *
  * @param local The transport's `localAddr`.
  * @param remote The transport's `remoteAddr`.
- * @param limit The first descriptor not tried.
- * @returns The descriptor, or null when nothing below `limit` matches.
+ * @returns The test, or null when the addresses are not TCP IP addresses.
  */
-export function findTcpDescriptor(
-  local: Deno.Addr,
-  remote: Deno.Addr,
-  limit: number = DIRECT_SCAN_LIMIT,
-): number | null {
+export function tcpMatcher(local: Deno.Addr, remote: Deno.Addr): ((fd: number) => boolean) | null {
   if (local.transport !== "tcp" || remote.transport !== "tcp") return null;
   const localIp = parseIp(local.hostname);
   const remoteIp = parseIp(remote.hostname);
   if (localIp === null || remoteIp === null) return null;
-  const matches = (fd: number): boolean =>
-    socketIs(fd, "local", local.port, localIp) &&
-    socketIs(fd, "peer", remote.port, remoteIp) &&
+  const localPort = local.port;
+  const remotePort = remote.port;
+  return (fd: number): boolean =>
+    socketIs(fd, "local", localPort, localIp) &&
+    socketIs(fd, "peer", remotePort, remoteIp) &&
     socketType(fd) === SOCK_STREAM;
-  for (let fd = 0; fd < limit; fd++) {
-    if (ours.has(fd) || claimed.has(fd)) continue;
-    if (matches(fd)) return fd;
-  }
+}
+
+/**
+ * Finds a TCP transport's descriptor: Linux and the BSDs hand out the lowest
+ * free number, so the open descriptors are tried from 0 up (those
+ * /proc/self/fd lists when readable, else every number below the
+ * descriptor limit, free ones skipped 1024 per `poll`); the descriptors of
+ * other connections (our duplicates, and the transports' descriptors they
+ * duplicate) are skipped without a syscall, and claimed numbers are tried
+ * last, in case one was closed and reused behind our back. A TCP 4-tuple is
+ * unique: the first match is the one.
+ *
+ * @param local The transport's `localAddr`.
+ * @param remote The transport's `remoteAddr`.
+ * @returns The descriptor, or null when no open descriptor matches.
+ */
+export function findTcpDescriptor(local: Deno.Addr, remote: Deno.Addr): number | null {
+  const matches = tcpMatcher(local, remote);
+  if (matches === null) return null;
+  const fd = searchDescriptors((fd) => !ours.has(fd) && !claimed.has(fd) && matches(fd));
+  if (fd !== null) return fd;
   // A claimed number can belong to a new socket when its transport was closed behind our back.
   for (const fd of claimed.keys()) {
-    if (fd < limit && !ours.has(fd) && matches(fd)) return fd;
+    if (!ours.has(fd) && matches(fd)) return fd;
   }
   return null;
 }
 
 /**
- * Duplicates a descriptor a search found, for this module's own use; the
- * original is skipped by later searches until {@link closeOwn}.
+ * Duplicates a descriptor a search found, then checks that the duplicate is
+ * the socket searched for (`isIt`: its local and peer addresses) before
+ * anyone uses it: a transport closed between the search and the `dup` frees
+ * its number for any new descriptor, which must never receive our bytes.
+ * The original is skipped by later searches until {@link closeOwn}.
  *
- * @param fd The descriptor.
- * @returns The duplicate, or -1.
+ * @param fd The descriptor the search found.
+ * @param isIt The search's test.
+ * @returns The duplicate, or -1 when `dup` failed or the number is no longer that socket.
  */
-export function dupOwn(fd: number): number {
-  const dup = sys().dup(fd);
+export function dupSearched(fd: number, isIt: (fd: number) => boolean): number {
+  const lib = sys();
+  const target = _searchHooks.beforeDup?.(fd) ?? fd;
+  const dup = lib.dup(target);
   if (dup < 0) return -1;
+  if (!isIt(dup)) {
+    lib.close(dup);
+    return -1;
+  }
   ours.add(dup);
   claim(fd);
   return dup;
 }
 
 /**
- * Closes a duplicate made by {@link dupOwn}.
+ * Closes a duplicate made by {@link dupSearched}.
  *
  * @param fd The duplicate.
  * @param original The descriptor it duplicates.
@@ -284,14 +334,16 @@ function findSocket(local: Deno.Addr, remote: Deno.Addr): number[] {
     throw new TypeError(`native mode supports TCP and Unix sockets, not ${local.transport}`);
   }
   if (local.transport === "tcp") {
-    const fd = findTcpDescriptor(local, remote, NATIVE_SCAN_LIMIT);
+    const fd = findTcpDescriptor(local, remote);
     return fd === null ? [] : [fd];
   }
   // Unix sockets: every match counts (paths need not be unique), so look at them all.
   const found: number[] = [];
-  for (const fd of candidateFds()) {
-    if (fd < 0 || ours.has(fd) || claimed.has(fd)) continue;
-    if (matchesUnix(fd, local, remote) && socketType(fd) === SOCK_STREAM) found.push(fd);
-  }
+  searchDescriptors((fd) => {
+    if (!ours.has(fd) && !claimed.has(fd) && matchesUnix(fd, local, remote)) {
+      if (socketType(fd) === SOCK_STREAM) found.push(fd);
+    }
+    return false;
+  });
   return found;
 }

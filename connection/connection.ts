@@ -153,7 +153,9 @@ export class ConnectionBase<T extends Transport = Transport> extends ConnectionI
         this.#native = new NativeWire(core, endpoint, this);
         this.#pump = new Pump(core, this.#native, () => this.#handshakeInfo());
       } else if (pipe !== null) {
-        const direct = isDenoTcpConn(transport as object) ? transport as Deno.TcpConn : null;
+        const direct = options.directWrites !== false && isDenoTcpConn(transport as object)
+          ? transport as Deno.TcpConn
+          : null;
         this.#stream = new StreamWire(core, pipe, this, direct);
         this.#pump = new Pump(core, this.#stream, () => this.#handshakeInfo());
       } else {

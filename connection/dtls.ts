@@ -167,6 +167,7 @@ export function _checkTransportOptions(o: DtlsTransportOptions): void {
 }
 
 let onClose: (c: DtlsConnection, fn: () => void) => void;
+let onEnd: (c: DtlsConnection, fn: () => void) => void;
 let abort: (c: DtlsConnection, error: unknown) => void;
 
 /**
@@ -177,6 +178,19 @@ let abort: (c: DtlsConnection, error: unknown) => void;
  */
 export function _onClose(c: DtlsConnection, fn: () => void): void {
   onClose(c, fn);
+}
+
+/**
+ * Runs `fn` when a connection's session ends: the peer's close_notify, a
+ * fatal error, or {@link DtlsConnection.close} (at once when it has ended).
+ * Nothing can arrive for it afterwards, so whoever holds its socket open for
+ * it may stop. Internal.
+ *
+ * @param c The connection.
+ * @param fn The hook.
+ */
+export function _onEnd(c: DtlsConnection, fn: () => void): void {
+  onEnd(c, fn);
 }
 
 /**
@@ -233,11 +247,17 @@ export class DtlsConnection implements AsyncIterable<Uint8Array>, AsyncDisposabl
   #done: Promise<void> = Promise.resolve();
   #dropped = 0;
   #onClose: (() => void)[] = [];
+  #ended = false;
+  #onEnd: (() => void)[] = [];
 
   static {
     onClose = (c, fn) => {
       if (c.#closed) fn();
       else c.#onClose.push(fn);
+    };
+    onEnd = (c, fn) => {
+      if (c.#ended) fn();
+      else c.#onEnd.push(fn);
     };
     abort = (c, error) => c.#abort(error);
   }
@@ -344,6 +364,13 @@ export class DtlsConnection implements AsyncIterable<Uint8Array>, AsyncDisposabl
   #abort(error: unknown): void {
     this.#error ??= { error };
     this.close();
+  }
+
+  /** The session is over: nothing the peer sends can matter any more. */
+  #end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    for (const fn of this.#onEnd.splice(0)) fn();
   }
 
   #wake(): void {
@@ -490,6 +517,7 @@ export class DtlsConnection implements AsyncIterable<Uint8Array>, AsyncDisposabl
         if (e instanceof ZeroReturnError) this.#eof = true;
         else if (!this.#closed) this.#error ??= { error: e };
         this.#wake();
+        this.#end();
         return;
       }
       if (this.#messages.length >= this.#maxQueue) this.#dropped++;
@@ -614,6 +642,7 @@ export class DtlsConnection implements AsyncIterable<Uint8Array>, AsyncDisposabl
     const link = this.#link;
     this.#done = this.#sendChain.then(() => link.close?.()).then(() => {}, () => {});
     for (const fn of this.#onClose.splice(0)) fn();
+    this.#end();
   }
 
   /** Same as {@link close}. */

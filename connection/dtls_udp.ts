@@ -23,6 +23,7 @@ import {
   VERIFY_PEER,
 } from "../ffi/constants.ts";
 import { toBytes } from "../ffi/memory.ts";
+import { isIpLiteral } from "../ffi/ip.ts";
 import { ClosedError, WantReadError } from "../errors/ssl_error.ts";
 import { NO_OVERLAPPING_PROTOCOLS } from "./_negotiation.ts";
 import * as dtls from "./_dtls.ts";
@@ -30,6 +31,7 @@ import {
   _abort as abort,
   _checkTransportOptions,
   _onClose as onClose,
+  _onEnd as onEnd,
   _setPeerAddress,
   bioReadDatagrams,
   DtlsConnection,
@@ -186,10 +188,6 @@ function configureCommon(ctx: Context, o: DtlsCommonOptions): void {
   if (o.srtpProfiles?.length) ctx.setTlsextUseSrtp(o.srtpProfiles);
 }
 
-function isIpLiteral(host: string): boolean {
-  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(":");
-}
-
 function unbracket(host: string): string {
   return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
 }
@@ -290,6 +288,7 @@ export async function connectDtls(options: ConnectDtlsOptions): Promise<DtlsConn
     throw e; // an option out of range
   }
   const key = addrKey(remote);
+  let ended = false;
   loop = (async () => {
     const buffer = new Uint8Array(RECEIVE_BUFFER);
     for (;;) {
@@ -297,12 +296,20 @@ export async function connectDtls(options: ConnectDtlsOptions): Promise<DtlsConn
       try {
         received = await sock.receive(buffer);
       } catch (e) {
-        if (!dtlsConn.closed) abort(dtlsConn, e);
+        if (!dtlsConn.closed && !ended) abort(dtlsConn, e);
         return;
       }
       if (addrKey(received[1]) === key) dtlsConn.deliver(received[0]);
     }
   })();
+  // A session the server ended needs no socket: one left unclosed must not keep the process alive.
+  onEnd(dtlsConn, () => {
+    if (dtlsConn.closed) return; // close() closes the socket itself, after its close_notify
+    ended = true;
+    try {
+      sock.close();
+    } catch { /* already closed */ }
+  });
   try {
     await dtlsConn.handshake();
   } catch (e) {
@@ -426,8 +433,12 @@ function installDefaultCookies(ctx: Context, secret: Uint8Array): void {
  * address. Made by {@link listenDtls}.
  *
  * The connections share the listener's socket: {@link close} stops taking
- * new clients at once and closes the socket once the last accepted
- * connection is closed.
+ * new clients at once; accepted connections go on, and the socket closes
+ * once none of them is left going, that is closed or with its session
+ * ended (the client's close_notify, a fatal alert, a failed handshake). So a
+ * connection nobody closes does not keep the process alive once its client
+ * closed it and the listener is closed; it still answers `receive()` with
+ * null and its facts (`connection`, certificates) until it is closed.
  */
 export class DtlsListener implements AsyncIterable<DtlsConnection>, AsyncDisposable, Disposable {
   readonly #socket: DatagramSocket;
@@ -436,6 +447,8 @@ export class DtlsListener implements AsyncIterable<DtlsConnection>, AsyncDisposa
   readonly #options: ListenDtlsOptions;
   readonly #backlog: number;
   readonly #peers = new Map<string, DtlsConnection>();
+  /** Peers whose session ended: they no longer need the socket. */
+  readonly #ended = new WeakSet<DtlsConnection>();
   #queue: DtlsConnection[] = [];
   #accepting: { resolve: (c: DtlsConnection) => void; reject: (e: unknown) => void }[] = [];
   #listening: Connection | null = null;
@@ -566,6 +579,10 @@ export class DtlsListener implements AsyncIterable<DtlsConnection>, AsyncDisposa
       this.#queue = this.#queue.filter((c) => c !== dtlsConn);
       this.#maybeCloseSocket();
     });
+    onEnd(dtlsConn, () => {
+      this.#ended.add(dtlsConn);
+      this.#maybeCloseSocket();
+    });
     dtlsConn.handshake().catch(() => {}); // errors reach the connection's own calls
     const waiter = this.#accepting.shift();
     if (waiter) waiter.resolve(dtlsConn);
@@ -586,7 +603,8 @@ export class DtlsListener implements AsyncIterable<DtlsConnection>, AsyncDisposa
   }
 
   #maybeCloseSocket(): void {
-    if (!this.#closed || this.#peers.size > 0 || this.#socketClosed) return;
+    if (!this.#closed || this.#socketClosed) return;
+    for (const c of this.#peers.values()) if (!this.#ended.has(c)) return;
     this.#socketClosed = true;
     try {
       this.#socket.close();
@@ -625,7 +643,8 @@ export class DtlsListener implements AsyncIterable<DtlsConnection>, AsyncDisposa
   /**
    * Stops taking new clients: pending `accept` calls reject with
    * `ClosedError` and connections not yet accepted are closed. Accepted
-   * connections go on; the socket closes with the last of them. Idempotent.
+   * connections go on; the socket closes when the last of them is closed or
+   * its session has ended (see the class doc). Idempotent.
    *
    * @example
    * ```ts ignore

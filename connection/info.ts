@@ -7,6 +7,7 @@
  */
 
 import { native } from "../ffi/library.ts";
+import { bareIp } from "../ffi/ip.ts";
 import { cstr, readCString } from "../ffi/memory.ts";
 import {
   SSL_set_tlsext_host_name,
@@ -30,8 +31,6 @@ import * as dtls from "./_dtls.ts";
 const SSL_READING = 3;
 /** `SSL_WRITING`, as `SSL_want` reports it. */
 const SSL_WRITING = 2;
-
-const IP_LITERAL = /^(\d{1,3}(\.\d{1,3}){3}|\[?[0-9a-fA-F:.]*:[0-9a-fA-F:.]*\]?)$/;
 
 /**
  * Everything a {@link Connection} can be asked and told beside its I/O: its
@@ -249,8 +248,8 @@ export abstract class ConnectionInfo {
     }
     const { ssl: lib, crypto } = native();
     clearErrors();
-    if (IP_LITERAL.test(host)) {
-      const ip = host.startsWith("[") ? host.slice(1, -1) : host;
+    const ip = bareIp(host);
+    if (ip !== null) {
       if (crypto.X509_VERIFY_PARAM_set1_ip_asc(lib.SSL_get0_param(ssl), cstr(ip, "host")) !== 1) {
         throw new TypeError(`Invalid IP address: ${host}`);
       }

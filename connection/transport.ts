@@ -361,6 +361,17 @@ export interface ConnectionOptions {
    * to stream mode when the descriptor cannot be found.
    */
   native?: boolean;
+  /**
+   * Stream mode over a `Deno.TcpConn` (Linux): once the connection writes
+   * enough to pay for it, its socket's descriptor is found and duplicated,
+   * checked again, and ciphertext is sent on the duplicate with one
+   * `send(2)` instead of the transport's async `write`; what the socket does
+   * not take goes through `write` as before. `false` sends every byte
+   * through the transport.
+   *
+   * @default {true}
+   */
+  directWrites?: boolean;
 }
 
 /** The address type a transport reports (`Deno.NetAddr` when it reports none). */

@@ -183,7 +183,7 @@ export function pemEndOrErrors(): ReturnType<typeof drainErrorQueue> | null {
  *
  * @param ptr The pointer.
  */
-export function opensslFree(ptr: Deno.PointerValue): void {
+function opensslFree(ptr: Deno.PointerValue): void {
   if (ptr !== null) native().crypto.CRYPTO_free(ptr, null, 0);
 }
 
@@ -193,7 +193,7 @@ export function opensslFree(ptr: Deno.PointerValue): void {
  * @param ptr The string.
  * @returns Its text, or null for a null pointer.
  */
-export function takeCString(ptr: Deno.PointerValue): string | null {
+function takeCString(ptr: Deno.PointerValue): string | null {
   if (ptr === null) return null;
   try {
     return readCString(ptr);

@@ -7,6 +7,7 @@
 
 import { native } from "../ffi/library.ts";
 import { cstr } from "../ffi/memory.ts";
+import { bareIp } from "../ffi/ip.ts";
 import { clearErrors } from "../errors/queue.ts";
 import { verifyErrorString } from "../errors/raise.ts";
 import { ClosedError, SSLError, VerificationError } from "../errors/ssl_error.ts";
@@ -138,10 +139,6 @@ export interface VerifyOptions {
 
 /** A store pointer the next `new X509Store()` adopts instead of allocating (see `_borrow`). */
 let adopting: Deno.PointerObject | null = null;
-
-function isIPAddress(host: string): boolean {
-  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(":");
-}
 
 /**
  * A set of trusted certificates (and CRLs) to verify chains against.
@@ -396,8 +393,9 @@ export class X509Store {
       }
       const param = crypto.X509_STORE_CTX_get0_param(ctx);
       if (host) {
-        const ok = isIPAddress(options.hostname!)
-          ? crypto.X509_VERIFY_PARAM_set1_ip_asc(param, host)
+        const ip = bareIp(options.hostname!);
+        const ok = ip !== null
+          ? crypto.X509_VERIFY_PARAM_set1_ip_asc(param, cstr(ip, "hostname"))
           : crypto.X509_VERIFY_PARAM_set1_host(param, host, BigInt(host.length - 1));
         if (ok !== 1) throw cryptoError(`Invalid hostname ${options.hostname}`);
       }

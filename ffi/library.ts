@@ -15,8 +15,8 @@
  * @module
  */
 
-import { CRYPTO_SYMBOLS, LIBC_SYMBOLS, SSL_SYMBOLS } from "./symbols.ts";
-import type { CryptoLibrary, LibcLibrary, SslLibrary } from "./symbols.ts";
+import { CRYPTO_SYMBOLS, SSL_SYMBOLS } from "./symbols.ts";
+import type { CryptoLibrary, SslLibrary } from "./symbols.ts";
 import { ULONG } from "./ctypes.ts";
 
 /**
@@ -72,8 +72,6 @@ export interface Native {
   ssl: SslLibrary;
   /** libcrypto symbols. */
   crypto: CryptoLibrary;
-  /** libc symbols, or null where libc could not be opened. */
-  libc: LibcLibrary | null;
   /** The loaded version. */
   version: OpenSSLVersion;
 }
@@ -275,19 +273,9 @@ function openPair(
     });
     return undefined;
   }
-  let libc: LibcLibrary | null = null;
-  for (const path of libcCandidates()) {
-    try {
-      libc = Deno.dlopen(path, LIBC_SYMBOLS).symbols;
-      break;
-    } catch {
-      // errno and native descriptors are then unavailable; TLS itself still works.
-    }
-  }
   return {
     ssl: ssl.symbols,
     crypto: crypto.symbols,
-    libc,
     version: {
       text,
       number,
@@ -401,21 +389,4 @@ export function native(): Native {
  */
 export function opensslVersion(): OpenSSLVersion {
   return { ...native().version };
-}
-
-/**
- * Throws a clear error when the loaded OpenSSL lacks an optional symbol.
- *
- * @param fn The optional symbol, possibly null.
- * @param feature What the user asked for, for the message.
- * @returns The symbol, narrowed to non-null.
- */
-export function requireSymbol<T>(fn: T | null | undefined, feature: string): T {
-  if (fn == null) {
-    const v = native().version;
-    throw new Error(
-      `${feature} is not supported by the loaded OpenSSL ${v.major}.${v.minor}.${v.patch}`,
-    );
-  }
-  return fn;
 }

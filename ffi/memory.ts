@@ -6,6 +6,7 @@
  */
 
 import { native } from "./library.ts";
+import { lastErrno, setLastErrno } from "./sys.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -123,42 +124,12 @@ export function bioBytes(bio: Deno.PointerValue): Uint8Array<ArrayBuffer> {
 }
 
 /**
- * Reads everything pending in a memory BIO as UTF-8 text.
- *
- * @param bio The BIO.
- * @returns The text it held.
- */
-export function bioText(bio: Deno.PointerValue): string {
-  return decoder.decode(bioBytes(bio));
-}
-
-/**
- * Runs `fn` with a fresh memory BIO, freeing it afterwards.
- *
- * @param fn What to do with the BIO.
- * @param data Optional initial content (copied into the BIO).
- * @returns What `fn` returned.
- */
-export function withMemBio<T>(fn: (bio: Deno.PointerObject) => T, data?: Uint8Array): T {
-  const { crypto } = native();
-  const bio = crypto.BIO_new(crypto.BIO_s_mem());
-  if (bio === null) throw new Error("Out of memory: BIO_new failed");
-  try {
-    if (data && data.length > 0) crypto.BIO_write(bio, data, data.length);
-    return fn(bio);
-  } finally {
-    crypto.BIO_free(bio);
-  }
-}
-
-/**
- * Reads the C `errno` of the calling thread.
+ * Reads the C `errno` of the calling thread (the one cell of `ffi/sys.ts`).
  *
  * @returns errno, or 0 where it cannot be read.
  */
 export function errno(): number {
-  const view = errnoView();
-  return view === null ? 0 : view[0]!;
+  return lastErrno();
 }
 
 /**
@@ -168,20 +139,5 @@ export function errno(): number {
  * @param value The new errno.
  */
 export function setErrno(value: number): void {
-  const view = errnoView();
-  if (view !== null) view[0] = value;
-}
-
-// errno lives at a fixed address per thread, and every SSL call runs on the JS
-// thread: look it up once and keep a view of it (no FFI call or allocation on
-// the hot path).
-let errnoCell: Int32Array | null | undefined;
-
-function errnoView(): Int32Array | null {
-  if (errnoCell !== undefined) return errnoCell;
-  const libc = native().libc;
-  const loc = libc?.__errno_location?.() ?? libc?.__error?.() ?? null;
-  // getArrayBuffer views the native memory itself, so writes land in errno.
-  errnoCell = loc === null ? null : new Int32Array(Deno.UnsafePointerView.getArrayBuffer(loc, 4));
-  return errnoCell;
+  setLastErrno(value);
 }

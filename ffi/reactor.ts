@@ -9,8 +9,8 @@
  *   re-arm (poll) or to stop; when nothing waits, no wait is pending, so the
  *   process can exit and Deno's op sanitizer sees nothing outstanding.
  *
- * Internal: connections use {@link reactor}; tests may build their own with
- * {@link createReactor} to force the poll backend.
+ * Internal: connections use {@link reactor}; `DENOSSL_REACTOR=poll` forces
+ * the poll backend.
  *
  * @module
  */
@@ -417,16 +417,8 @@ function kqueueBackend(): Backend {
   };
 }
 
-/**
- * Builds a reactor. Connections share the one from {@link reactor}; build
- * your own only to pick a backend.
- *
- * @param options `backend`: `"epoll"` (Linux), `"kqueue"` (macOS) or
- *   `"poll"` (anywhere); the default is the best the platform has.
- * @returns The reactor.
- * @throws {Error} When the backend is not available here.
- */
-export function createReactor(options: { backend?: ReactorBackend } = {}): Reactor {
+/** Builds the reactor with a backend: the best the platform has unless one is asked for. */
+function createReactor(options: { backend?: ReactorBackend } = {}): Reactor {
   const lib = sys();
   const backend = options.backend ??
     (lib.epoll_create1 ? "epoll" : Deno.build.os === "darwin" && lib.kqueue ? "kqueue" : "poll");

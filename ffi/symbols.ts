@@ -32,7 +32,6 @@ export const SSL_SYMBOLS = {
   // ---- SSL_CTX ----------------------------------------------------------------
   SSL_CTX_new: { parameters: ["pointer"], result: "pointer" }, // SSL_CTX *SSL_CTX_new(const SSL_METHOD *meth)
   SSL_CTX_free: { parameters: ["pointer"], result: "void" }, // void SSL_CTX_free(SSL_CTX *ctx)
-  SSL_CTX_up_ref: { parameters: ["pointer"], result: "i32" }, // int SSL_CTX_up_ref(SSL_CTX *ctx)
   SSL_CTX_ctrl: {
     parameters: [
       "pointer", // SSL_CTX *ctx
@@ -63,8 +62,6 @@ export const SSL_SYMBOLS = {
   SSL_CTX_use_PrivateKey: { parameters: ["pointer", "pointer"], result: "i32" }, // int SSL_CTX_use_PrivateKey(SSL_CTX *ctx, EVP_PKEY *pkey)
   SSL_CTX_use_PrivateKey_file: { parameters: ["pointer", "buffer", "i32"], result: "i32" }, // int SSL_CTX_use_PrivateKey_file(SSL_CTX *ctx, const char *file, int type)
   SSL_CTX_check_private_key: { parameters: ["pointer"], result: "i32" }, // int SSL_CTX_check_private_key(const SSL_CTX *ctx)
-  SSL_CTX_get0_certificate: { parameters: ["pointer"], result: "pointer" }, // X509 *SSL_CTX_get0_certificate(const SSL_CTX *ctx)
-  SSL_CTX_get0_privatekey: { parameters: ["pointer"], result: "pointer" }, // EVP_PKEY *SSL_CTX_get0_privatekey(const SSL_CTX *ctx)
   SSL_CTX_set_default_passwd_cb: { parameters: ["pointer", "function"], result: "void" }, // void SSL_CTX_set_default_passwd_cb(SSL_CTX *ctx, pem_password_cb *cb)
   SSL_CTX_load_verify_locations: { parameters: ["pointer", "buffer", "buffer"], result: "i32" }, // int SSL_CTX_load_verify_locations(SSL_CTX *ctx, const char *CAfile, const char *CApath)
   SSL_CTX_set_default_verify_paths: { parameters: ["pointer"], result: "i32" }, // int SSL_CTX_set_default_verify_paths(SSL_CTX *ctx)
@@ -73,7 +70,6 @@ export const SSL_SYMBOLS = {
   SSL_CTX_set_verify_depth: { parameters: ["pointer", "i32"], result: "void" }, // void SSL_CTX_set_verify_depth(SSL_CTX *ctx, int depth)
   SSL_CTX_get_verify_mode: { parameters: ["pointer"], result: "i32" }, // int SSL_CTX_get_verify_mode(const SSL_CTX *ctx)
   SSL_CTX_get_verify_depth: { parameters: ["pointer"], result: "i32" }, // int SSL_CTX_get_verify_depth(const SSL_CTX *ctx)
-  SSL_CTX_get0_param: { parameters: ["pointer"], result: "pointer" }, // X509_VERIFY_PARAM *SSL_CTX_get0_param(SSL_CTX *ctx)
   SSL_CTX_set_alpn_protos: { parameters: ["pointer", "buffer", "u32"], result: "i32" }, // int SSL_CTX_set_alpn_protos(SSL_CTX *ctx, const unsigned char *protos, unsigned int protos_len)
   SSL_CTX_set_alpn_select_cb: { parameters: ["pointer", "function", "pointer"], result: "void" }, // void SSL_CTX_set_alpn_select_cb(SSL_CTX *ctx, SSL_CTX_alpn_select_cb_func cb, void *arg)
   SSL_CTX_set_keylog_callback: { parameters: ["pointer", "function"], result: "void" }, // void SSL_CTX_set_keylog_callback(SSL_CTX *ctx, SSL_CTX_keylog_cb_func cb)
@@ -106,8 +102,6 @@ export const SSL_SYMBOLS = {
     result: LONG, // long
   },
   SSL_set_options: { parameters: ["pointer", "u64"], result: "u64" }, // uint64_t SSL_set_options(SSL *s, uint64_t op)
-  SSL_clear_options: { parameters: ["pointer", "u64"], result: "u64" }, // uint64_t SSL_clear_options(SSL *s, uint64_t op)
-  SSL_get_options: { parameters: ["pointer"], result: "u64" }, // uint64_t SSL_get_options(const SSL *s)
   SSL_set_bio: { parameters: ["pointer", "pointer", "pointer"], result: "void" }, // void SSL_set_bio(SSL *s, BIO *rbio, BIO *wbio)
   SSL_get_rbio: { parameters: ["pointer"], result: "pointer" }, // BIO *SSL_get_rbio(const SSL *s)
   SSL_get_wbio: { parameters: ["pointer"], result: "pointer" }, // BIO *SSL_get_wbio(const SSL *s)
@@ -156,7 +150,6 @@ export const SSL_SYMBOLS = {
   SSL_set_verify: { parameters: ["pointer", "i32", "function"], result: "void" }, // void SSL_set_verify(SSL *s, int mode, SSL_verify_cb cb)
   SSL_set_verify_depth: { parameters: ["pointer", "i32"], result: "void" }, // void SSL_set_verify_depth(SSL *s, int depth)
   SSL_get_verify_mode: { parameters: ["pointer"], result: "i32" }, // int SSL_get_verify_mode(const SSL *s)
-  SSL_get_verify_depth: { parameters: ["pointer"], result: "i32" }, // int SSL_get_verify_depth(const SSL *s)
   SSL_get_verify_result: { parameters: ["pointer"], result: LONG }, // long SSL_get_verify_result(const SSL *ssl)
   SSL_set1_host: { parameters: ["pointer", "buffer"], result: "i32" }, // int SSL_set1_host(SSL *s, const char *hostname)
   SSL_get0_param: { parameters: ["pointer"], result: "pointer" }, // X509_VERIFY_PARAM *SSL_get0_param(SSL *ssl)
@@ -209,7 +202,6 @@ export const SSL_SYMBOLS = {
   SSL_SESSION_is_resumable: { parameters: ["pointer"], result: "i32" }, // int SSL_SESSION_is_resumable(const SSL_SESSION *s)
   i2d_SSL_SESSION: { parameters: ["pointer", "buffer"], result: "i32" }, // int i2d_SSL_SESSION(const SSL_SESSION *in, unsigned char **pp)
   d2i_SSL_SESSION: { parameters: ["pointer", "buffer", LONG], result: "pointer" }, // SSL_SESSION *d2i_SSL_SESSION(SSL_SESSION **a, const unsigned char **pp, long length)
-  SSL_set_session_id_context: { parameters: ["pointer", "buffer", "u32"], result: "i32" }, // int SSL_set_session_id_context(SSL *ssl, const unsigned char *sid_ctx, unsigned int sid_ctx_len)
   SSL_renegotiate: { parameters: ["pointer"], result: "i32" }, // int SSL_renegotiate(SSL *s)
   SSL_renegotiate_pending: { parameters: ["pointer"], result: "i32" }, // int SSL_renegotiate_pending(const SSL *s)
   SSL_key_update: { parameters: ["pointer", "i32"], result: "i32" }, // int SSL_key_update(SSL *s, int updatetype)
@@ -219,7 +211,6 @@ export const SSL_SYMBOLS = {
   SSL_client_hello_get0_ciphers: { parameters: ["pointer", "buffer"], result: "usize" }, // size_t SSL_client_hello_get0_ciphers(SSL *s, const unsigned char **out)
   SSL_client_hello_get0_ext: { parameters: ["pointer", "u32", "buffer", "buffer"], result: "i32" }, // int SSL_client_hello_get0_ext(SSL *s, unsigned int type, const unsigned char **out, size_t *outlen)
   SSL_get_selected_srtp_profile: { parameters: ["pointer"], result: "pointer" }, // SRTP_PROTECTION_PROFILE *SSL_get_selected_srtp_profile(SSL *s)
-  SSL_get_peer_signature_type_nid: { parameters: ["pointer", "buffer"], result: "i32" }, // int SSL_get_peer_signature_type_nid(const SSL *s, int *pnid)
   SSL_group_to_name: { parameters: ["pointer", "i32"], result: "pointer" }, // const char *SSL_group_to_name(SSL *s, int id)
   DTLSv1_listen: { parameters: ["pointer", "pointer"], result: "i32" }, // int DTLSv1_listen(SSL *s, BIO_ADDR *client)
   SSL_get0_group_name: { parameters: ["pointer"], result: "pointer", optional: true }, // const char *SSL_get0_group_name(SSL *s) (3.2+)
@@ -241,8 +232,6 @@ export const SSL_SYMBOLS = {
 export const CRYPTO_SYMBOLS = {
   OpenSSL_version: { parameters: ["i32"], result: "pointer" }, // const char *OpenSSL_version(int type)
   OPENSSL_version_major: { parameters: [], result: "u32" }, // unsigned int OPENSSL_version_major(void)
-  OPENSSL_version_minor: { parameters: [], result: "u32" }, // unsigned int OPENSSL_version_minor(void)
-  OPENSSL_version_patch: { parameters: [], result: "u32" }, // unsigned int OPENSSL_version_patch(void)
   CRYPTO_free: { parameters: ["pointer", "buffer", "i32"], result: "void" }, // void CRYPTO_free(void *ptr, const char *file, int line)
   CRYPTO_malloc: { parameters: ["usize", "buffer", "i32"], result: "pointer" }, // void *CRYPTO_malloc(size_t num, const char *file, int line)
 
@@ -270,7 +259,6 @@ export const CRYPTO_SYMBOLS = {
     result: LONG, // long
   },
   BIO_ctrl_pending: { parameters: ["pointer"], result: "usize" }, // size_t BIO_ctrl_pending(BIO *b)
-  BIO_up_ref: { parameters: ["pointer"], result: "i32" }, // int BIO_up_ref(BIO *a)
   BIO_new_bio_pair: {
     parameters: [
       "buffer", // BIO **bio1
@@ -280,7 +268,6 @@ export const CRYPTO_SYMBOLS = {
     ],
     result: "i32", // int
   },
-  BIO_new_dgram: { parameters: ["i32", "i32"], result: "pointer" }, // BIO *BIO_new_dgram(int fd, int close_flag)
   BIO_ADDR_new: { parameters: [], result: "pointer" }, // BIO_ADDR *BIO_ADDR_new(void)
   BIO_ADDR_free: { parameters: ["pointer"], result: "void" }, // void BIO_ADDR_free(BIO_ADDR *)
 
@@ -290,7 +277,6 @@ export const CRYPTO_SYMBOLS = {
   OPENSSL_sk_new_null: { parameters: [], result: "pointer" }, // OPENSSL_STACK *OPENSSL_sk_new_null(void)
   OPENSSL_sk_push: { parameters: ["pointer", "pointer"], result: "i32" }, // int OPENSSL_sk_push(OPENSSL_STACK *st, const void *data)
   OPENSSL_sk_free: { parameters: ["pointer"], result: "void" }, // void OPENSSL_sk_free(OPENSSL_STACK *)
-  OPENSSL_sk_pop_free: { parameters: ["pointer", "pointer"], result: "void" }, // void OPENSSL_sk_pop_free(OPENSSL_STACK *st, void (*func)(void *))
 
   // ---- verification -------------------------------------------------------------
   X509_verify_cert_error_string: { parameters: [LONG], result: "pointer" }, // const char *X509_verify_cert_error_string(long n)
@@ -301,7 +287,6 @@ export const CRYPTO_SYMBOLS = {
   X509_STORE_CTX_get_error_depth: { parameters: ["pointer"], result: "i32" }, // int X509_STORE_CTX_get_error_depth(const X509_STORE_CTX *ctx)
   X509_VERIFY_PARAM_set1_host: { parameters: ["pointer", "buffer", "usize"], result: "i32" }, // int X509_VERIFY_PARAM_set1_host(X509_VERIFY_PARAM *param, const char *name, size_t namelen)
   X509_VERIFY_PARAM_set1_ip_asc: { parameters: ["pointer", "buffer"], result: "i32" }, // int X509_VERIFY_PARAM_set1_ip_asc(X509_VERIFY_PARAM *param, const char *ipasc)
-  X509_VERIFY_PARAM_set_hostflags: { parameters: ["pointer", "u32"], result: "void" }, // void X509_VERIFY_PARAM_set_hostflags(X509_VERIFY_PARAM *param, unsigned int flags)
 
   // ---- process lifetime (issue 10) ----------------------------------------------
   OPENSSL_init_crypto: { parameters: ["u64", "pointer"], result: "i32" }, // int OPENSSL_init_crypto(uint64_t opts, const OPENSSL_INIT_SETTINGS *settings)
@@ -310,17 +295,9 @@ export const CRYPTO_SYMBOLS = {
   ...DTLS_CRYPTO_SYMBOLS,
 } as const satisfies Deno.ForeignLibraryInterface;
 
-/** The few libc calls denossl needs: errno, descriptors, readiness. */
-export const LIBC_SYMBOLS = {
-  __errno_location: { parameters: [], result: "pointer", optional: true }, // int *__errno_location(void) (glibc, musl)
-  __error: { parameters: [], result: "pointer", optional: true }, // int *__error(void) (macOS, BSD)
-  dup: { parameters: ["i32"], result: "i32" }, // int dup(int oldfd)
-  close: { parameters: ["i32"], result: "i32" }, // int close(int fd)
-} as const satisfies Deno.ForeignLibraryInterface;
-
 /**
- * The libc symbols native mode uses (sockets, descriptors, readiness), opened
- * separately by `ffi/sys.ts` on first native use. `epoll_wait`, `poll` and
+ * The libc symbols denossl uses (errno, sockets, descriptors, readiness),
+ * opened once by `ffi/sys.ts` on first use. `epoll_wait`, `poll` and
  * `kevent_wait` are `nonblocking`: Deno runs them on a worker thread.
  */
 export const SYS_SYMBOLS = {
@@ -336,6 +313,8 @@ export const SYS_SYMBOLS = {
   getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" }, // int getsockopt(int, int, int, void *, socklen_t *)
   pipe: { parameters: ["buffer"], result: "i32" }, // int pipe(int[2])
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true }, // int poll(struct pollfd *, nfds_t, int)
+  poll_now: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32" }, // int poll(struct pollfd *, nfds_t, int), timeout 0 only: which descriptors are open
+  getrlimit: { parameters: ["i32", "buffer"], result: "i32" }, // int getrlimit(int resource, struct rlimit *rlim)
   epoll_create1: { parameters: ["i32"], result: "i32", optional: true }, // int epoll_create1(int)
   epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32", optional: true }, // int epoll_ctl(int, int, int, struct epoll_event *)
   epoll_wait: { // int epoll_wait(int, struct epoll_event *, int, int)
@@ -366,5 +345,3 @@ export const SYS_SYMBOLS = {
 export type SslLibrary = Deno.DynamicLibrary<typeof SSL_SYMBOLS>["symbols"];
 /** The opened libcrypto. */
 export type CryptoLibrary = Deno.DynamicLibrary<typeof CRYPTO_SYMBOLS>["symbols"];
-/** The opened libc. */
-export type LibcLibrary = Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"];

@@ -132,7 +132,6 @@ export const X509_SYMBOLS = {
   d2i_PUBKEY: { parameters: ["pointer", "buffer", LONG], result: "pointer" }, // EVP_PKEY *d2i_PUBKEY(EVP_PKEY **a, const unsigned char **pp, long length)
   i2d_PUBKEY: { parameters: ["pointer", "buffer"], result: "i32" }, // int i2d_PUBKEY(const EVP_PKEY *a, unsigned char **pp)
   EVP_PKEY_get0_type_name: { parameters: ["pointer"], result: "pointer" }, // const char *EVP_PKEY_get0_type_name(const EVP_PKEY *key)
-  EVP_PKEY_get_base_id: { parameters: ["pointer"], result: "i32" }, // int EVP_PKEY_get_base_id(const EVP_PKEY *pkey)
   EVP_PKEY_get_bits: { parameters: ["pointer"], result: "i32" }, // int EVP_PKEY_get_bits(const EVP_PKEY *pkey)
   EVP_PKEY_get_group_name: {
     parameters: ["pointer", "buffer", "usize", "buffer"],

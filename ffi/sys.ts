@@ -1,6 +1,7 @@
 /**
- * The operating-system calls native mode needs (sockets, descriptors,
- * readiness), from the C library, opened lazily on first use. Internal.
+ * The operating-system calls denossl needs (errno, sockets, descriptors,
+ * readiness), from the C library: the one libc handle and the one errno
+ * cell, opened lazily on first use. Internal.
  *
  * `epoll_wait`, `poll` are declared `nonblocking`: Deno runs them on a worker
  * thread and returns a promise, which is how the reactor waits without
@@ -40,20 +41,44 @@ export function sys(): SysLibrary {
   throw new Error(`Could not open the C library: ${reasons.join("; ")}`);
 }
 
+// errno lives at a fixed address per thread, and every call that sets it runs on the JS
+// thread: look it up once and keep a view of it (no FFI call or allocation per read).
 let errnoCell: Int32Array | null | undefined;
 
+function errnoView(): Int32Array | null {
+  if (errnoCell !== undefined) return errnoCell;
+  let lib: SysLibrary;
+  try {
+    lib = sys();
+  } catch {
+    errnoCell = null; // Windows, or no C library: errno reads as 0
+    return null;
+  }
+  const loc = lib.__errno_location?.() ?? lib.__error?.() ?? null;
+  // getArrayBuffer views the native memory itself, so writes land in errno.
+  errnoCell = loc === null ? null : new Int32Array(Deno.UnsafePointerView.getArrayBuffer(loc, 4));
+  return errnoCell;
+}
+
 /**
- * The calling thread's `errno` (the JS thread's).
+ * The calling thread's `errno` (the JS thread's): denossl's one errno cell.
  *
  * @returns errno, or 0 where it cannot be read.
  */
 export function lastErrno(): number {
-  if (errnoCell === undefined) {
-    const lib = sys();
-    const loc = lib.__errno_location?.() ?? lib.__error?.() ?? null;
-    errnoCell = loc === null ? null : new Int32Array(Deno.UnsafePointerView.getArrayBuffer(loc, 4));
-  }
-  return errnoCell === null ? 0 : errnoCell[0]!;
+  const view = errnoView();
+  return view === null ? 0 : view[0]!;
+}
+
+/**
+ * Sets the JS thread's `errno` (to 0 before an SSL call, so that a value
+ * found afterwards belongs to that call).
+ *
+ * @param value The new errno.
+ */
+export function setLastErrno(value: number): void {
+  const view = errnoView();
+  if (view !== null) view[0] = value;
 }
 
 const IS_LINUX = Deno.build.os === "linux" || Deno.build.os === "android";
@@ -133,7 +158,7 @@ export function socketAddress(fd: number, which: "local" | "peer"): SockAddr | n
  * @param fd The descriptor.
  * @param which `"local"` (`getsockname`) or `"peer"` (`getpeername`).
  * @param port The port.
- * @param ip 4 or 16 address bytes ({@link parseIp}).
+ * @param ip 4 or 16 address bytes (`parseIp` of `ffi/ip.ts`).
  * @returns True on a match; false otherwise, also when the call fails.
  */
 export function socketIs(
@@ -194,51 +219,80 @@ export function isNonBlocking(fd: number): boolean {
   return flags >= 0 && (flags & O_NONBLOCK) !== 0;
 }
 
+const SO_COOKIE = 57; // Linux 4.12+: a number unique to each socket for the kernel's lifetime
+
+/**
+ * The kernel's cookie of a socket (`getsockopt(SO_COOKIE)`): equal for two
+ * descriptors exactly when they refer to the same socket.
+ *
+ * @param fd The descriptor.
+ * @returns The cookie, or null where it cannot be read (not Linux, an older
+ *   kernel, not a socket, not open).
+ */
+export function socketCookie(fd: number): bigint | null {
+  if (!IS_LINUX) return null;
+  cookieLen[0] = 8;
+  return sys().getsockopt(fd, SOL_SOCKET, SO_COOKIE, cookieBuf, cookieLen) === 0
+    ? cookieValue[0]!
+    : null;
+}
+const cookieValue = new BigUint64Array(1);
+const cookieBuf = new Uint8Array(cookieValue.buffer);
+const cookieLen = new Uint32Array(1);
+
+const RLIMIT_NOFILE = IS_LINUX ? 7 : 8;
+/** Past this, a descriptor number cannot exist on Linux (`fs.nr_open`'s default ceiling). */
+const MAX_DESCRIPTORS = 1 << 20;
+
+/**
+ * How many descriptor numbers this process can use: the soft
+ * `RLIMIT_NOFILE` limit (every open descriptor is below it), at most 2^20.
+ *
+ * @returns The limit; 65536 where it cannot be read.
+ */
+export function descriptorLimit(): number {
+  const rlim = new BigUint64Array(2);
+  if (sys().getrlimit(RLIMIT_NOFILE, rlim) !== 0) return 65536;
+  const soft = rlim[0]!;
+  return soft > BigInt(MAX_DESCRIPTORS) ? MAX_DESCRIPTORS : Math.max(Number(soft), 3);
+}
+
+const POLLNVAL = 0x20;
+const POLL_BATCH = 1024;
+const pollFds = new Uint8Array(8 * POLL_BATCH);
+const pollView = new DataView(pollFds.buffer);
+
+/**
+ * Calls `visit` with every open descriptor in `[0, limit)`, in ascending
+ * order, asking the kernel about 1024 numbers per `poll` (timeout 0) so that
+ * free numbers cost no call each. Stops when `visit` returns true.
+ *
+ * @param limit The first number not looked at.
+ * @param visit Called per open descriptor; true ends the walk.
+ * @returns The descriptor `visit` accepted, or null.
+ */
+export function findOpenDescriptor(limit: number, visit: (fd: number) => boolean): number | null {
+  const lib = sys();
+  for (let base = 0; base < limit; base += POLL_BATCH) {
+    const count = Math.min(POLL_BATCH, limit - base);
+    for (let i = 0; i < count; i++) {
+      pollView.setInt32(i * 8, base + i, true);
+      pollView.setInt32(i * 8 + 4, 0, true); // events 0, revents 0: only POLLNVAL can come back
+    }
+    if (lib.poll_now(pollFds, BigInt(count), 0) < 0) {
+      // poll refused the batch (EINVAL past RLIMIT_NOFILE, ENOMEM): look at each number instead
+      for (let fd = base; fd < base + count; fd++) if (visit(fd)) return fd;
+      continue;
+    }
+    for (let i = 0; i < count; i++) {
+      if ((pollView.getInt16(i * 8 + 6, true) & POLLNVAL) !== 0) continue;
+      if (visit(base + i)) return base + i;
+    }
+  }
+  return null;
+}
+
 /** `send` flags: never block, never raise SIGPIPE (Linux values; 0 elsewhere). */
 export const SEND_NOWAIT = IS_LINUX ? 0x40 | 0x4000 : 0;
 /** `EAGAIN` / `EWOULDBLOCK` and `EINTR`: a send that may succeed later. */
 export const SEND_RETRY_ERRNOS: readonly number[] = IS_LINUX ? [11, 4] : [35, 4];
-
-/**
- * Parses an IPv4 or IPv6 literal as Deno prints it into its bytes.
- * IPv4-mapped IPv6 addresses compare equal to their IPv4 form.
- *
- * @param text The address.
- * @returns 4 or 16 bytes, or null when it is not an IP literal.
- */
-export function parseIp(text: string): Uint8Array | null {
-  const host = text.replace(/^\[|\]$/g, "").replace(/%.*$/, "");
-  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
-  if (v4) {
-    const b = v4.slice(1).map(Number);
-    return b.every((x) => x <= 255) ? new Uint8Array(b) : null;
-  }
-  if (!host.includes(":")) return null;
-  let text6 = host;
-  const embedded = /:(\d{1,3}(\.\d{1,3}){3})$/.exec(host);
-  if (embedded) {
-    const v = parseIp(embedded[1]!);
-    if (v === null || v.length !== 4) return null;
-    const hex = (hi: number, lo: number): string => ((hi << 8) | lo).toString(16);
-    text6 = `${host.slice(0, embedded.index + 1)}${hex(v[0]!, v[1]!)}:${hex(v[2]!, v[3]!)}`;
-  }
-  const halves = text6.split("::");
-  if (halves.length > 2) return null;
-  const parse = (s: string): number[] | null => {
-    if (s === "") return [];
-    const groups = s.split(":").map((g) => /^[0-9a-fA-F]{1,4}$/.test(g) ? parseInt(g, 16) : NaN);
-    return groups.some(Number.isNaN) ? null : groups;
-  };
-  const head = parse(halves[0]!);
-  const rest = halves.length === 2 ? parse(halves[1]!) : [];
-  if (head === null || rest === null) return null;
-  const total = head.length + rest.length;
-  if (halves.length === 1 ? total !== 8 : total > 7) return null;
-  const groups = [...head, ...new Array<number>(8 - total).fill(0), ...rest];
-  const out = new Uint8Array(16);
-  groups.forEach((g, i) => {
-    out[2 * i] = g >> 8;
-    out[2 * i + 1] = g & 0xff;
-  });
-  return out;
-}

@@ -964,3 +964,81 @@ Deno.test("Without --unstable-net, connectDtls and listenDtls say which flag is 
   assert.equal(out.length, 2);
   for (const line of out) assert.match(line, /^NotSupported: .*--unstable-net/);
 });
+
+/** A script for a child process: DTLS connections left unclosed after their peer closed. */
+const UNCLOSED_SCRIPT = `
+import { connectDtls, listenDtls, TestCA } from ${
+  JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+};
+const ca = TestCA.create();
+const leaf = ca.issue({ dns: ["localhost"], ip: ["127.0.0.1"] });
+const options = { hostname: "127.0.0.1", port: 0, cert: leaf.chainPEM, key: leaf.keyPEM };
+async function connected() {
+  const listener = listenDtls(options);
+  const accepted = listener.accept();
+  const client = await connectDtls({ port: listener.addr.port, caCerts: [ca.certPEM] });
+  const server = await accepted;
+  await server.handshake();
+  await client.send("hi");
+  await server.receive();
+  return { listener, client, server };
+}
+const seen = [];
+// The client closes, then the listener; the accepted connection is never closed.
+{
+  const { listener, client, server } = await connected();
+  await client[Symbol.asyncDispose]();
+  listener.close();
+  seen.push(await server.receive());
+}
+// The listener closes first, then the client.
+{
+  const { listener, client, server } = await connected();
+  listener.close();
+  await client[Symbol.asyncDispose]();
+  seen.push(await server.receive());
+}
+// The server side closes; the client is never closed.
+{
+  const { listener, client, server } = await connected();
+  await server[Symbol.asyncDispose]();
+  listener.close();
+  seen.push(await client.receive());
+}
+ca.close();
+leaf.close();
+console.log("SEEN " + JSON.stringify(seen));
+`;
+
+Deno.test("DTLS connections left unclosed after their peer closed do not keep the process alive (listener closed before or after; client side too)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "denossl-dtls-exit-" });
+  try {
+    const file = `${dir}/unclosed.ts`;
+    await Deno.writeTextFile(file, UNCLOSED_SCRIPT);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "--unstable-net", "--no-config", "--quiet", file],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const started = Date.now();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const killed = new Promise<"killed">((resolve) => {
+      timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        resolve("killed");
+      }, 15_000);
+    });
+    const output = child.output();
+    const outcome = await Promise.race([output, killed]);
+    clearTimeout(timer);
+    const { code, stdout, stderr } = await output;
+    const text = new TextDecoder().decode(stdout);
+    assert.notEqual(outcome, "killed", `the process did not exit by itself: ${text}`);
+    assert.equal(code, 0, new TextDecoder().decode(stderr));
+    assert.match(text, /SEEN \[null,null,null\]/);
+    console.log(`exited by itself after ${Date.now() - started} ms`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
