@@ -21,13 +21,9 @@ import {
   withInputBio,
 } from "./_native.ts";
 import { X509 } from "./x509.ts";
-import { releaseHandle, trackHandle } from "../ffi/_handles.ts";
+import { handleRegistry, releaseHandle, trackHandle } from "../ffi/_handles.ts";
 
-const registry = new FinalizationRegistry<bigint>((address) => {
-  const ptr = Deno.UnsafePointer.create(address);
-  if (ptr) native().crypto.X509_STORE_free(ptr);
-  releaseHandle("X509_STORE", address);
-});
+const registry = handleRegistry("X509_STORE", (ptr) => native().crypto.X509_STORE_free(ptr));
 
 /**
  * Flags for {@link X509Store.setFlags} (`X509_V_FLAG_*`).

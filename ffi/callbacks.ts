@@ -63,15 +63,6 @@ export function ownerOf<T extends object>(ssl: Deno.PointerValue): T | undefined
   return owners.get(address(ssl))?.ref.deref() as T | undefined;
 }
 
-/**
- * The number of live registered `SSL*` objects (for leak tests).
- *
- * @returns The count.
- */
-export function liveOwnerCount(): number {
-  return owners.size;
-}
-
 // ---- callbacks in progress ----------------------------------------------------------------
 
 /** How many denossl callbacks are running now (nested in an OpenSSL call on the JS thread). */
