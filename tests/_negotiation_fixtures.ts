@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import {
-  Connection,
+  type Connection,
   Context,
   type IssuedCertificate,
   TestCA,
@@ -17,6 +17,7 @@ import {
   WantReadError,
 } from "../mod.ts";
 import { pump } from "./_pair.ts";
+export { memoryPair as pair } from "./_pair.ts";
 
 /** Certificates for the tests. */
 export interface Fixtures {
@@ -85,22 +86,6 @@ export function pin(ctx: Context, version: number): Context {
   ctx.setMinProtoVersion(version);
   ctx.setMaxProtoVersion(version);
   return ctx;
-}
-
-/**
- * A client and a server connection over memory BIOs.
- *
- * @returns Both.
- */
-export function pair(
-  clientCtx: Context,
-  serverCtx: Context,
-): { client: Connection; server: Connection } {
-  const server = new Connection(serverCtx, null);
-  server.setAcceptState();
-  const client = new Connection(clientCtx, null);
-  client.setConnectState();
-  return { client, server };
 }
 
 /**

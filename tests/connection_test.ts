@@ -19,7 +19,7 @@ import {
   ZeroReturnError,
 } from "../mod.ts";
 import { type KeyType, makePki, type Pki } from "./_pki.ts";
-import { handshakeInMemory, pump, transfer } from "./_pair.ts";
+import { handshakeInMemory, memoryPair, pump, transfer } from "./_pair.ts";
 import { runSnippet } from "./_subprocess.ts";
 
 const text = new TextEncoder();
@@ -36,14 +36,6 @@ function clientContext(pki: Pki, method = TLS_METHOD): Context {
   ctx.loadVerifyLocations(pki.root.certFile);
   ctx.setVerify(VERIFY_PEER);
   return ctx;
-}
-
-function pair(client: Context, server: Context): { client: Connection; server: Connection } {
-  const s = new Connection(server, null);
-  s.setAcceptState();
-  const c = new Connection(client, null);
-  c.setConnectState();
-  return { client: c, server: s };
 }
 
 /** Runs fn, asserts it throws an instance of cls, and returns the error. */
@@ -67,7 +59,7 @@ function refusal(
   sctx: Context,
   setup?: (client: Connection) => void,
 ): VerificationError {
-  const { client, server } = pair(cctx, sctx);
+  const { client, server } = memoryPair(cctx, sctx);
   using _c = client;
   using _s = server;
   setup?.(client);
@@ -94,7 +86,7 @@ for (const type of ["rsa", "ec", "ed25519"] as KeyType[]) {
           using cctx = clientContext(pki);
           cctx.setMinProtoVersion(version);
           cctx.setMaxProtoVersion(version);
-          const { client, server } = pair(cctx, sctx);
+          const { client, server } = memoryPair(cctx, sctx);
           using _c = client;
           using _s = server;
           client.setVerifyHostname("localhost");
@@ -155,7 +147,7 @@ Deno.test("Connection verification", async (t) => {
       using cctx = clientContext(pki);
       const err = refusal(cctx, sctx, (client) => client.setVerifyHostname("10.1.2.3"));
       assert.equal(err.verifyCode, 64);
-      const { client, server } = pair(cctx, sctx);
+      const { client, server } = memoryPair(cctx, sctx);
       using _c = client;
       using _s = server;
       client.setVerifyHostname("127.0.0.1");
@@ -172,7 +164,7 @@ Deno.test("Connection verification", async (t) => {
         cert.close();
         return true;
       });
-      const { client, server } = pair(cctx, sctx);
+      const { client, server } = memoryPair(cctx, sctx);
       using _c = client;
       using _s = server;
       handshakeInMemory(client, server);
@@ -226,7 +218,7 @@ Deno.test("Connection verification", async (t) => {
           cert.close();
           throw boom;
         });
-        const { client, server } = pair(cctx, sctx);
+        const { client, server } = memoryPair(cctx, sctx);
         using _c = client;
         using _s = server;
         let thrown: unknown;
@@ -244,7 +236,7 @@ Deno.test("Connection verification", async (t) => {
       () => {
         using sctx = serverContext(pki);
         using cctx = clientContext(pki);
-        const { client, server } = pair(cctx, sctx);
+        const { client, server } = memoryPair(cctx, sctx);
         using _c = client;
         using _s = server;
         const boom = { reason: "not an Error object" };
@@ -273,7 +265,7 @@ Deno.test("Connection verification", async (t) => {
       using cctx = new Context(TLS_METHOD);
       cctx.addCaCerts(pki.root.certPEM);
       cctx.setVerify(VERIFY_PEER);
-      const { client, server } = pair(cctx, sctx);
+      const { client, server } = memoryPair(cctx, sctx);
       using _c = client;
       using _s = server;
       client.setVerifyHostname("localhost");
@@ -285,7 +277,7 @@ Deno.test("Connection verification", async (t) => {
       () => {
         using sctx = serverContext(pki);
         using cctx = clientContext(pki);
-        const { client, server } = pair(cctx, sctx);
+        const { client, server } = memoryPair(cctx, sctx);
         using _c = client;
         using _s = server;
         handshakeInMemory(client, server);
@@ -293,7 +285,7 @@ Deno.test("Connection verification", async (t) => {
         using bare = new Context(TLS_METHOD);
         bare.useCertificateFile(pki.leaf.certFile);
         bare.usePrivateKeyFile(pki.leaf.keyFile);
-        const p2 = pair(cctx, bare);
+        const p2 = memoryPair(cctx, bare);
         using _c2 = p2.client;
         using _s2 = p2.server;
         const err = catchError(() => handshakeInMemory(p2.client, p2.server), VerificationError);
@@ -317,7 +309,7 @@ Deno.test("Connection reports incompatible peers and bad keys", async (t) => {
         sctx.setMinProtoVersion(TLS1_3_VERSION);
         using cctx = new Context(TLS_METHOD);
         cctx.setMaxProtoVersion(TLS1_2_VERSION);
-        const { client, server } = pair(cctx, sctx);
+        const { client, server } = memoryPair(cctx, sctx);
         using _c = client;
         using _s = server;
         const err = catchError(() => handshakeInMemory(client, server), SSLError);
@@ -369,7 +361,7 @@ Deno.test("Connection reports incompatible peers and bad keys", async (t) => {
       using cctx = clientContext(pki, TLSv1_2_METHOD);
       assert.equal(cctx.getMinProtoVersion(), TLS1_2_VERSION);
       assert.equal(cctx.getMaxProtoVersion(), TLS1_2_VERSION);
-      const { client, server } = pair(cctx, sctx);
+      const { client, server } = memoryPair(cctx, sctx);
       using _c = client;
       using _s = server;
       handshakeInMemory(client, server);
@@ -439,7 +431,7 @@ Deno.test("Connection shutdown semantics", async (t) => {
       () => {
         using sctx = serverContext(pki);
         using cctx = clientContext(pki);
-        const { client, server } = pair(cctx, sctx);
+        const { client, server } = memoryPair(cctx, sctx);
         using _c = client;
         using _s = server;
         handshakeInMemory(client, server);
@@ -459,7 +451,7 @@ Deno.test("Connection shutdown semantics", async (t) => {
     await t.step("after bioShutdown() a read gives SysCallError errno -1 'Unexpected EOF'", () => {
       using sctx = serverContext(pki);
       using cctx = clientContext(pki);
-      const { client, server } = pair(cctx, sctx);
+      const { client, server } = memoryPair(cctx, sctx);
       using _c = client;
       using _s = server;
       handshakeInMemory(client, server);
@@ -488,7 +480,7 @@ Deno.test("Connection moves 1 MiB through partial writes and recvInto respects i
   try {
     using sctx = serverContext(pki);
     using cctx = clientContext(pki);
-    const { client, server } = pair(cctx, sctx);
+    const { client, server } = memoryPair(cctx, sctx);
     using _c = client;
     using _s = server;
     handshakeInMemory(client, server);
@@ -559,7 +551,7 @@ Deno.test("tryHandshake() returns false where doHandshake() throws WantReadError
         using sctx = serverContext(pki);
         using cctx = clientContext(pki);
         cctx.setMaxProtoVersion(version);
-        const { client, server } = pair(cctx, sctx);
+        const { client, server } = memoryPair(cctx, sctx);
         using _c = client;
         using _s = server;
         client.setVerifyHostname("localhost");
@@ -577,7 +569,7 @@ Deno.test("tryHandshake() returns false where doHandshake() throws WantReadError
     await t.step("a refused certificate throws VerificationError, not false", () => {
       using sctx = serverContext(pki);
       using cctx = clientContext(pki);
-      const { client, server } = pair(cctx, sctx);
+      const { client, server } = memoryPair(cctx, sctx);
       using _c = client;
       using _s = server;
       client.setVerifyHostname("example.com");
@@ -593,7 +585,7 @@ Deno.test("tryHandshake() returns false where doHandshake() throws WantReadError
       cctx.setVerify(VERIFY_PEER, () => {
         throw boom;
       });
-      const { client, server } = pair(cctx, sctx);
+      const { client, server } = memoryPair(cctx, sctx);
       using _c = client;
       using _s = server;
       assert.throws(() => drive(client, server), (e) => e === boom);
@@ -742,7 +734,7 @@ Deno.test("Closing a Context leaves its Connections working", async () => {
   try {
     const sctx = serverContext(pki);
     const cctx = clientContext(pki);
-    const { client, server } = pair(cctx, sctx);
+    const { client, server } = memoryPair(cctx, sctx);
     sctx.close();
     cctx.close();
     handshakeInMemory(client, server);

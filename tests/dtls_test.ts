@@ -4,6 +4,7 @@
  */
 
 import assert from "node:assert/strict";
+import { memoryPair } from "./_pair.ts";
 import {
   bioReadDatagrams,
   connectDtls,
@@ -43,16 +44,6 @@ const CLIENT_HELLO = 1;
 const HELLO_VERIFY_REQUEST = 3;
 const SRTP_LABEL = "EXTRACTOR-dtls_srtp";
 
-function memoryPair(
-  cctx: Context,
-  sctx: Context,
-): { client: Connection<null>; server: Connection<null> } {
-  const client = new Connection(cctx, null);
-  client.setConnectState();
-  const server = new Connection(sctx, null);
-  return { client, server };
-}
-
 /** The cookie inside a HelloVerifyRequest record: after the record (13) and message (12) headers and the version (2). */
 function hvrCookie(record: Uint8Array): Uint8Array {
   const at = 13 + 12 + 2;
@@ -73,7 +64,7 @@ Deno.test("DTLS in memory: dtlsListen answers a cookieless ClientHello with a He
   const log: CookieLog = { generated: [], verified: [] };
   using sctx = dtlsServerContext(cookie, log);
   using cctx = dtlsClientContext();
-  const { client, server } = memoryPair(cctx, sctx);
+  const { client, server } = memoryPair(cctx, sctx, { acceptState: false }); // dtlsListen sets the accept state;
   using _c = client;
   using _s = server;
 
@@ -125,7 +116,7 @@ Deno.test("DTLS in memory: dtlsListen answers a cookieless ClientHello with a He
 Deno.test("DTLS in memory: DTLS_METHOD contexts work on both sides", () => {
   using sctx = dtlsServerContext(undefined, undefined, DTLS_METHOD);
   using cctx = dtlsClientContext(DTLS_METHOD);
-  const { client, server } = memoryPair(cctx, sctx);
+  const { client, server } = memoryPair(cctx, sctx, { acceptState: false }); // dtlsListen sets the accept state;
   using _c = client;
   using _s = server;
   dtlsHandshakeInMemory(client, server);
@@ -169,7 +160,7 @@ Deno.test("DTLS-SRTP in memory: both sides agree on the server's preferred profi
       const others = SRTP_CASES.map((c) => c.profile).filter((p) => p !== profile);
       sctx.setTlsextUseSrtp([profile, ...others]); // the server's first choice wins
       cctx.setTlsextUseSrtp([...others, profile].join(":"));
-      const { client, server } = memoryPair(cctx, sctx);
+      const { client, server } = memoryPair(cctx, sctx, { acceptState: false }); // dtlsListen sets the accept state;
       using _c = client;
       using _s = server;
       dtlsHandshakeInMemory(client, server);
@@ -203,7 +194,7 @@ Deno.test("DTLS-SRTP: Connection.setTlsextUseSrtp overrides the context's, and n
   sctx.setTlsextUseSrtp(["SRTP_AES128_CM_SHA1_80"]);
   cctx.setTlsextUseSrtp(["SRTP_AES128_CM_SHA1_80"]);
   {
-    const { client, server } = memoryPair(cctx, sctx);
+    const { client, server } = memoryPair(cctx, sctx, { acceptState: false }); // dtlsListen sets the accept state;
     using _c = client;
     using _s = server;
     server.setTlsextUseSrtp("SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80");
@@ -212,7 +203,7 @@ Deno.test("DTLS-SRTP: Connection.setTlsextUseSrtp overrides the context's, and n
     assert.equal(client.getSelectedSrtpProfile(), "SRTP_AEAD_AES_128_GCM");
   }
   {
-    const { client, server } = memoryPair(cctx, sctx);
+    const { client, server } = memoryPair(cctx, sctx, { acceptState: false }); // dtlsListen sets the accept state;
     using _c = client;
     using _s = server;
     client.setTlsextUseSrtp(["SRTP_AEAD_AES_256_GCM"]);
@@ -238,7 +229,7 @@ Deno.test("DTLS-SRTP: an unknown profile is an SSLError, an empty list a TypeErr
 /** Sends a fresh client's first ClientHello to a new server connection through dtlsListen. */
 function listenOnce(sctx: Context): { server: Connection<null>; client: Connection<null> } {
   using cctx = dtlsClientContext();
-  const { client, server } = memoryPair(cctx, sctx);
+  const { client, server } = memoryPair(cctx, sctx, { acceptState: false }); // dtlsListen sets the accept state;
   attempt(() => client.doHandshake());
   for (const d of bioReadDatagrams(client)) server.bioWrite(d);
   return { client, server };
@@ -249,7 +240,7 @@ Deno.test("DTLS cookies: 1 to 255 bytes are sent; 256 bytes, none, or a wrong ty
     const cookie = crypto.getRandomValues(new Uint8Array(255));
     using sctx = dtlsServerContext(cookie);
     using cctx = dtlsClientContext();
-    const { client, server } = memoryPair(cctx, sctx);
+    const { client, server } = memoryPair(cctx, sctx, { acceptState: false }); // dtlsListen sets the accept state;
     using _c = client;
     using _s = server;
     // A 255-byte cookie makes a ~460-byte ClientHello: without an MTU, OpenSSL would cut it
@@ -320,7 +311,7 @@ Deno.test("DTLS cookies: a throwing callback's error comes out of dtlsListen; a 
         return false;
       });
       using cctx = dtlsClientContext();
-      const { client, server } = memoryPair(cctx, sctx);
+      const { client, server } = memoryPair(cctx, sctx, { acceptState: false }); // dtlsListen sets the accept state;
       using _c = client;
       using _s = server;
       attempt(() => client.doHandshake());
@@ -347,7 +338,7 @@ Deno.test("DTLS cookies: a throwing callback's error comes out of dtlsListen; a 
       throw new Boom("verify broke");
     });
     using cctx = dtlsClientContext();
-    const { client, server } = memoryPair(cctx, sctx);
+    const { client, server } = memoryPair(cctx, sctx, { acceptState: false }); // dtlsListen sets the accept state;
     using _c = client;
     using _s = server;
     attempt(() => client.doHandshake());
@@ -401,7 +392,7 @@ Deno.test("DTLS MTU: handshake datagrams stay within the MTU and getCleartextMtu
   const MTU = 512;
   using sctx = dtlsServerContext();
   using cctx = dtlsClientContext();
-  const { client, server } = memoryPair(cctx, sctx);
+  const { client, server } = memoryPair(cctx, sctx, { acceptState: false }); // dtlsListen sets the accept state;
   using _c = client;
   using _s = server;
   catchError(() => client.setCiphertextMtu(255), RangeError);
@@ -428,7 +419,7 @@ Deno.test("DTLS MTU: handshake datagrams stay within the MTU and getCleartextMtu
 Deno.test("DTLS MTU: without setCiphertextMtu, memory BIOs fall back to OpenSSL's 256-byte minimum", () => {
   using sctx = dtlsServerContext();
   using cctx = dtlsClientContext();
-  const { client, server } = memoryPair(cctx, sctx);
+  const { client, server } = memoryPair(cctx, sctx, { acceptState: false }); // dtlsListen sets the accept state;
   using _c = client;
   using _s = server;
   const wire = dtlsHandshakeInMemory(client, server);
@@ -440,7 +431,7 @@ Deno.test("DTLS MTU: without setCiphertextMtu, memory BIOs fall back to OpenSSL'
 Deno.test("DTLS MTU: OpenSSL does not split application data; a record over 16384 bytes is refused and the connection goes on", () => {
   using sctx = dtlsServerContext();
   using cctx = dtlsClientContext();
-  const { client, server } = memoryPair(cctx, sctx);
+  const { client, server } = memoryPair(cctx, sctx, { acceptState: false }); // dtlsListen sets the accept state;
   using _c = client;
   using _s = server;
   client.setCiphertextMtu(1200);
@@ -471,7 +462,7 @@ Deno.test("DTLS MTU: OpenSSL does not split application data; a record over 1638
 Deno.test("bioReadDatagrams packs whole records up to the MTU and never splits one", () => {
   using sctx = dtlsServerContext();
   using cctx = dtlsClientContext();
-  const { client, server } = memoryPair(cctx, sctx);
+  const { client, server } = memoryPair(cctx, sctx, { acceptState: false }); // dtlsListen sets the accept state;
   using _c = client;
   using _s = server;
   dtlsHandshakeInMemory(client, server);
@@ -493,7 +484,7 @@ Deno.test("bioReadDatagrams packs whole records up to the MTU and never splits o
 Deno.test("DTLS timer: a lost flight is resent by handleDtlsTimeout once getDtlsTimeout reaches 0", async () => {
   using sctx = dtlsServerContext();
   using cctx = dtlsClientContext();
-  const { client, server } = memoryPair(cctx, sctx);
+  const { client, server } = memoryPair(cctx, sctx, { acceptState: false }); // dtlsListen sets the accept state;
   using _c = client;
   using _s = server;
   assert.equal(client.getDtlsTimeout(), null); // no flight in the air

@@ -9,7 +9,8 @@
  * @module
  */
 
-import { Connection, Context, TLS1_3_VERSION, TLS_METHOD, VERIFY_PEER } from "../../mod.ts";
+import { type Connection, Context, TLS1_3_VERSION, TLS_METHOD, VERIFY_PEER } from "../../mod.ts";
+import { handshakeInMemory, memoryPair } from "../../tests/_pair.ts";
 
 const [cert, key, ca, mode, n] = Deno.args;
 
@@ -26,43 +27,21 @@ const clientCtx = context();
 clientCtx.loadVerifyLocations(ca!);
 clientCtx.setVerify(VERIFY_PEER);
 
+/** The bulk loop's ciphertext buffer: one BIO_read takes a whole record, as in C. */
 const wire = new Uint8Array(65536);
 
-/** Moves every pending ciphertext byte (C: BIO_ctrl_pending / BIO_read / BIO_write). */
-function pump(from: Connection, to: Connection): void {
-  for (let pending = from.bioPending(); pending > 0; pending = from.bioPending()) {
-    const n = from.bioReadInto(wire, Math.min(pending, wire.length));
-    to.bioWrite(n === wire.length ? wire : wire.subarray(0, n));
-  }
-}
-
-/** C: SSL_do_handshake, and SSL_get_error's WANT_READ is no failure. */
-function step(conn: Connection): void {
-  conn.tryHandshake();
-}
-
+/** A client that checks the server's name, and the server, over memory BIOs. */
 function pair(): [Connection, Connection] {
-  const client = new Connection(clientCtx, null);
-  const server = new Connection(serverCtx, null);
-  client.setVerifyHostname("localhost");
-  client.setConnectState();
-  server.setAcceptState();
+  const { client, server } = memoryPair(clientCtx, serverCtx, { verifyHostname: "localhost" });
   return [client, server];
 }
 
-function handshake(client: Connection, server: Connection): void {
-  for (let round = 0; round < 20; round++) {
-    step(client);
-    pump(client, server);
-    step(server);
-    pump(server, client);
-    if (client.isHandshakeDone() && server.isHandshakeDone()) {
-      step(client);
-      return;
-    }
-  }
-  throw new Error("handshake did not finish");
-}
+/**
+ * The handshake loop: both sides step with tryHandshake (C: SSL_do_handshake,
+ * and SSL_get_error's WANT_READ is no failure) and the pump tests what is
+ * pending (C: BIO_ctrl_pending / BIO_read / BIO_write); see tests/_pair.ts.
+ */
+const handshake = handshakeInMemory;
 
 /** Batches timed on their own, as in pair.c: the fastest batch's rate is "best". */
 const BULK_BATCH = 1024; // records of 16 KiB
