@@ -28,7 +28,7 @@ import {
   throwCallbackError,
 } from "../errors/queue.ts";
 import { X509 } from "../crypto/x509.ts";
-import { counted, inCallback, refuseThenable } from "../ffi/callbacks.ts";
+import { counted, inCallback, refuseThenable, requireFunction } from "../ffi/callbacks.ts";
 import { releaseHandle, trackHandle } from "../ffi/_handles.ts";
 import { verifyTrampoline } from "./_verify.ts";
 import * as negotiation from "./_negotiation.ts";
@@ -260,7 +260,7 @@ export class ContextBase {
    */
   setPasswdCb(callback: PasswdCallback, userdata?: unknown): void {
     const ctx = this._mutable();
-    if (typeof callback !== "function") throw new TypeError("callback must be a function");
+    requireFunction(callback);
     const cb = new Deno.UnsafeCallback(
       PASSWD_CB,
       counted((buf: Deno.PointerValue, size: number, rwflag: number) => {
@@ -306,9 +306,7 @@ export class ContextBase {
     if (typeof mode !== "number" || !Number.isInteger(mode) || mode < 0 || mode > 0xf) {
       throw new RangeError("mode must be VERIFY_NONE or a combination of VERIFY_* flags");
     }
-    if (callback != null && typeof callback !== "function") {
-      throw new TypeError("callback must be a function");
-    }
+    if (callback != null) requireFunction(callback);
     this.#verifyCallback = callback ?? null;
     native().ssl.SSL_CTX_set_verify(
       ctx,

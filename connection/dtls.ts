@@ -20,6 +20,7 @@ import { Connection } from "./connection.ts";
 import type { HandshakeInfo } from "./connection.ts";
 import { SENT_SHUTDOWN } from "../ffi/constants.ts";
 import { toBytes } from "../ffi/memory.ts";
+import { requireFunction } from "../ffi/callbacks.ts";
 import { ClosedError, WantReadError, ZeroReturnError } from "../errors/ssl_error.ts";
 import * as dtls from "./_dtls.ts";
 
@@ -261,7 +262,7 @@ export class DtlsConnection implements AsyncIterable<Uint8Array>, AsyncDisposabl
     if (connection.transportMode !== "memory") {
       throw new TypeError("A DtlsConnection needs a Connection over memory BIOs (transport null)");
     }
-    if (typeof link?.send !== "function") throw new TypeError("link.send must be a function");
+    requireFunction(link?.send, "link.send");
     const queue = options.maxQueuedDatagrams ?? DEFAULT_QUEUE;
     if (!Number.isInteger(queue) || queue < 1) {
       throw new RangeError("maxQueuedDatagrams must be a positive integer");
