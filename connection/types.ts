@@ -136,6 +136,8 @@ export type KeyInput = PKey | string;
  * Returned by an ALPN select callback when none of the client's protocols
  * is acceptable: the handshake goes on without ALPN (OpenSSL's
  * `SSL_TLSEXT_ERR_NOACK`), as pyOpenSSL's `NO_OVERLAPPING_PROTOCOLS`.
+ *
+ * `ContextBase`'s second example installs it.
  */
 export const NO_OVERLAPPING_PROTOCOLS: unique symbol = Symbol("NO_OVERLAPPING_PROTOCOLS");
 
@@ -146,6 +148,8 @@ export const NO_OVERLAPPING_PROTOCOLS: unique symbol = Symbol("NO_OVERLAPPING_PR
  * fails the handshake (`no_application_protocol`); a protocol the client did
  * not offer, or a Promise, fails it with a `TypeError`; a throw fails it and
  * comes out of the call that drove the handshake.
+ *
+ * `ContextBase`'s second example installs it.
  */
 export type AlpnSelectCallback = (
   connection: Connection,
@@ -160,6 +164,8 @@ export type AlpnSelectCallback = (
  * `other` then apply, so the switch must happen before the callback returns:
  * a returned Promise fails the handshake with a `TypeError`. A throw fails
  * the handshake and comes out of the call that drove it.
+ *
+ * `ContextBase`'s second example installs it.
  */
 export type ServernameCallback = (connection: Connection) => void;
 
@@ -192,6 +198,8 @@ export interface ClientHello {
  * (handshake_failure alert), true or nothing to go on; anything else, a
  * Promise included, fails the handshake with a `TypeError`. A throw fails
  * the handshake and comes out of the call that drove it.
+ *
+ * `ContextBase`'s second example installs it.
  */
 export type ClientHelloCallback = (
   connection: Connection,
@@ -354,6 +362,8 @@ export type InfoCallback = (connection: Connection, where: number, ret: number) 
  * one (`requestOcsp`). Return null or empty bytes to staple nothing; a
  * Promise fails the handshake with a `TypeError`. A throw fails the
  * handshake and comes out of the call that drove it.
+ *
+ * `ContextBase`'s second example installs it.
  */
 export type OcspServerCallback = (connection: Connection) => Uint8Array | null;
 
@@ -362,6 +372,8 @@ export type OcspServerCallback = (connection: Connection) => Uint8Array | null;
  * client that called `requestOcsp()`. Return true to go on, false to fail the
  * handshake; anything else, a Promise included, fails it with a `TypeError`.
  * A throw fails it too and comes out of the call that drove it.
+ *
+ * `ContextBase`'s second example installs it.
  */
 export type OcspClientCallback = (connection: Connection, der: Uint8Array) => boolean;
 
