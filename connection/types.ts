@@ -465,6 +465,7 @@ export type CookieVerifyCallback = (connection: Connection, cookie: Uint8Array) 
 /**
  * The SRTP master keys and salts of a DTLS-SRTP connection (RFC 5764 §4.2),
  * exported with the label `EXTRACTOR-dtls_srtp` and no context.
+ * `DtlsConnection`'s example exports them.
  */
 export interface SrtpKeyingMaterial {
   /** The negotiated protection profile, for example `"SRTP_AES128_CM_SHA1_80"`. */
