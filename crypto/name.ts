@@ -32,9 +32,13 @@ const registry = new FinalizationRegistry<bigint>((address) => {
 /**
  * One attribute of a distinguished name, in the certificate's order.
  *
- * @example
- * ```ts ignore
- * const entry: X509NameEntry = { name: "CN", oid: "2.5.4.3", value: "localhost" };
+ * @example The entries of a name
+ * ```ts
+ * import { X509Name } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * using name = X509Name.from({ O: "Example", CN: "localhost" });
+ * assert.deepEqual(name.entries[1], { name: "CN", oid: "2.5.4.3", value: "localhost" });
  * ```
  */
 export interface X509NameEntry {
