@@ -41,7 +41,7 @@ import {
   sslErrorFromQueue,
   throwCallbackError,
 } from "../errors/queue.ts";
-import { counted, describe, ownerOf, refuseThenable } from "../ffi/callbacks.ts";
+import { counted, describe, ownerOf, refuseThenable, requireFunction } from "../ffi/callbacks.ts";
 import { exportKeyingMaterial } from "./_keys.ts";
 import type { Connection } from "./connection.ts";
 import type { ContextBase } from "./context_base.ts";
@@ -171,10 +171,6 @@ export function dataMtu(ssl: Ptr): number {
 }
 
 // ---- cookies ---------------------------------------------------------------------------------
-
-function requireFunction(callback: unknown): void {
-  if (typeof callback !== "function") throw new TypeError("callback must be a function");
-}
 
 /**
  * Checks a cookie's type and length.

@@ -36,7 +36,14 @@ import {
   SSL_TLSEXT_ERR_OK,
 } from "../ffi/constants.ts";
 import { recordCallbackError } from "../errors/queue.ts";
-import { counted, describe, ownerOf, refuseThenable, watchSettled } from "../ffi/callbacks.ts";
+import {
+  counted,
+  describe,
+  ownerOf,
+  refuseThenable,
+  requireFunction,
+  watchSettled,
+} from "../ffi/callbacks.ts";
 import { Session } from "./session.ts";
 import { NO_OVERLAPPING_PROTOCOLS } from "./types.ts";
 import type { Connection } from "./connection.ts";
@@ -79,10 +86,6 @@ function ownerHooks(ssl: Deno.PointerValue): { conn: Owner; hooks: CallbackSlots
 
 function setInt32(ptr: Deno.PointerValue, value: number): void {
   if (ptr !== null) new Int32Array(Deno.UnsafePointerView.getArrayBuffer(ptr, 4))[0] = value;
-}
-
-function requireFunction(callback: unknown): void {
-  if (typeof callback !== "function") throw new TypeError("callback must be a function");
 }
 
 // ---- ALPN ---------------------------------------------------------------------------

@@ -80,7 +80,50 @@ function fileType(type: number): number {
  * ca.close();
  * leaf.close();
  * ```
- */ export class Context extends ContextBase {
+ *
+ * @example Files, protocol versions and ciphers
+ * ```ts
+ * import { Connection, Context, TestCA, TLS1_2_VERSION, TLS_METHOD, VERIFY_PEER } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * using ca = TestCA.create({ intermediate: true });
+ * using leaf = ca.issue({ dns: ["localhost"] });
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/fullchain.pem`, leaf.chainPEM);
+ * await Deno.writeTextFile(`${dir}/server.key`, leaf.keyPEM);
+ * await Deno.writeTextFile(`${dir}/ca.pem`, ca.certPEM);
+ * using serverCtx = new Context(TLS_METHOD);
+ * serverCtx.useCertificateChainFile(`${dir}/fullchain.pem`);
+ * serverCtx.usePrivateKeyFile(`${dir}/server.key`);
+ * serverCtx.checkPrivateKey();
+ * serverCtx.setMaxProtoVersion(TLS1_2_VERSION);
+ * serverCtx.setCipherList("ECDHE+CHACHA20");
+ * using clientCtx = new Context(TLS_METHOD);
+ * clientCtx.loadVerifyLocations(`${dir}/ca.pem`);
+ * clientCtx.setVerify(VERIFY_PEER);
+ * clientCtx.setMinProtoVersion(TLS1_2_VERSION);
+ * assert.equal(clientCtx.getMinProtoVersion(), TLS1_2_VERSION);
+ * await Deno.remove(dir, { recursive: true });
+ * using client = new Connection(clientCtx, null);
+ * using server = new Connection(serverCtx, null);
+ * client.setConnectState();
+ * server.setAcceptState();
+ * const wire = new Uint8Array(65536);
+ * const pump = (from: Connection, to: Connection): void => {
+ *   while (from.bioPending() > 0) to.bioWrite(wire.subarray(0, from.bioReadInto(wire)));
+ * };
+ * for (let round = 0; round < 10 && !(client.isHandshakeDone() && server.isHandshakeDone()); round++) {
+ *   client.tryHandshake();
+ *   pump(client, server);
+ *   server.tryHandshake();
+ *   pump(server, client);
+ * }
+ * assert.equal(client.getProtocolVersionName(), "TLSv1.2");
+ * assert.equal(client.getCipherName(), "ECDHE-ECDSA-CHACHA20-POLY1305");
+ * assert.equal(client.getPeerCertChain()?.length, 2); // the leaf and the intermediate
+ * ```
+ */
+export class Context extends ContextBase {
   // ---- certificates and keys ------------------------------------------------------
 
   /**
@@ -89,10 +132,6 @@ function fileType(type: number): number {
    *
    * @param path The file.
    * @throws {SSLError} When the file cannot be read or parsed.
-   * @example
-   * ```ts ignore
-   * ctx.useCertificateChainFile("/etc/ssl/server-fullchain.pem");
-   * ```
    */
   useCertificateChainFile(path: string): void {
     const ctx = this._mutable();
@@ -109,10 +148,6 @@ function fileType(type: number): number {
    * @param path The file.
    * @param type `FILETYPE_PEM` (default) or `FILETYPE_ASN1`.
    * @throws {SSLError} When the file cannot be read or parsed.
-   * @example
-   * ```ts ignore
-   * ctx.useCertificateFile("server.der", FILETYPE_ASN1);
-   * ```
    */
   useCertificateFile(path: string, type: number = FILETYPE_PEM): void {
     const ctx = this._mutable();
@@ -129,10 +164,6 @@ function fileType(type: number): number {
    * @param cert An `X509`, PEM text or DER bytes. A PEM bundle's first
    *   certificate is used; see {@link useCertificateChain} for the rest.
    * @throws {SSLError} When the certificate cannot be parsed or used.
-   * @example
-   * ```ts ignore
-   * ctx.useCertificate(leaf.certPEM);
-   * ```
    */
   useCertificate(cert: CertificateInput): void {
     const ctx = this._mutable();
@@ -154,10 +185,6 @@ function fileType(type: number): number {
    *
    * @param pem The leaf followed by its intermediates, or an array of certificates.
    * @throws {SSLError} When the bundle holds no certificate or one cannot be parsed.
-   * @example
-   * ```ts ignore
-   * ctx.useCertificateChain(leaf.chainPEM);
-   * ```
    */
   useCertificateChain(pem: string | readonly X509[]): void {
     this._mutable();
@@ -178,10 +205,6 @@ function fileType(type: number): number {
    *
    * @param cert An `X509`, PEM text or DER bytes.
    * @throws {SSLError} When OpenSSL refuses it.
-   * @example
-   * ```ts ignore
-   * ctx.addExtraChainCert(intermediatePEM);
-   * ```
    */
   addExtraChainCert(cert: CertificateInput): void {
     const ctx = this._mutable();
@@ -207,10 +230,6 @@ function fileType(type: number): number {
    * @param path The file.
    * @param type `FILETYPE_PEM` (default) or `FILETYPE_ASN1`.
    * @throws {SSLError} When the file cannot be read, parsed or decrypted.
-   * @example
-   * ```ts ignore
-   * ctx.usePrivateKeyFile("server.key");
-   * ```
    */
   usePrivateKeyFile(path: string, type: number = FILETYPE_PEM): void {
     const ctx = this._mutable();
@@ -227,10 +246,6 @@ function fileType(type: number): number {
    * @param key A `PKey` or PEM text.
    * @param passphrase The passphrase of an encrypted PEM key.
    * @throws {SSLError} When the key cannot be parsed, decrypted or used.
-   * @example
-   * ```ts ignore
-   * ctx.usePrivateKey(leaf.keyPEM);
-   * ```
    */
   usePrivateKey(key: KeyInput, passphrase?: string): void {
     const ctx = this._mutable();
@@ -257,10 +272,6 @@ function fileType(type: number): number {
    * (`SSL_CTX_check_private_key`).
    *
    * @throws {SSLError} When they do not match, or one is missing.
-   * @example
-   * ```ts ignore
-   * ctx.checkPrivateKey();
-   * ```
    */
   checkPrivateKey(): void {
     const ctx = this._handle;
@@ -278,10 +289,6 @@ function fileType(type: number): number {
    *
    * @param version A `*_VERSION` constant, or 0 for the lowest supported.
    * @throws {SSLError} When the version is not supported.
-   * @example
-   * ```ts ignore
-   * ctx.setMinProtoVersion(TLS1_2_VERSION);
-   * ```
    */
   setMinProtoVersion(version: number): void {
     const ctx = this._mutable();
@@ -297,10 +304,6 @@ function fileType(type: number): number {
    *
    * @param version A `*_VERSION` constant, or 0 for the highest supported.
    * @throws {SSLError} When the version is not supported.
-   * @example
-   * ```ts ignore
-   * ctx.setMaxProtoVersion(TLS1_2_VERSION);
-   * ```
    */
   setMaxProtoVersion(version: number): void {
     const ctx = this._mutable();
@@ -315,10 +318,6 @@ function fileType(type: number): number {
    * The lowest protocol version set, or 0 when unset.
    *
    * @returns A `*_VERSION` constant or 0.
-   * @example
-   * ```ts ignore
-   * ctx.getMinProtoVersion();
-   * ```
    */
   getMinProtoVersion(): number {
     return SSL_CTX_get_min_proto_version(this._handle);
@@ -328,10 +327,6 @@ function fileType(type: number): number {
    * The highest protocol version set, or 0 when unset.
    *
    * @returns A `*_VERSION` constant or 0.
-   * @example
-   * ```ts ignore
-   * ctx.getMaxProtoVersion();
-   * ```
    */
   getMaxProtoVersion(): number {
     return SSL_CTX_get_max_proto_version(this._handle);
@@ -342,10 +337,6 @@ function fileType(type: number): number {
    *
    * @param ciphers An OpenSSL cipher string, for example `"ECDHE+AESGCM"`.
    * @throws {SSLError} When nothing matches (`no cipher match`).
-   * @example
-   * ```ts ignore
-   * ctx.setCipherList("ECDHE+AESGCM:ECDHE+CHACHA20");
-   * ```
    */
   setCipherList(ciphers: string): void {
     const ctx = this._mutable();
@@ -361,10 +352,6 @@ function fileType(type: number): number {
    *
    * @param suites A colon-separated list, for example `"TLS_AES_128_GCM_SHA256"`.
    * @throws {SSLError} When the list is invalid.
-   * @example
-   * ```ts ignore
-   * ctx.setTls13Ciphersuites("TLS_CHACHA20_POLY1305_SHA256");
-   * ```
    */
   setTls13Ciphersuites(suites: string): void {
     const ctx = this._mutable();
@@ -380,10 +367,6 @@ function fileType(type: number): number {
    *
    * @param groups Names such as `"X25519"`, `"P-256"`, as a list or a colon-separated string.
    * @throws {SSLError} When a group is unknown.
-   * @example
-   * ```ts ignore
-   * ctx.setGroups(["X25519", "P-256"]);
-   * ```
    */
   setGroups(groups: string | readonly string[]): void {
     const ctx = this._mutable();
@@ -400,10 +383,6 @@ function fileType(type: number): number {
    *
    * @param level The level.
    * @throws {RangeError} When out of range.
-   * @example
-   * ```ts ignore
-   * ctx.setSecurityLevel(2);
-   * ```
    */
   setSecurityLevel(level: number): void {
     const ctx = this._mutable();
@@ -417,10 +396,6 @@ function fileType(type: number): number {
    * The security level (`SSL_CTX_get_security_level`).
    *
    * @returns 0 to 5.
-   * @example
-   * ```ts ignore
-   * ctx.getSecurityLevel();
-   * ```
    */
   getSecurityLevel(): number {
     return native().ssl.SSL_CTX_get_security_level(this._handle);
@@ -431,10 +406,6 @@ function fileType(type: number): number {
    *
    * @param options `OP_*` bits to add.
    * @returns All options now set.
-   * @example
-   * ```ts ignore
-   * ctx.setOptions(OP_NO_TICKET | OP_NO_RENEGOTIATION);
-   * ```
    */
   setOptions(options: number): number {
     const ctx = this._mutable();
@@ -446,10 +417,6 @@ function fileType(type: number): number {
    *
    * @param options `OP_*` bits to remove.
    * @returns All options now set.
-   * @example
-   * ```ts ignore
-   * ctx.clearOptions(OP_NO_TICKET);
-   * ```
    */
   clearOptions(options: number): number {
     const ctx = this._mutable();
@@ -460,10 +427,6 @@ function fileType(type: number): number {
    * The option bits (`SSL_CTX_get_options`).
    *
    * @returns `OP_*` bits.
-   * @example
-   * ```ts ignore
-   * const noTickets = (ctx.getOptions() & OP_NO_TICKET) !== 0;
-   * ```
    */
   getOptions(): number {
     return Number(native().ssl.SSL_CTX_get_options(this._handle));
@@ -474,10 +437,6 @@ function fileType(type: number): number {
    *
    * @param mode `MODE_*` bits to add.
    * @returns All mode bits now set.
-   * @example
-   * ```ts ignore
-   * ctx.setMode(MODE_RELEASE_BUFFERS);
-   * ```
    */
   setMode(mode: number): number {
     return SSL_CTX_set_mode(this._mutable(), mode);
@@ -488,10 +447,6 @@ function fileType(type: number): number {
    *
    * @param mode `MODE_*` bits to remove.
    * @returns All mode bits now set.
-   * @example
-   * ```ts ignore
-   * ctx.clearMode(MODE_RELEASE_BUFFERS);
-   * ```
    */
   clearMode(mode: number): number {
     return SSL_CTX_clear_mode(this._mutable(), mode);
@@ -501,10 +456,6 @@ function fileType(type: number): number {
    * The mode bits (`SSL_CTX_get_mode`).
    *
    * @returns `MODE_*` bits.
-   * @example
-   * ```ts ignore
-   * ctx.getMode();
-   * ```
    */
   getMode(): number {
     return SSL_CTX_get_mode(this._handle);
@@ -515,10 +466,6 @@ function fileType(type: number): number {
    *
    * @param seconds The timeout.
    * @returns The previous timeout.
-   * @example
-   * ```ts ignore
-   * ctx.setTimeout(3600);
-   * ```
    */
   setTimeout(seconds: number): number {
     const ctx = this._mutable();
@@ -532,10 +479,6 @@ function fileType(type: number): number {
    * How long sessions stay valid (`SSL_CTX_get_timeout`).
    *
    * @returns Seconds.
-   * @example
-   * ```ts ignore
-   * ctx.getTimeout(); // 7200 by default for servers
-   * ```
    */
   getTimeout(): number {
     return Number(native().ssl.SSL_CTX_get_timeout(this._handle));
@@ -549,10 +492,6 @@ function fileType(type: number): number {
    * @param protos The protocols in preference order, such as `["h2", "http/1.1"]`.
    * @throws {TypeError} When the list is empty or a protocol is empty or longer than 255 bytes.
    * @throws {SSLError} When OpenSSL refuses the list.
-   * @example Offer HTTP/2 and HTTP/1.1
-   * ```ts ignore
-   * clientCtx.setAlpnProtos(["h2", "http/1.1"]);
-   * ```
    */
   setAlpnProtos(protos: readonly (string | Uint8Array)[]): void {
     const ctx = this._mutable();
@@ -573,9 +512,17 @@ function fileType(type: number): number {
    *
    * @param ticketKeys 80 bytes: key name (16), HMAC secret (32), AES key (32).
    * @throws {RangeError} When not 80 bytes.
-   * @example Share ticket keys across servers
-   * ```ts ignore
-   * ctx.setTicketKeys(crypto.getRandomValues(new Uint8Array(80)));
+   * @example Give two servers the same ticket keys
+   * ```ts
+   * import { Context, TLS_SERVER_METHOD } from "@denossl/denossl";
+   * import assert from "node:assert/strict";
+   *
+   * const ticketKeys = crypto.getRandomValues(new Uint8Array(80)); // keep it secret, rotate it
+   * using a = new Context(TLS_SERVER_METHOD);
+   * using b = new Context(TLS_SERVER_METHOD);
+   * a.setTicketKeys(ticketKeys);
+   * b.setTicketKeys(a.getTicketKeys());
+   * assert.deepEqual(b.getTicketKeys(), ticketKeys);
    * ```
    */
   setTicketKeys(ticketKeys: Uint8Array): void {
@@ -587,10 +534,6 @@ function fileType(type: number): number {
    *
    * @returns 80 bytes.
    * @throws {SSLError} When OpenSSL cannot report them.
-   * @example Copy one context's ticket keys to another
-   * ```ts ignore
-   * other.setTicketKeys(ctx.getTicketKeys());
-   * ```
    */
   getTicketKeys(): Uint8Array {
     return keys.getTicketKeys(this._handle);
@@ -603,10 +546,6 @@ function fileType(type: number): number {
    *
    * @param cafile A PEM file of CA certificates.
    * @throws {SSLError} When the file cannot be read or holds no certificate.
-   * @example Advertise the client CA
-   * ```ts ignore
-   * ctx.loadClientCa("client-ca.pem");
-   * ```
    */
   loadClientCa(cafile: string): void {
     keys.loadClientCa(this._mutable(), cafile);
@@ -618,10 +557,6 @@ function fileType(type: number): number {
    *
    * @param cert An `X509`, PEM text or DER bytes.
    * @throws {SSLError} When OpenSSL refuses it.
-   * @example Advertise one CA
-   * ```ts ignore
-   * ctx.addClientCa(clientCaPEM);
-   * ```
    */
   addClientCa(cert: CertificateInput): void {
     const ctx = this._mutable();
@@ -638,10 +573,6 @@ function fileType(type: number): number {
    *
    * @param names The names; they are copied.
    * @throws {TypeError} When `names` is not an array of `X509Name`.
-   * @example Advertise chosen names
-   * ```ts ignore
-   * ctx.setClientCaList([caCert.subject]);
-   * ```
    */
   setClientCaList(names: readonly X509Name[]): void {
     keys.setClientCaList(this._mutable(), names);
@@ -651,10 +582,6 @@ function fileType(type: number): number {
    * The CA names a server sends (`SSL_CTX_get_client_CA_list`).
    *
    * @returns Copies of the names (empty when none).
-   * @example List the advertised names
-   * ```ts ignore
-   * for (const name of ctx.getClientCaList()) console.log(name.commonName);
-   * ```
    */
   getClientCaList(): X509Name[] {
     return keys.namesOf(native().ssl.SSL_CTX_get_client_CA_list(this._handle));
@@ -665,10 +592,6 @@ function fileType(type: number): number {
    * certificate requests (`SSL_CTX_set_post_handshake_auth`).
    *
    * @param enabled Whether to offer it (default true).
-   * @example Offer post-handshake authentication
-   * ```ts ignore
-   * clientCtx.setPostHandshakeAuth();
-   * ```
    */
   setPostHandshakeAuth(enabled = true): void {
     native().ssl.SSL_CTX_set_post_handshake_auth(this._mutable(), enabled ? 1 : 0);
@@ -689,10 +612,6 @@ function fileType(type: number): number {
    *   (and, on newer OpenSSL, the ARIA and double-AEAD profiles).
    * @throws {TypeError} When the list is empty.
    * @throws {SSLError} When OpenSSL does not know a profile.
-   * @example Offer the WebRTC profiles
-   * ```ts ignore
-   * ctx.setTlsextUseSrtp(["SRTP_AEAD_AES_128_GCM", "SRTP_AES128_CM_SHA1_80"]);
-   * ```
    */
   setTlsextUseSrtp(profiles: string | readonly string[]): void {
     dtls.setContextSrtp(this._mutable(), profiles);

@@ -28,7 +28,7 @@ import {
   throwCallbackError,
 } from "../errors/queue.ts";
 import { X509 } from "../crypto/x509.ts";
-import { counted, inCallback, refuseThenable } from "../ffi/callbacks.ts";
+import { counted, inCallback, refuseThenable, requireFunction } from "../ffi/callbacks.ts";
 import { releaseHandle, trackHandle } from "../ffi/_handles.ts";
 import { verifyTrampoline } from "./_verify.ts";
 import * as negotiation from "./_negotiation.ts";
@@ -150,6 +150,74 @@ function methodPointer(method: number): { ptr: Deno.PointerValue; pin: number } 
  * ctx.setAlpnSelectCallback((_conn, offered) => offered[0] ?? "");
  * console.log(ctx instanceof ContextBase); // true
  * ```
+ *
+ * @example One server, two names: the SNI, client hello, ALPN and OCSP callbacks
+ * ```ts
+ * import {
+ *   Connection,
+ *   Context,
+ *   NO_OVERLAPPING_PROTOCOLS,
+ *   TestCA,
+ *   TLS1_3_VERSION,
+ *   TLS_METHOD,
+ *   VERIFY_PEER,
+ * } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * using ca = TestCA.create();
+ * using www = ca.issue({ dns: ["www.example"] });
+ * using api = ca.issue({ dns: ["api.example"] });
+ * // A real staple is the DER OCSP response the CA's responder signed.
+ * const staple = new Uint8Array([0x30, 0x03, 0x0a, 0x01, 0x00]);
+ * using wwwCtx = new Context(TLS_METHOD);
+ * using apiCtx = new Context(TLS_METHOD);
+ * for (const [ctx, leaf] of [[wwwCtx, www], [apiCtx, api]] as const) {
+ *   ctx.useCertificate(leaf.cert);
+ *   ctx.usePrivateKey(leaf.key);
+ *   // After an SNI switch, the callbacks of the context switched to answer.
+ *   ctx.setAlpnSelectCallback((_conn, offered) =>
+ *     offered.includes("h2") ? "h2" : NO_OVERLAPPING_PROTOCOLS
+ *   );
+ *   ctx.setOcspServerCallback(() => staple);
+ * }
+ * const offered: string[] = [];
+ * wwwCtx.setClientHelloCallback((_conn, hello) => {
+ *   offered.push(...hello.alpnProtocols);
+ *   return hello.versions.includes(TLS1_3_VERSION); // false refuses the client
+ * });
+ * wwwCtx.setTlsextServernameCallback((conn) => {
+ *   if (conn.getServername() === "api.example") conn.setContext(apiCtx);
+ * });
+ * using clientCtx = new Context(TLS_METHOD);
+ * clientCtx.addCaCerts(ca.cert);
+ * clientCtx.setVerify(VERIFY_PEER);
+ * let stapled: Uint8Array = new Uint8Array();
+ * clientCtx.setOcspClientCallback((_conn, der) => {
+ *   stapled = der;
+ *   return der.length > 0; // false fails the handshake
+ * });
+ * using client = new Connection(clientCtx, null);
+ * using server = new Connection(wwwCtx, null);
+ * client.setTlsextHostName("api.example");
+ * client.setAlpnProtos(["h2", "http/1.1"]);
+ * client.requestOcsp();
+ * client.setConnectState();
+ * server.setAcceptState();
+ * const wire = new Uint8Array(65536);
+ * const pump = (from: Connection, to: Connection): void => {
+ *   while (from.bioPending() > 0) to.bioWrite(wire.subarray(0, from.bioReadInto(wire)));
+ * };
+ * for (let round = 0; round < 10 && !(client.isHandshakeDone() && server.isHandshakeDone()); round++) {
+ *   client.tryHandshake();
+ *   pump(client, server);
+ *   server.tryHandshake();
+ *   pump(server, client);
+ * }
+ * assert.deepEqual(offered, ["h2", "http/1.1"]);
+ * assert.equal(client.getPeerCertificate()?.subject.commonName, "api.example");
+ * assert.equal(client.getAlpnProtoNegotiated(), "h2");
+ * assert.deepEqual(stapled, staple);
+ * ```
  */
 export class ContextBase {
   #ctx: Deno.PointerObject | null;
@@ -252,15 +320,11 @@ export class ContextBase {
    * @param callback Returns the passphrase; a throw fails the load and comes
    *   out of the method that loaded the key.
    * @param userdata Passed to the callback.
-   * @example
-   * ```ts ignore
-   * ctx.setPasswdCb(() => "secret");
-   * ctx.usePrivateKeyFile("encrypted.key");
-   * ```
+   * @throws {TypeError} When `callback` is not a function.
    */
   setPasswdCb(callback: PasswdCallback, userdata?: unknown): void {
     const ctx = this._mutable();
-    if (typeof callback !== "function") throw new TypeError("callback must be a function");
+    requireFunction(callback);
     const cb = new Deno.UnsafeCallback(
       PASSWD_CB,
       counted((buf: Deno.PointerValue, size: number, rwflag: number) => {
@@ -296,19 +360,15 @@ export class ContextBase {
    * @param mode `VERIFY_NONE`, or `VERIFY_PEER` with optional
    *   `VERIFY_FAIL_IF_NO_PEER_CERT`, `VERIFY_CLIENT_ONCE`, `VERIFY_POST_HANDSHAKE`.
    * @param callback Decides per certificate; see {@link VerifyCallback}.
-   * @example
-   * ```ts ignore
-   * ctx.setVerify(VERIFY_PEER | VERIFY_FAIL_IF_NO_PEER_CERT);
-   * ```
+   * @throws {RangeError} When `mode` is not made of `VERIFY_*` flags.
+   * @throws {TypeError} When `callback` is given and is not a function.
    */
   setVerify(mode: number, callback?: VerifyCallback<Connection> | null): void {
     const ctx = this._mutable();
     if (typeof mode !== "number" || !Number.isInteger(mode) || mode < 0 || mode > 0xf) {
       throw new RangeError("mode must be VERIFY_NONE or a combination of VERIFY_* flags");
     }
-    if (callback != null && typeof callback !== "function") {
-      throw new TypeError("callback must be a function");
-    }
+    if (callback != null) requireFunction(callback);
     this.#verifyCallback = callback ?? null;
     native().ssl.SSL_CTX_set_verify(
       ctx,
@@ -321,10 +381,6 @@ export class ContextBase {
    * Sets the maximum chain depth to verify (`SSL_CTX_set_verify_depth`).
    *
    * @param depth The depth.
-   * @example
-   * ```ts ignore
-   * ctx.setVerifyDepth(4);
-   * ```
    */
   setVerifyDepth(depth: number): void {
     const ctx = this._mutable();
@@ -338,10 +394,6 @@ export class ContextBase {
    * The verification mode (`SSL_CTX_get_verify_mode`).
    *
    * @returns `VERIFY_*` bits.
-   * @example
-   * ```ts ignore
-   * console.log(ctx.getVerifyMode() & VERIFY_PEER);
-   * ```
    */
   getVerifyMode(): number {
     return native().ssl.SSL_CTX_get_verify_mode(this._handle);
@@ -351,10 +403,6 @@ export class ContextBase {
    * The maximum verification depth (`SSL_CTX_get_verify_depth`).
    *
    * @returns The depth (-1 when unset: OpenSSL's default of 100 applies).
-   * @example
-   * ```ts ignore
-   * console.log(ctx.getVerifyDepth());
-   * ```
    */
   getVerifyDepth(): number {
     return native().ssl.SSL_CTX_get_verify_depth(this._handle);
@@ -365,11 +413,6 @@ export class ContextBase {
    *
    * @param callback Chooses among the offered protocols; see {@link AlpnSelectCallback}.
    * @throws {TypeError} When `callback` is not a function.
-   * @example Choose HTTP/2 when offered
-   * ```ts ignore
-   * serverCtx.setAlpnSelectCallback((_conn, offered) =>
-   *   offered.includes("h2") ? "h2" : NO_OVERLAPPING_PROTOCOLS);
-   * ```
    */
   setAlpnSelectCallback(callback: AlpnSelectCallback): void {
     negotiation.setAlpnSelectCallback(this, this._mutable(), callback);
@@ -382,13 +425,6 @@ export class ContextBase {
    *
    * @param callback See {@link ServernameCallback}.
    * @throws {TypeError} When `callback` is not a function.
-   * @example One certificate per name
-   * ```ts ignore
-   * ctx.setTlsextServernameCallback((conn) => {
-   *   const other = contexts.get(conn.getServername() ?? "");
-   *   if (other) conn.setContext(other);
-   * });
-   * ```
    */
   setTlsextServernameCallback(callback: ServernameCallback): void {
     negotiation.setServernameCallback(this, this._mutable(), callback);
@@ -401,10 +437,6 @@ export class ContextBase {
    *
    * @param callback See {@link ClientHelloCallback}; return false to refuse the client.
    * @throws {TypeError} When `callback` is not a function.
-   * @example Log what clients offer
-   * ```ts ignore
-   * ctx.setClientHelloCallback((_conn, hello) => console.log(hello.serverName, hello.cipherNames));
-   * ```
    */
   setClientHelloCallback(callback: ClientHelloCallback): void {
     negotiation.setClientHelloCallback(this, this._mutable(), callback);
@@ -417,11 +449,6 @@ export class ContextBase {
    *
    * @param callback See {@link NewSessionCallback}.
    * @throws {TypeError} When `callback` is not a function.
-   * @example Keep the newest session
-   * ```ts ignore
-   * clientCtx.setSessionCacheMode(SESS_CACHE_CLIENT);
-   * clientCtx.setNewSessionCallback((_conn, session) => { saved?.close(); saved = session; });
-   * ```
    */
   setNewSessionCallback(callback: NewSessionCallback): void {
     negotiation.setNewSessionCallback(this, this._mutable(), callback);
@@ -433,11 +460,6 @@ export class ContextBase {
    *
    * @param callback See {@link KeylogCallback}.
    * @throws {TypeError} When `callback` is not a function.
-   * @example Collect key log lines
-   * ```ts ignore
-   * const lines: string[] = [];
-   * ctx.setKeylogCallback((_conn, line) => lines.push(line));
-   * ```
    */
   setKeylogCallback(callback: KeylogCallback): void {
     negotiation.setKeylogCallback(this, this._mutable(), callback);
@@ -449,12 +471,6 @@ export class ContextBase {
    *
    * @param callback See {@link InfoCallback}.
    * @throws {TypeError} When `callback` is not a function.
-   * @example Notice finished handshakes
-   * ```ts ignore
-   * ctx.setInfoCallback((_conn, where) => {
-   *   if (where & SSL_CB_HANDSHAKE_DONE) console.log("handshake done");
-   * });
-   * ```
    */
   setInfoCallback(callback: InfoCallback): void {
     negotiation.setInfoCallback(this, this._mutable(), callback);
@@ -467,10 +483,6 @@ export class ContextBase {
    *
    * @param callback See {@link OcspServerCallback}.
    * @throws {TypeError} When `callback` is not a function.
-   * @example Staple a response
-   * ```ts ignore
-   * serverCtx.setOcspServerCallback(() => ocspDer);
-   * ```
    */
   setOcspServerCallback(callback: OcspServerCallback): void {
     negotiation.setOcspCallback(this, this._mutable(), "server", callback);
@@ -482,10 +494,6 @@ export class ContextBase {
    *
    * @param callback See {@link OcspClientCallback}; false fails the handshake.
    * @throws {TypeError} When `callback` is not a function.
-   * @example Require a stapled response
-   * ```ts ignore
-   * clientCtx.setOcspClientCallback((_conn, der) => der.length > 0);
-   * ```
    */
   setOcspClientCallback(callback: OcspClientCallback): void {
     negotiation.setOcspCallback(this, this._mutable(), "client", callback);
@@ -500,10 +508,6 @@ export class ContextBase {
    *
    * @param callback See {@link CookieGenerateCallback}.
    * @throws {TypeError} When `callback` is not a function.
-   * @example An HMAC of the peer's address
-   * ```ts ignore
-   * ctx.setCookieGenerateCallback((conn) => hmac(secret, peerOf(conn)));
-   * ```
    */
   setCookieGenerateCallback(callback: CookieGenerateCallback): void {
     dtls.setCookieGenerateCallback(this, this._mutable(), callback);
@@ -515,10 +519,6 @@ export class ContextBase {
    *
    * @param callback See {@link CookieVerifyCallback}; false asks the client again.
    * @throws {TypeError} When `callback` is not a function.
-   * @example Compare with the cookie the server would make
-   * ```ts ignore
-   * ctx.setCookieVerifyCallback((conn, cookie) => timingSafeEqual(cookie, hmac(secret, peerOf(conn))));
-   * ```
    */
   setCookieVerifyCallback(callback: CookieVerifyCallback): void {
     dtls.setCookieVerifyCallback(this, this._mutable(), callback);
@@ -533,10 +533,6 @@ export class ContextBase {
    * @param cafile A PEM file of CA certificates, or null.
    * @param capath A directory of hashed CA certificates, or null.
    * @throws {SSLError} When nothing could be loaded.
-   * @example
-   * ```ts ignore
-   * ctx.loadVerifyLocations("/etc/ssl/certs/ca-certificates.crt");
-   * ```
    */
   loadVerifyLocations(cafile: string | null, capath: string | null = null): void {
     const ctx = this._mutable();
@@ -556,10 +552,6 @@ export class ContextBase {
    * Trusts the system's default CA store (`SSL_CTX_set_default_verify_paths`).
    *
    * @throws {SSLError} When OpenSSL fails.
-   * @example
-   * ```ts ignore
-   * ctx.setDefaultVerifyPaths();
-   * ```
    */
   setDefaultVerifyPaths(): void {
     const ctx = this._mutable();
@@ -576,10 +568,6 @@ export class ContextBase {
    * @param certs PEM text (one or many certificates), DER bytes, `X509`
    *   objects, or an array of these.
    * @throws {SSLError} When a certificate cannot be parsed.
-   * @example
-   * ```ts ignore
-   * ctx.addCaCerts(ca.certPEM);
-   * ```
    */
   addCaCerts(certs: CertificateInput | readonly CertificateInput[]): void {
     const ctx = this._mutable();
@@ -612,10 +600,6 @@ export class ContextBase {
    *
    * @param value Up to 32 bytes, such as the application's name.
    * @throws {RangeError} When longer than 32 bytes.
-   * @example Scope sessions to an application
-   * ```ts ignore
-   * ctx.setSessionIdContext("my-app");
-   * ```
    */
   setSessionIdContext(value: string | Uint8Array): void {
     keys.setSessionIdContext(this._mutable(), value);
@@ -635,10 +619,6 @@ export class ContextBase {
    * @param mode `SESS_CACHE_*` bits.
    * @returns The previous mode.
    * @throws {RangeError} When `mode` is not made of `SESS_CACHE_*` bits.
-   * @example Let a client context report its sessions
-   * ```ts ignore
-   * clientCtx.setSessionCacheMode(SESS_CACHE_CLIENT);
-   * ```
    */
   setSessionCacheMode(mode: number): number {
     return keys.setSessionCacheMode(this._mutable(), mode);
@@ -648,10 +628,6 @@ export class ContextBase {
    * The session cache mode (`SSL_CTX_get_session_cache_mode`).
    *
    * @returns `SESS_CACHE_*` bits.
-   * @example Read the cache mode
-   * ```ts ignore
-   * ctx.getSessionCacheMode() === SESS_CACHE_SERVER; // the default
-   * ```
    */
   getSessionCacheMode(): number {
     return keys.getSessionCacheMode(this._handle);
@@ -667,12 +643,6 @@ export class ContextBase {
   /**
    * Releases the context. Connections made from it keep working: each holds
    * its own reference to the native context. Idempotent.
-   *
-   * @example
-   * ```ts ignore
-   * ctx.close();
-   * ctx.close(); // harmless
-   * ```
    */
   close(): void {
     const ctx = this.#ctx;

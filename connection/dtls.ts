@@ -20,6 +20,7 @@ import { Connection } from "./connection.ts";
 import type { HandshakeInfo } from "./connection.ts";
 import { SENT_SHUTDOWN } from "../ffi/constants.ts";
 import { toBytes } from "../ffi/memory.ts";
+import { requireFunction } from "../ffi/callbacks.ts";
 import { ClosedError, WantReadError, ZeroReturnError } from "../errors/ssl_error.ts";
 import * as dtls from "./_dtls.ts";
 
@@ -33,11 +34,6 @@ const MAX_RECORD = 16384;
 /**
  * What a {@link DtlsConnection} sends its datagrams through, and what it
  * reports as its addresses.
- *
- * @example Datagrams through your own socket
- * ```ts ignore
- * const link: DtlsLink = { send: (d) => socket.send(d, peer), remoteAddr: peer };
- * ```
  */
 export interface DtlsLink {
   /** Sends one datagram to the peer; a returned promise orders the sends. */
@@ -52,11 +48,6 @@ export interface DtlsLink {
 
 /**
  * How a {@link DtlsConnection} runs.
- *
- * @example
- * ```ts ignore
- * const options: DtlsTransportOptions = { mtu: 1400, initialRetransmitTimeout: 250 };
- * ```
  */
 export interface DtlsTransportOptions {
   /** The largest datagram sent, in bytes (UDP payload). @default {1200} */
@@ -100,17 +91,10 @@ export function _setPeerAddress(connection: Connection, addr: Deno.NetAddr): voi
  * `listenDtls` listener, the client whose ClientHello is being
  * answered; on connections of `connectDtls` and `listenDtls`, the remote
  * address. Use it in your own cookie callbacks to bind cookies
- * to addresses.
+ * to addresses, as the example of `CookieGenerateCallback` does.
  *
  * @param connection The connection (as cookie callbacks receive it).
  * @returns The address, or null for connections the helpers did not make.
- * @example Bind cookies to the client's address
- * ```ts ignore
- * ctx.setCookieGenerateCallback((conn) => {
- *   const peer = dtlsPeerAddress(conn);
- *   return hmac(secret, `${peer?.hostname}:${peer?.port}`);
- * });
- * ```
  */
 export function dtlsPeerAddress(connection: Connection): Deno.NetAddr | null {
   return peerAddresses.get(connection) ?? null;
@@ -129,9 +113,37 @@ export function dtlsPeerAddress(connection: Connection): Deno.NetAddr | null {
  * @param mtu The largest datagram, or 0 for one record per datagram.
  * @returns The datagrams, in order (empty when nothing is pending).
  * @throws {TypeError} When the connection has a transport or is not DTLS.
- * @example Send a flight
- * ```ts ignore
- * for (const d of bioReadDatagrams(conn, 1200)) await socket.send(d, peer);
+ * @example A DTLS handshake over memory BIOs, one datagram at a time
+ * ```ts
+ * import { bioReadDatagrams, Connection, Context, DTLS_METHOD, TestCA } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * using ca = TestCA.create();
+ * using leaf = ca.issue({ dns: ["localhost"] });
+ * using serverCtx = new Context(DTLS_METHOD);
+ * serverCtx.useCertificate(leaf.cert);
+ * serverCtx.usePrivateKey(leaf.key);
+ * using clientCtx = new Context(DTLS_METHOD);
+ * using client = new Connection(clientCtx, null);
+ * using server = new Connection(serverCtx, null);
+ * client.setConnectState();
+ * server.setAcceptState();
+ * let largest = 0;
+ * // Over UDP: socket.send(datagram, peer) for each, and bioWrite each one received.
+ * const deliver = (from: Connection, to: Connection): void => {
+ *   for (const datagram of bioReadDatagrams(from, 1200)) {
+ *     largest = Math.max(largest, datagram.length);
+ *     to.bioWrite(datagram);
+ *     to.tryHandshake(); // one datagram per SSL call
+ *   }
+ * };
+ * client.tryHandshake();
+ * for (let round = 0; round < 10 && !(client.isHandshakeDone() && server.isHandshakeDone()); round++) {
+ *   deliver(client, server);
+ *   deliver(server, client);
+ * }
+ * assert.equal(client.getProtocolVersionName(), "DTLSv1.2");
+ * assert.ok(largest <= 1200);
  * ```
  */
 export function bioReadDatagrams(connection: Connection, mtu = 0): Uint8Array[] {
@@ -218,14 +230,42 @@ export function _abort(c: DtlsConnection, error: unknown): void {
  * that resends its last flight because ours was lost is answered even when
  * nobody is reading.
  *
- * @example DTLS over a channel you move yourself
- * ```ts ignore
- * const conn = new Connection(ctx, null);
- * conn.setConnectState();
- * const dtls = new DtlsConnection(conn, { send: (d) => channel.send(d) });
- * channel.onmessage = (d) => dtls.deliver(d);
- * await dtls.handshake();
- * await dtls.send("hello");
+ * @example DTLS-SRTP over a channel you move yourself
+ * ```ts
+ * import { Connection, Context, DTLS_METHOD, DtlsConnection, TestCA, VERIFY_PEER } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * using ca = TestCA.create();
+ * using leaf = ca.issue({ dns: ["localhost"] });
+ * const profiles = ["SRTP_AEAD_AES_128_GCM", "SRTP_AES128_CM_SHA1_80"];
+ * using serverCtx = new Context(DTLS_METHOD);
+ * serverCtx.useCertificate(leaf.cert);
+ * serverCtx.usePrivateKey(leaf.key);
+ * serverCtx.setTlsextUseSrtp(profiles);
+ * using clientCtx = new Context(DTLS_METHOD);
+ * clientCtx.addCaCerts(ca.cert);
+ * clientCtx.setVerify(VERIFY_PEER);
+ * clientCtx.setTlsextUseSrtp(profiles);
+ * const clientConn = new Connection(clientCtx, null);
+ * clientConn.setConnectState();
+ * const serverConn = new Connection(serverCtx, null);
+ * serverConn.setAcceptState();
+ * // The channel: here each datagram is handed to the other side; with a
+ * // socket, send() writes it out and deliver() takes what was received.
+ * const peers: DtlsConnection[] = [];
+ * const client = new DtlsConnection(clientConn, { send: (d) => peers[1]!.deliver(d) });
+ * const server = new DtlsConnection(serverConn, { send: (d) => peers[0]!.deliver(d) });
+ * peers.push(client, server);
+ * const [info] = await Promise.all([client.handshake(), server.handshake()]);
+ * assert.equal(info.protocol, "DTLSv1.2");
+ * assert.equal(info.srtpProfile, "SRTP_AEAD_AES_128_GCM");
+ * await client.send("hello");
+ * assert.equal(new TextDecoder().decode((await server.receive())!), "hello");
+ * // The SRTP keys, the same on both sides, for the media stack.
+ * const keys = client.connection.exportSrtpKeyingMaterial();
+ * assert.deepEqual(keys, server.connection.exportSrtpKeyingMaterial());
+ * await client[Symbol.asyncDispose]();
+ * await server[Symbol.asyncDispose]();
  * ```
  */
 export class DtlsConnection implements AsyncIterable<Uint8Array>, AsyncDisposable, Disposable {
@@ -281,7 +321,7 @@ export class DtlsConnection implements AsyncIterable<Uint8Array>, AsyncDisposabl
     if (connection.transportMode !== "memory") {
       throw new TypeError("A DtlsConnection needs a Connection over memory BIOs (transport null)");
     }
-    if (typeof link?.send !== "function") throw new TypeError("link.send must be a function");
+    requireFunction(link?.send, "link.send");
     const queue = options.maxQueuedDatagrams ?? DEFAULT_QUEUE;
     if (!Number.isInteger(queue) || queue < 1) {
       throw new RangeError("maxQueuedDatagrams must be a positive integer");
@@ -344,10 +384,6 @@ export class DtlsConnection implements AsyncIterable<Uint8Array>, AsyncDisposabl
    * dropped when the queue is full.
    *
    * @param datagram One whole datagram.
-   * @example Feed what the socket received
-   * ```ts ignore
-   * for await (const [d, from] of socket) if (from === peer) dtls.deliver(d);
-   * ```
    */
   deliver(datagram: Uint8Array): void {
     if (!(datagram instanceof Uint8Array)) throw new TypeError("datagram must be a Uint8Array");
@@ -460,10 +496,6 @@ export class DtlsConnection implements AsyncIterable<Uint8Array>, AsyncDisposabl
    * @throws {VerificationError} When the peer's certificate is refused.
    * @throws {SSLError} When the handshake fails, also after too many retransmissions.
    * @throws {Deno.errors.TimedOut} When `handshakeTimeout` passed.
-   * @example
-   * ```ts ignore
-   * const { protocol, cipher, srtpProfile } = await dtlsConn.handshake();
-   * ```
    */
   handshake(): Promise<DtlsHandshakeInfo> {
     if (this.#handshakePromise === null) {
@@ -537,10 +569,6 @@ export class DtlsConnection implements AsyncIterable<Uint8Array>, AsyncDisposabl
    * @returns The message's length.
    * @throws {RangeError} When the message does not fit one datagram (nothing is sent).
    * @throws {ClosedError} When the connection is closed.
-   * @example
-   * ```ts ignore
-   * await dtlsConn.send("ping");
-   * ```
    */
   async send(message: Uint8Array | string): Promise<number> {
     const bytes = toBytes(message);
@@ -581,10 +609,6 @@ export class DtlsConnection implements AsyncIterable<Uint8Array>, AsyncDisposabl
    *   closed the DTLS session (close_notify) and every earlier message was read.
    * @throws {ClosedError} When the connection is closed, also while waiting.
    * @throws {SSLError} When the peer sent a fatal alert.
-   * @example
-   * ```ts ignore
-   * const message = await dtlsConn.receive();
-   * ```
    */
   async receive(): Promise<Uint8Array | null> {
     await this.#handshaken();
@@ -599,11 +623,6 @@ export class DtlsConnection implements AsyncIterable<Uint8Array>, AsyncDisposabl
 
   /**
    * The peer's messages until it closes the session.
-   *
-   * @example
-   * ```ts ignore
-   * for await (const message of dtlsConn) console.log(message.length);
-   * ```
    */
   async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     for (;;) {
@@ -618,11 +637,6 @@ export class DtlsConnection implements AsyncIterable<Uint8Array>, AsyncDisposabl
    * frees the native connection, and lets the link close once that datagram
    * went out (await {@link Symbol.asyncDispose} to wait for it). Pending
    * calls throw `ClosedError`. Idempotent.
-   *
-   * @example
-   * ```ts ignore
-   * dtlsConn.close();
-   * ```
    */
   close(): void {
     if (this.#closed) return;

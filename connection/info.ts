@@ -18,6 +18,7 @@ import { clearErrors, sslErrorFromQueue } from "../errors/queue.ts";
 import { X509 } from "../crypto/x509.ts";
 import type { X509Name } from "../crypto/name.ts";
 import { Context } from "./context.ts";
+import { requireFunction } from "../ffi/callbacks.ts";
 import { verifyTrampoline } from "./_verify.ts";
 import type { VerifyCallback } from "./_verify.ts";
 import type { Session } from "./session.ts";
@@ -198,9 +199,7 @@ export abstract class ConnectionInfo {
     if (typeof mode !== "number" || !Number.isInteger(mode) || mode < 0 || mode > 0xf) {
       throw new RangeError("mode must be VERIFY_NONE or a combination of VERIFY_* flags");
     }
-    if (callback != null && typeof callback !== "function") {
-      throw new TypeError("callback must be a function");
-    }
+    if (callback != null) requireFunction(callback);
     this.#verifyCallback = callback ?? null;
     native().ssl.SSL_set_verify(
       ssl,

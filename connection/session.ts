@@ -28,13 +28,63 @@ const registry = handleRegistry("SSL_SESSION", (ptr) => native().ssl.SSL_SESSION
  * whose connection was closed without `shutdown()` is no longer resumable
  * (OpenSSL's rule for connections that may have failed).
  *
- * @example Keep a session across a restart
- * ```ts ignore
- * const der = client.getSession()!.toDER();
- * await Deno.writeFile("session.der", der);
- * // ... later, in a new process:
- * using session = Session.fromDER(await Deno.readFile("session.der"));
- * conn.setSession(session);
+ * @example Keep a session across a server restart
+ * ```ts
+ * import {
+ *   Connection,
+ *   Context,
+ *   Session,
+ *   TestCA,
+ *   TLS1_3_VERSION,
+ *   TLS_METHOD,
+ *   WantReadError,
+ * } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * using ca = TestCA.create();
+ * using leaf = ca.issue({ dns: ["localhost"] });
+ * const serve = (ticketKeys?: Uint8Array): Context => {
+ *   const ctx = new Context(TLS_METHOD);
+ *   ctx.useCertificate(leaf.cert);
+ *   ctx.usePrivateKey(leaf.key);
+ *   if (ticketKeys) ctx.setTicketKeys(ticketKeys);
+ *   return ctx;
+ * };
+ * using clientCtx = new Context(TLS_METHOD);
+ * const wire = new Uint8Array(65536);
+ * const pump = (from: Connection, to: Connection): void => {
+ *   while (from.bioPending() > 0) to.bioWrite(wire.subarray(0, from.bioReadInto(wire)));
+ * };
+ * const connect = (serverCtx: Context, session?: Session): Connection => {
+ *   const client = new Connection(clientCtx, null);
+ *   using server = new Connection(serverCtx, null);
+ *   if (session) client.setSession(session);
+ *   client.setConnectState();
+ *   server.setAcceptState();
+ *   for (let round = 0; round < 10 && !(client.isHandshakeDone() && server.isHandshakeDone()); round++) {
+ *     client.tryHandshake();
+ *     pump(client, server);
+ *     server.tryHandshake();
+ *     pump(server, client);
+ *   }
+ *   return client;
+ * };
+ *
+ * using first = serve();
+ * using client1 = connect(first);
+ * assert.throws(() => client1.recv(1024), WantReadError); // reads the TLS 1.3 tickets
+ * client1.shutdown(); // a session of a connection closed without it is not resumable
+ * using session = client1.getSession()!;
+ * assert.ok(session.isResumable() && session.hasTicket());
+ * assert.equal(session.protocolVersion, TLS1_3_VERSION);
+ * assert.equal(session.cipherName, client1.getCipherName());
+ * const der = session.toDER(); // secrets included: store it as you would a key
+ *
+ * // Later, in a new process, with a server made anew that has the same ticket keys:
+ * using second = serve(first.getTicketKeys());
+ * using restored = Session.fromDER(der);
+ * using client2 = connect(second, restored);
+ * assert.equal(client2.sessionReused(), true);
  * ```
  */
 export class Session {
@@ -74,10 +124,6 @@ export class Session {
    * @returns The session.
    * @throws {TypeError} When `der` is not a non-empty `Uint8Array`.
    * @throws {SSLError} When the bytes are not a session.
-   * @example Restore a saved session
-   * ```ts ignore
-   * using session = Session.fromDER(await Deno.readFile("session.der"));
-   * ```
    */
   static fromDER(der: Uint8Array): Session {
     if (!(der instanceof Uint8Array) || der.length === 0) {
@@ -106,10 +152,6 @@ export class Session {
    * @returns The DER bytes.
    * @throws {ClosedError} When closed.
    * @throws {SSLError} When OpenSSL cannot encode it.
-   * @example Save a session
-   * ```ts ignore
-   * await Deno.writeFile("session.der", session.toDER());
-   * ```
    */
   toDER(): Uint8Array {
     const ptr = this._handle;
@@ -132,10 +174,6 @@ export class Session {
    *
    * @returns A copy of the ID (up to 32 bytes).
    * @throws {ClosedError} When closed.
-   * @example Print the session ID
-   * ```ts ignore
-   * console.log(session.id.length);
-   * ```
    */
   get id(): Uint8Array {
     const length = new Uint32Array(1);
@@ -148,10 +186,6 @@ export class Session {
    *
    * @returns A `*_VERSION` constant, such as `TLS1_3_VERSION`.
    * @throws {ClosedError} When closed.
-   * @example Check the session's version
-   * ```ts ignore
-   * session.protocolVersion === TLS1_3_VERSION;
-   * ```
    */
   get protocolVersion(): number {
     return native().ssl.SSL_SESSION_get_protocol_version(this._handle);
@@ -162,10 +196,6 @@ export class Session {
    *
    * @returns For example `"TLS_AES_256_GCM_SHA384"`.
    * @throws {ClosedError} When closed.
-   * @example Print the cipher
-   * ```ts ignore
-   * console.log(session.cipherName);
-   * ```
    */
   get cipherName(): string | null {
     const { ssl } = native();
@@ -178,10 +208,6 @@ export class Session {
    *
    * @returns The creation time.
    * @throws {ClosedError} When closed.
-   * @example Age of a session
-   * ```ts ignore
-   * const ageSeconds = (Date.now() - session.time.getTime()) / 1000;
-   * ```
    */
   get time(): Date {
     return new Date(Number(native().ssl.SSL_SESSION_get_time(this._handle)) * 1000);
@@ -193,10 +219,6 @@ export class Session {
    *
    * @returns Seconds.
    * @throws {ClosedError} When closed.
-   * @example Print the lifetime
-   * ```ts ignore
-   * console.log(session.timeout);
-   * ```
    */
   get timeout(): number {
     return Number(native().ssl.SSL_SESSION_get_timeout(this._handle));
@@ -208,10 +230,6 @@ export class Session {
    *
    * @returns True when resumable.
    * @throws {ClosedError} When closed.
-   * @example Resume only when possible
-   * ```ts ignore
-   * if (session.isResumable()) conn.setSession(session);
-   * ```
    */
   isResumable(): boolean {
     return native().ssl.SSL_SESSION_is_resumable(this._handle) === 1;
@@ -223,10 +241,6 @@ export class Session {
    *
    * @returns A copy of the secret.
    * @throws {ClosedError} When closed.
-   * @example Read the master secret
-   * ```ts ignore
-   * session.masterKey().length; // 48 for TLS 1.2
-   * ```
    */
   masterKey(): Uint8Array {
     const ptr = this._handle;
@@ -237,7 +251,7 @@ export class Session {
     return out;
   }
 
-  // ---- ticket details (issue 11: cli inspect) ---------------------------------------------
+  // ---- ticket details ---------------------------------------------------------------------
 
   /**
    * Whether the server gave this session a ticket (`SSL_SESSION_has_ticket`):
@@ -246,10 +260,6 @@ export class Session {
    *
    * @returns True when the session carries a ticket.
    * @throws {ClosedError} When closed.
-   * @example Tell a ticket from a session ID
-   * ```ts ignore
-   * console.log(session.hasTicket() ? "ticket" : "session ID");
-   * ```
    */
   hasTicket(): boolean {
     return native().ssl.SSL_SESSION_has_ticket(this._handle) === 1;
@@ -262,10 +272,6 @@ export class Session {
    *
    * @returns Seconds.
    * @throws {ClosedError} When closed.
-   * @example Print the ticket's lifetime hint
-   * ```ts ignore
-   * if (session.hasTicket()) console.log(`${session.ticketLifetimeHint} s`);
-   * ```
    */
   get ticketLifetimeHint(): number {
     return Number(native().ssl.SSL_SESSION_get_ticket_lifetime_hint(this._handle));
@@ -279,12 +285,6 @@ export class Session {
   /**
    * Releases this object's reference to the session. Connections that use
    * the session keep their own. Idempotent.
-   *
-   * @example Release a session
-   * ```ts ignore
-   * session.close();
-   * session.close(); // harmless
-   * ```
    */
   close(): void {
     const ptr = this.#ptr;

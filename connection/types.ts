@@ -41,11 +41,44 @@ import type { Session } from "./session.ts";
  * synchronous. A thrown exception fails the handshake and is re-thrown from
  * the call that drove it.
  *
- * @example Accept only a pinned leaf
- * ```ts ignore
- * const pin = "AB:CD:...";
- * ctx.setVerify(VERIFY_PEER, (_conn, cert, _errnum, depth, ok) =>
- *   depth === 0 ? cert.fingerprint("sha256") === pin : ok);
+ * @example Accept only a pinned leaf, and see the chain from the root down
+ * ```ts
+ * import { Connection, Context, TestCA, TLS_METHOD, VERIFY_PEER } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * using ca = TestCA.create({ intermediate: true });
+ * using leaf = ca.issue({ dns: ["localhost"] });
+ * using serverCtx = new Context(TLS_METHOD);
+ * serverCtx.useCertificateChain(leaf.chainPEM);
+ * serverCtx.usePrivateKey(leaf.key);
+ * const pin = leaf.cert.fingerprint("sha256");
+ * const seen: string[] = [];
+ * using clientCtx = new Context(TLS_METHOD);
+ * clientCtx.addCaCerts(ca.cert);
+ * clientCtx.setVerify(VERIFY_PEER, (_conn, cert, _errnum, depth, ok) => {
+ *   seen.push(`${depth} ${cert.subject.commonName}`);
+ *   return depth === 0 ? ok && cert.fingerprint("sha256") === pin : ok;
+ * });
+ * using client = new Connection(clientCtx, null);
+ * using server = new Connection(serverCtx, null);
+ * client.setConnectState();
+ * server.setAcceptState();
+ * const wire = new Uint8Array(65536);
+ * const pump = (from: Connection, to: Connection): void => {
+ *   while (from.bioPending() > 0) to.bioWrite(wire.subarray(0, from.bioReadInto(wire)));
+ * };
+ * for (let round = 0; round < 10 && !(client.isHandshakeDone() && server.isHandshakeDone()); round++) {
+ *   client.tryHandshake();
+ *   pump(client, server);
+ *   server.tryHandshake();
+ *   pump(server, client);
+ * }
+ * assert.deepEqual(seen, [
+ *   "2 denossl Test Root CA",
+ *   "1 denossl Test Intermediate CA",
+ *   "0 localhost",
+ * ]);
+ * assert.equal(client.getPeerCertificate()?.fingerprint("sha256"), pin);
  * ```
  */
 export type VerifyCallback<C = unknown> = (
@@ -63,9 +96,25 @@ export type VerifyCallback<C = unknown> = (
  * passphrase, synchronously: a Promise fails the key load with a
  * `TypeError`.
  *
- * @example
- * ```ts ignore
- * ctx.setPasswdCb(() => Deno.env.get("KEY_PASSPHRASE") ?? "");
+ * @example Load an encrypted key file
+ * ```ts
+ * import { Context, PKey, TLS_SERVER_METHOD } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * using key = PKey.generate({ type: "ec" });
+ * const dir = await Deno.makeTempDir();
+ * const path = `${dir}/server.key`;
+ * await Deno.writeTextFile(path, key.toPEM({ passphrase: "s3cret" }));
+ * using ctx = new Context(TLS_SERVER_METHOD);
+ * const asked: boolean[] = [];
+ * ctx.setPasswdCb((maxLength, verify) => {
+ *   asked.push(verify); // false: asked to read a key, not to set a passphrase
+ *   assert.ok(maxLength >= 6);
+ *   return "s3cret"; // in real life: Deno.env.get("KEY_PASSPHRASE") ?? ""
+ * });
+ * ctx.usePrivateKeyFile(path);
+ * assert.deepEqual(asked, [false]);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export type PasswdCallback = (
@@ -76,20 +125,10 @@ export type PasswdCallback = (
 
 /**
  * A certificate given as an object, PEM text or DER bytes.
- *
- * @example
- * ```ts ignore
- * ctx.useCertificate(leaf.certPEM); // or an X509, or DER bytes
- * ```
  */
 export type CertificateInput = X509 | string | Uint8Array;
 /**
  * A private key given as an object or PEM text.
- *
- * @example
- * ```ts ignore
- * ctx.usePrivateKey(leaf.keyPEM); // or a PKey
- * ```
  */
 export type KeyInput = PKey | string;
 
@@ -98,11 +137,7 @@ export type KeyInput = PKey | string;
  * is acceptable: the handshake goes on without ALPN (OpenSSL's
  * `SSL_TLSEXT_ERR_NOACK`), as pyOpenSSL's `NO_OVERLAPPING_PROTOCOLS`.
  *
- * @example Decline ALPN
- * ```ts ignore
- * ctx.setAlpnSelectCallback((_conn, offered) =>
- *   offered.includes("h2") ? "h2" : NO_OVERLAPPING_PROTOCOLS);
- * ```
+ * `ContextBase`'s second example installs it.
  */
 export const NO_OVERLAPPING_PROTOCOLS: unique symbol = Symbol("NO_OVERLAPPING_PROTOCOLS");
 
@@ -114,11 +149,7 @@ export const NO_OVERLAPPING_PROTOCOLS: unique symbol = Symbol("NO_OVERLAPPING_PR
  * not offer, or a Promise, fails it with a `TypeError`; a throw fails it and
  * comes out of the call that drove the handshake.
  *
- * @example Prefer HTTP/2
- * ```ts ignore
- * ctx.setAlpnSelectCallback((_conn, offered) =>
- *   offered.includes("h2") ? "h2" : offered.includes("http/1.1") ? "http/1.1" : NO_OVERLAPPING_PROTOCOLS);
- * ```
+ * `ContextBase`'s second example installs it.
  */
 export type AlpnSelectCallback = (
   connection: Connection,
@@ -134,13 +165,7 @@ export type AlpnSelectCallback = (
  * a returned Promise fails the handshake with a `TypeError`. A throw fails
  * the handshake and comes out of the call that drove it.
  *
- * @example Pick the context by name
- * ```ts ignore
- * ctx.setTlsextServernameCallback((conn) => {
- *   const other = byName.get(conn.getServername() ?? "");
- *   if (other) conn.setContext(other);
- * });
- * ```
+ * `ContextBase`'s second example installs it.
  */
 export type ServernameCallback = (connection: Connection) => void;
 
@@ -174,10 +199,7 @@ export interface ClientHello {
  * Promise included, fails the handshake with a `TypeError`. A throw fails
  * the handshake and comes out of the call that drove it.
  *
- * @example Refuse clients that offer no TLS 1.3
- * ```ts ignore
- * ctx.setClientHelloCallback((_conn, hello) => hello.versions.includes(TLS1_3_VERSION));
- * ```
+ * `ContextBase`'s second example installs it.
  */
 export type ClientHelloCallback = (
   connection: Connection,
@@ -194,10 +216,50 @@ export type ClientHelloCallback = (
  * the next call that drives the connection.
  *
  * @example Keep the latest session
- * ```ts ignore
- * let latest: Session | undefined;
- * ctx.setSessionCacheMode(SESS_CACHE_CLIENT);
- * ctx.setNewSessionCallback((_conn, session) => { latest?.close(); latest = session; });
+ * ```ts
+ * import {
+ *   Connection,
+ *   Context,
+ *   SESS_CACHE_CLIENT,
+ *   SESS_CACHE_NO_INTERNAL_STORE,
+ *   type Session,
+ *   TestCA,
+ *   TLS_METHOD,
+ *   WantReadError,
+ * } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * using ca = TestCA.create();
+ * using leaf = ca.issue({ dns: ["localhost"] });
+ * using serverCtx = new Context(TLS_METHOD);
+ * serverCtx.useCertificate(leaf.cert);
+ * serverCtx.usePrivateKey(leaf.key);
+ * using clientCtx = new Context(TLS_METHOD);
+ * const kept: { latest?: Session } = {};
+ * clientCtx.setSessionCacheMode(SESS_CACHE_CLIENT | SESS_CACHE_NO_INTERNAL_STORE);
+ * clientCtx.setNewSessionCallback((_conn, session) => {
+ *   kept.latest?.close();
+ *   kept.latest = session;
+ * });
+ * using client = new Connection(clientCtx, null);
+ * using server = new Connection(serverCtx, null);
+ * client.setConnectState();
+ * server.setAcceptState();
+ * const wire = new Uint8Array(65536);
+ * const pump = (from: Connection, to: Connection): void => {
+ *   while (from.bioPending() > 0) to.bioWrite(wire.subarray(0, from.bioReadInto(wire)));
+ * };
+ * for (let round = 0; round < 10 && !(client.isHandshakeDone() && server.isHandshakeDone()); round++) {
+ *   client.tryHandshake();
+ *   pump(client, server);
+ *   server.tryHandshake();
+ *   pump(server, client);
+ * }
+ * // TLS 1.3: the tickets follow the handshake; the client reads them with its next
+ * // recv, which then finds no application data.
+ * assert.throws(() => client.recv(1024), WantReadError);
+ * assert.ok(kept.latest?.isResumable());
+ * kept.latest?.close();
  * ```
  */
 export type NewSessionCallback = (connection: Connection, session: Session) => void;
@@ -211,9 +273,39 @@ export type NewSessionCallback = (connection: Connection, session: Session) => v
  * may return a Promise (an asynchronous write), whose rejection comes out of
  * the next call that drives the connection.
  *
- * @example Write an SSLKEYLOGFILE
- * ```ts ignore
- * ctx.setKeylogCallback((_conn, line) => Deno.writeTextFileSync("keys.log", line + "\n", { append: true }));
+ * @example Collect the lines of an SSLKEYLOGFILE
+ * ```ts
+ * import { Connection, Context, TestCA, TLS_METHOD } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * using ca = TestCA.create();
+ * using leaf = ca.issue({ dns: ["localhost"] });
+ * using serverCtx = new Context(TLS_METHOD);
+ * serverCtx.useCertificate(leaf.cert);
+ * serverCtx.usePrivateKey(leaf.key);
+ * using clientCtx = new Context(TLS_METHOD);
+ * const lines: string[] = [];
+ * // To a file: Deno.writeTextFileSync(path, line + "\n", { append: true })
+ * clientCtx.setKeylogCallback((_conn, line) => {
+ *   lines.push(line);
+ * });
+ * using client = new Connection(clientCtx, null);
+ * using server = new Connection(serverCtx, null);
+ * client.setConnectState();
+ * server.setAcceptState();
+ * const wire = new Uint8Array(65536);
+ * const pump = (from: Connection, to: Connection): void => {
+ *   while (from.bioPending() > 0) to.bioWrite(wire.subarray(0, from.bioReadInto(wire)));
+ * };
+ * for (let round = 0; round < 10 && !(client.isHandshakeDone() && server.isHandshakeDone()); round++) {
+ *   client.tryHandshake();
+ *   pump(client, server);
+ *   server.tryHandshake();
+ *   pump(server, client);
+ * }
+ * const labels = lines.map((line) => line.split(" ")[0]);
+ * assert.ok(labels.includes("CLIENT_HANDSHAKE_TRAFFIC_SECRET"));
+ * assert.ok(labels.includes("CLIENT_TRAFFIC_SECRET_0"));
  * ```
  */
 export type KeylogCallback = (connection: Connection, line: string) => void;
@@ -225,11 +317,42 @@ export type KeylogCallback = (connection: Connection, line: string) => void;
  * triggered it; the callback may return a Promise, whose rejection comes out
  * of the next call that drives the connection.
  *
- * @example Log alerts
- * ```ts ignore
- * ctx.setInfoCallback((_conn, where, ret) => {
- *   if (where & SSL_CB_ALERT) console.log("alert", ret & 0xff);
+ * @example See the handshake finish and the close_notify alert
+ * ```ts
+ * import { Connection, Context, TestCA, TLS_METHOD } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * // OpenSSL's SSL_CB_* bits (ssl.h).
+ * const SSL_CB_ALERT = 0x4000;
+ * const SSL_CB_HANDSHAKE_DONE = 0x20;
+ * using ca = TestCA.create();
+ * using leaf = ca.issue({ dns: ["localhost"] });
+ * using serverCtx = new Context(TLS_METHOD);
+ * serverCtx.useCertificate(leaf.cert);
+ * serverCtx.usePrivateKey(leaf.key);
+ * const events: string[] = [];
+ * serverCtx.setInfoCallback((_conn, where, ret) => {
+ *   if (where & SSL_CB_HANDSHAKE_DONE) events.push("handshake done");
+ *   if (where & SSL_CB_ALERT) events.push(`alert ${ret & 0xff}`); // 0: close_notify
  * });
+ * using clientCtx = new Context(TLS_METHOD);
+ * using client = new Connection(clientCtx, null);
+ * using server = new Connection(serverCtx, null);
+ * client.setConnectState();
+ * server.setAcceptState();
+ * const wire = new Uint8Array(65536);
+ * const pump = (from: Connection, to: Connection): void => {
+ *   while (from.bioPending() > 0) to.bioWrite(wire.subarray(0, from.bioReadInto(wire)));
+ * };
+ * for (let round = 0; round < 10 && !(client.isHandshakeDone() && server.isHandshakeDone()); round++) {
+ *   client.tryHandshake();
+ *   pump(client, server);
+ *   server.tryHandshake();
+ *   pump(server, client);
+ * }
+ * assert.ok(events.includes("handshake done"));
+ * server.shutdown();
+ * assert.equal(events.at(-1), "alert 0");
  * ```
  */
 export type InfoCallback = (connection: Connection, where: number, ret: number) => void;
@@ -240,10 +363,7 @@ export type InfoCallback = (connection: Connection, where: number, ret: number) 
  * Promise fails the handshake with a `TypeError`. A throw fails the
  * handshake and comes out of the call that drove it.
  *
- * @example Staple a cached response
- * ```ts ignore
- * ctx.setOcspServerCallback(() => cachedOcspDer);
- * ```
+ * `ContextBase`'s second example installs it.
  */
 export type OcspServerCallback = (connection: Connection) => Uint8Array | null;
 
@@ -253,10 +373,7 @@ export type OcspServerCallback = (connection: Connection) => Uint8Array | null;
  * handshake; anything else, a Promise included, fails it with a `TypeError`.
  * A throw fails it too and comes out of the call that drove it.
  *
- * @example Require a staple
- * ```ts ignore
- * ctx.setOcspClientCallback((_conn, der) => der.length > 0);
- * ```
+ * `ContextBase`'s second example installs it.
  */
 export type OcspClientCallback = (connection: Connection, der: Uint8Array) => boolean;
 
@@ -269,36 +386,86 @@ export type OcspClientCallback = (connection: Connection, der: Uint8Array) => bo
  * or a throw fails the call that drove OpenSSL (`dtlsListen()`,
  * `doHandshake()`) with that error.
  *
- * @example
- * ```ts ignore
- * ctx.setCookieGenerateCallback((conn) => hmac(secret, addressOf(conn)));
+ * @example A DTLS server that answers only clients that echo its cookie
+ * ```ts
+ * import {
+ *   bioReadDatagrams,
+ *   Connection,
+ *   Context,
+ *   DTLS_METHOD,
+ *   dtlsPeerAddress,
+ *   TestCA,
+ *   WantReadError,
+ * } from "@denossl/denossl";
+ * import { createHmac, timingSafeEqual } from "node:crypto";
+ * import assert from "node:assert/strict";
+ *
+ * using ca = TestCA.create();
+ * using leaf = ca.issue({ dns: ["localhost"] });
+ * const secret = crypto.getRandomValues(new Uint8Array(32));
+ * // Bound to the client's address (over memory BIOs there is none).
+ * const cookieOf = (conn: Connection): Uint8Array => {
+ *   const peer = dtlsPeerAddress(conn);
+ *   return createHmac("sha256", secret).update(peer ? `${peer.hostname}:${peer.port}` : "-").digest();
+ * };
+ * let made = 0;
+ * using serverCtx = new Context(DTLS_METHOD);
+ * serverCtx.useCertificate(leaf.cert);
+ * serverCtx.usePrivateKey(leaf.key);
+ * serverCtx.setCookieGenerateCallback((conn) => {
+ *   made++;
+ *   return cookieOf(conn);
+ * });
+ * serverCtx.setCookieVerifyCallback((conn, cookie) => {
+ *   const expected = cookieOf(conn);
+ *   return cookie.length === expected.length && timingSafeEqual(cookie, expected);
+ * });
+ * using clientCtx = new Context(DTLS_METHOD);
+ * using client = new Connection(clientCtx, null);
+ * using server = new Connection(serverCtx, null);
+ * client.setConnectState();
+ * let listening = true;
+ * const serverStep = (): void => {
+ *   try {
+ *     if (listening) server.dtlsListen(); // answers a ClientHello without the cookie
+ *     listening = false;
+ *     server.tryHandshake();
+ *   } catch (e) {
+ *     if (!(e instanceof WantReadError)) throw e;
+ *   }
+ * };
+ * // One datagram, then the SSL call that reads it.
+ * const deliver = (from: Connection, to: Connection, step: () => void): void => {
+ *   for (const datagram of bioReadDatagrams(from)) {
+ *     to.bioWrite(datagram);
+ *     step();
+ *   }
+ * };
+ * client.tryHandshake();
+ * for (let round = 0; round < 10 && !(client.isHandshakeDone() && server.isHandshakeDone()); round++) {
+ *   deliver(client, server, serverStep);
+ *   deliver(server, client, () => client.tryHandshake());
+ * }
+ * assert.equal(made, 1);
+ * assert.equal(client.getProtocolVersionName(), "DTLSv1.2");
  * ```
  */
 export type CookieGenerateCallback = (connection: Connection) => Uint8Array | string;
 
 /**
- * Checks the cookie a DTLS client echoed (`SSL_CTX_set_cookie_verify_cb`).
+ * Checks the cookie a DTLS client echoed (`SSL_CTX_set_cookie_verify_cb`);
+ * see the example of {@link CookieGenerateCallback}.
  * Return true to accept it; false makes the server ask again with a fresh
  * HelloVerifyRequest (RFC 6347 treats a bad cookie as no cookie). Anything
  * else, a Promise included, fails the call with a `TypeError`; a throw comes
  * out of the call that drove OpenSSL.
- *
- * @example
- * ```ts ignore
- * ctx.setCookieVerifyCallback((conn, cookie) => equal(cookie, hmac(secret, addressOf(conn))));
- * ```
  */
 export type CookieVerifyCallback = (connection: Connection, cookie: Uint8Array) => boolean;
 
 /**
  * The SRTP master keys and salts of a DTLS-SRTP connection (RFC 5764 §4.2),
  * exported with the label `EXTRACTOR-dtls_srtp` and no context.
- *
- * @example Hand the keys to an SRTP stack
- * ```ts ignore
- * const keys = conn.exportSrtpKeyingMaterial();
- * if (keys) srtp.setKeys(keys.profile, keys.clientWriteKey, keys.clientWriteSalt);
- * ```
+ * `DtlsConnection`'s example exports them.
  */
 export interface SrtpKeyingMaterial {
   /** The negotiated protection profile, for example `"SRTP_AES128_CM_SHA1_80"`. */
@@ -317,10 +484,5 @@ export interface SrtpKeyingMaterial {
 
 /**
  * A channel binding type (RFC 5929, RFC 9266).
- *
- * @example Ask for the TLS 1.3 binding
- * ```ts ignore
- * const binding = conn.getChannelBinding("tls-exporter");
- * ```
  */
 export type ChannelBindingType = "tls-unique" | "tls-exporter";

@@ -49,9 +49,36 @@ const KEY_USAGES = new Set([
 /**
  * basicConstraints for {@link CertificateBuilder.basicConstraints}.
  *
- * @example
- * ```ts ignore
- * const bc: BasicConstraints = { ca: true, pathLength: 0 };
+ * @example A CA that signs leaves only, and a leaf it signs
+ * ```ts
+ * import { CertificateBuilder, PKey } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * const notBefore = new Date();
+ * const notAfter = new Date(Date.now() + 86_400_000);
+ * using caKey = PKey.generate({ type: "ec" });
+ * using caCert = new CertificateBuilder()
+ *   .subject({ O: "Example", CN: "Example CA" })
+ *   .validity(notBefore, notAfter)
+ *   .publicKey(caKey)
+ *   .basicConstraints({ ca: true, pathLength: 0 }) // no intermediate below it
+ *   .keyUsage(["keyCertSign", "cRLSign"])
+ *   .sign(caKey);
+ * using leafKey = PKey.generate({ type: "ec" });
+ * using leaf = new CertificateBuilder()
+ *   .subject({ CN: "localhost" })
+ *   .validity(notBefore, notAfter)
+ *   .publicKey(leafKey)
+ *   .subjectAltNames({ dns: ["localhost"] })
+ *   .basicConstraints({ ca: false })
+ *   .keyUsage(["digitalSignature"])
+ *   .extendedKeyUsage(["serverAuth"])
+ *   .sign(caKey, caCert);
+ * assert.equal(caCert.isCA, true);
+ * assert.equal(caCert.pathLength, 0);
+ * assert.equal(leaf.isCA, false);
+ * assert.equal(leaf.issuer.commonName, "Example CA");
+ * assert.deepEqual(leaf.extendedKeyUsage, ["serverAuth"]);
  * ```
  */
 export interface BasicConstraints {

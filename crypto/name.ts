@@ -28,9 +28,13 @@ const registry = handleRegistry("X509_NAME", (ptr) => native().crypto.X509_NAME_
 /**
  * One attribute of a distinguished name, in the certificate's order.
  *
- * @example
- * ```ts ignore
- * const entry: X509NameEntry = { name: "CN", oid: "2.5.4.3", value: "localhost" };
+ * @example The entries of a name
+ * ```ts
+ * import { X509Name } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * using name = X509Name.from({ O: "Example", CN: "localhost" });
+ * assert.deepEqual(name.entries[1], { name: "CN", oid: "2.5.4.3", value: "localhost" });
  * ```
  */
 export interface X509NameEntry {

@@ -22,11 +22,6 @@ const PKCS12_DEFAULT_ITER = 2048;
 
 /**
  * The content of a PKCS#12 bundle, from {@link loadPKCS12}.
- *
- * @example
- * ```ts ignore
- * const { key, cert, ca }: PKCS12Contents = loadPKCS12(bytes, "pw");
- * ```
  */
 export interface PKCS12Contents {
   /** The private key, or null when the bundle has none. */
@@ -39,11 +34,6 @@ export interface PKCS12Contents {
 
 /**
  * Options for {@link createPKCS12}.
- *
- * @example
- * ```ts ignore
- * const options: CreatePKCS12Options = { key, cert, ca: [intermediate], passphrase: "pw" };
- * ```
  */
 export interface CreatePKCS12Options {
   /** The private key. */
@@ -139,10 +129,30 @@ export function loadPKCS12(data: Uint8Array, passphrase: string): PKCS12Contents
  * @throws {TypeError} When neither a key nor a certificate is given.
  * @throws {SSLError} When OpenSSL cannot build it (the key does not match the certificate).
  *
- * @example Write a .p12 file
- * ```ts ignore
- * const p12 = createPKCS12({ key: leaf.key, cert: leaf.cert, passphrase: "pw" });
- * await Deno.writeFile("server.p12", p12);
+ * @example Write a .p12 file, with its chain and a friendly name
+ * ```ts
+ * import { createPKCS12, loadPKCS12, TestCA } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * using ca = TestCA.create({ intermediate: true });
+ * using leaf = ca.issue({ dns: ["localhost"] });
+ * const p12 = createPKCS12({
+ *   key: leaf.key,
+ *   cert: leaf.cert,
+ *   ca: [ca.intermediate!.cert, ca.cert],
+ *   passphrase: "pw",
+ *   friendlyName: "localhost",
+ * });
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeFile(`${dir}/server.p12`, p12); // for `openssl pkcs12 -info -in server.p12`
+ * const { key, cert, ca: chain } = loadPKCS12(await Deno.readFile(`${dir}/server.p12`), "pw");
+ * assert.ok(key?.equals(leaf.key) && cert?.equals(leaf.cert));
+ * assert.deepEqual(chain.map((c) => c.subject.commonName), [
+ *   "denossl Test Intermediate CA",
+ *   "denossl Test Root CA",
+ * ]);
+ * for (const o of [key, cert, ...chain]) o?.close();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export function createPKCS12(options: CreatePKCS12Options): Uint8Array<ArrayBuffer> {

@@ -34,11 +34,6 @@ export type KeyType = "rsa" | "ec" | "ed25519" | "ed448" | "rsa-pss" | "dsa" | "
 
 /**
  * Options for {@link PKey.generate}.
- *
- * @example
- * ```ts ignore
- * const options: GenerateKeyOptions = { type: "ec", curve: "P-384" };
- * ```
  */
 export type GenerateKeyOptions =
   | {
@@ -60,11 +55,6 @@ export type GenerateKeyOptions =
 
 /**
  * Options for {@link PKey.toPEM}.
- *
- * @example
- * ```ts ignore
- * const options: KeyPEMOptions = { passphrase: "s3cret", cipher: "aes-128-cbc" };
- * ```
  */
 export interface KeyPEMOptions {
   /** Encrypt the key with this passphrase (PKCS#8 `ENCRYPTED PRIVATE KEY`). */

@@ -20,14 +20,6 @@ const DAY_MS = 86_400_000;
 
 /**
  * Validity options shared by {@link TestCA.create} and {@link TestCA.issue}.
- *
- * @example An expired certificate
- * ```ts ignore
- * const validity: TestValidityOptions = {
- *   notBefore: new Date(Date.now() - 2 * 86_400_000),
- *   notAfter: new Date(Date.now() - 86_400_000),
- * };
- * ```
  */
 export interface TestValidityOptions {
   /** Start of validity. @default {five minutes ago} */
@@ -41,9 +33,18 @@ export interface TestValidityOptions {
 /**
  * Options for {@link TestCA.create}.
  *
- * @example A CA with an intermediate and RSA keys
- * ```ts ignore
- * const options: TestCAOptions = { intermediate: true, keyType: "rsa" };
+ * @example A CA with an intermediate
+ * ```ts
+ * import { TestCA, X509 } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * using ca = TestCA.create({ intermediate: true }); // keyType: "rsa" for RSA keys
+ * using leaf = ca.issue({ dns: ["localhost"] });
+ * assert.equal(leaf.cert.issuer.commonName, ca.intermediate?.cert.subject.commonName);
+ * // chainPEM is what a server sends: the leaf, then the intermediate.
+ * const chain = X509.loadChain(leaf.chainPEM);
+ * assert.equal(chain.length, 2);
+ * for (const c of chain) c.close();
  * ```
  */
 export interface TestCAOptions extends TestValidityOptions {
@@ -62,11 +63,6 @@ export interface TestCAOptions extends TestValidityOptions {
 
 /**
  * Options for {@link TestCA.issue} and {@link TestCA.issueClient}.
- *
- * @example
- * ```ts ignore
- * const options: IssueOptions = { dns: ["localhost"], ip: ["127.0.0.1", "::1"] };
- * ```
  */
 export interface IssueOptions extends TestValidityOptions {
   /** DNS subject alternative names. */
@@ -86,13 +82,9 @@ export interface IssueOptions extends TestValidityOptions {
 }
 
 /**
- * A certificate with its private key, as objects and PEM.
- *
- * @example
- * ```ts ignore
- * const { certPEM, keyPEM, chainPEM } = ca.issue({ dns: ["localhost"] });
- * Deno.listenTls({ port: 8443, cert: chainPEM, key: keyPEM });
- * ```
+ * A certificate with its private key, as objects and PEM. `chainPEM` and
+ * `keyPEM` are what `Deno.listenTls({ cert, key })` and
+ * `Context.useCertificateChain` / `Context.usePrivateKey` take.
  */
 export interface IssuedCertificate {
   /** The certificate. */

@@ -66,11 +66,6 @@ const GEN_IPADD = 7;
 
 /**
  * One subject alternative name.
- *
- * @example
- * ```ts ignore
- * const san: SubjectAltName = { type: "IP", value: "127.0.0.1" };
- * ```
  */
 export interface SubjectAltName {
   /** `"DNS"`, `"IP"`, `"email"` or `"URI"`. */
@@ -82,11 +77,19 @@ export interface SubjectAltName {
 /**
  * One certificate extension.
  *
- * @example
- * ```ts ignore
- * const ext: X509Extension = {
- *   name: "basicConstraints", oid: "2.5.29.19", critical: true, value: "CA:TRUE",
- * };
+ * @example Find an extension of a certificate
+ * ```ts
+ * import { TestCA } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * using ca = TestCA.create();
+ * const ext = ca.cert.extensions.find((e) => e.name === "basicConstraints");
+ * assert.deepEqual(ext, {
+ *   name: "basicConstraints",
+ *   oid: "2.5.29.19",
+ *   critical: true,
+ *   value: "CA:TRUE",
+ * });
  * ```
  */
 export interface X509Extension {

@@ -1,9 +1,10 @@
 /**
  * The machinery every native callback shares: the map from `SSL*` addresses
  * to their JS owners (one shared trampoline finds the connection it fires
- * for), the count of callbacks running now, the checks that make a
- * callback's answer fail closed, and the slot that keeps what a callback's
- * promise rejected with until its connection is driven again. Internal.
+ * for), the count of callbacks running now, the check of a callback
+ * argument, the checks that make a callback's answer fail closed, and the
+ * slot that keeps what a callback's promise rejected with until its
+ * connection is driven again. Internal.
  *
  * Trampolines are created once, on first use, and live as long as the
  * process: OpenSSL may call them for any connection until that connection's
@@ -94,6 +95,21 @@ export function counted<A extends unknown[], R>(fn: (...args: A) => R): (...args
       callbackDepth--;
     }
   };
+}
+
+// ---- callback arguments ----------------------------------------------------------------------
+
+/**
+ * Checks a callback argument before it is installed: the one check (and the
+ * one message) of every `set*Callback` method. An optional callback is
+ * checked only when given (`if (callback != null) requireFunction(callback)`).
+ *
+ * @param callback The argument.
+ * @param name How the message names it.
+ * @throws {TypeError} When `callback` is not a function ("callback must be a function").
+ */
+export function requireFunction(callback: unknown, name = "callback"): void {
+  if (typeof callback !== "function") throw new TypeError(`${name} must be a function`);
 }
 
 // ---- answers that must be synchronous --------------------------------------------------------
