@@ -673,22 +673,20 @@ export class ConnectionBase<T extends Transport = Transport> extends ConnectionI
  * that fails on the connection resolves on its transport, as in pyOpenSSL),
  * so `conn.setNoDelay(true)` works on a connection over a `Deno.TcpConn`.
  *
- * @example
- * ```ts ignore
- * const tcp = await Deno.connect({ hostname: "example.com", port: 443 });
- * const conn: Connection<Deno.TcpConn> = new Connection(ctx, tcp);
- * conn.setNoDelay(true);
+ * @example A transport's own method on the connection
+ * ```ts
+ * import { Connection, Context, TLS_METHOD } from "@denossl/denossl";
+ * using ctx = new Context(TLS_METHOD);
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const tcp = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+ * using conn: Connection<Deno.TcpConn> = new Connection(ctx, tcp);
+ * conn.setNoDelay(true); // Deno.TcpConn's method, reached through passthrough
  * ```
  */
 export type Connection<T extends Transport = Transport> = ConnectionBase<T> & TransportMembers<T>;
 
 /**
  * The constructor of {@link Connection}: `new Connection(context, transport)`.
- *
- * @example
- * ```ts ignore
- * const conn = new Connection(ctx, null); // memory BIOs
- * ```
  */
 export interface ConnectionConstructor {
   /**

@@ -15,8 +15,12 @@ import { ERRNO } from "../ffi/sys.ts";
  * `Deno.TlsConn` (TLS inside TLS), or your own object.
  *
  * @example A test double
- * ```ts ignore
- * const transport: StreamTransport = { read: async (p) => null, write: async (p) => p.length };
+ * ```ts
+ * import type { StreamTransport } from "@denossl/denossl";
+ * const transport: StreamTransport = {
+ *   read: () => Promise.resolve(null),
+ *   write: (p) => Promise.resolve(p.length),
+ * };
  * ```
  */
 export interface StreamTransport {
@@ -32,11 +36,6 @@ export interface StreamTransport {
 
 /**
  * Separate objects for each direction, with `read` and `write` methods.
- *
- * @example TLS over a child process's pipes
- * ```ts ignore
- * new Connection(ctx, { reader: child.stdout, writer: child.stdin });
- * ```
  */
 export interface SplitTransport {
   /** Where ciphertext comes from. */
@@ -48,11 +47,6 @@ export interface SplitTransport {
 /**
  * Separate web streams for each direction (a child process's
  * `stdout`/`stdin`, a `TransformStream` pair, ...).
- *
- * @example TLS over stdin/stdout
- * ```ts ignore
- * new Connection(ctx, { readable: Deno.stdin.readable, writable: Deno.stdout.writable });
- * ```
  */
 export interface StreamPairTransport {
   /** Where ciphertext comes from. */
@@ -65,11 +59,6 @@ export interface StreamPairTransport {
  * A socket descriptor for native mode: OpenSSL reads and writes it itself
  * (`SSL_set_fd` on a duplicate). The object's `close()`, when it has one, is
  * called when the connection closes; the duplicate is always closed.
- *
- * @example
- * ```ts ignore
- * new Connection(ctx, { fd: 7 });
- * ```
  */
 export type FdTransport =
   | { readonly fd: number; close?(): void }
@@ -78,11 +67,6 @@ export type FdTransport =
 /**
  * Every transport shape a `Connection` accepts: `null` for memory BIOs, a
  * stream, split or stream-pair transport, or a descriptor (native mode).
- *
- * @example
- * ```ts ignore
- * const t: Transport = await Deno.connect({ port: 443, hostname: "example.com" });
- * ```
  */
 export type Transport =
   | null

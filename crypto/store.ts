@@ -29,8 +29,10 @@ const registry = handleRegistry("X509_STORE", (ptr) => native().crypto.X509_STOR
  * Flags for {@link X509Store.setFlags} (`X509_V_FLAG_*`).
  *
  * @example Check revocation of the whole chain
- * ```ts ignore
- * store.addCRL(crlPEM).setFlags(X509StoreFlags.CRL_CHECK | X509StoreFlags.CRL_CHECK_ALL);
+ * ```ts
+ * import { X509Store, X509StoreFlags } from "@denossl/denossl";
+ * using store = new X509Store();
+ * store.setFlags(X509StoreFlags.CRL_CHECK | X509StoreFlags.CRL_CHECK_ALL);
  * ```
  */
 export const X509StoreFlags: Readonly<
@@ -86,7 +88,8 @@ export const X509StoreFlags: Readonly<
  * A verification purpose, as `openssl verify -purpose` names them.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { VerifyPurpose } from "@denossl/denossl";
  * const purpose: VerifyPurpose = "sslserver";
  * ```
  */
@@ -117,9 +120,20 @@ const PURPOSES: Readonly<Record<VerifyPurpose, number>> = {
 /**
  * Options for {@link X509Store.verify}.
  *
- * @example
- * ```ts ignore
- * const options: VerifyOptions = { chain: [intermediate], hostname: "localhost", purpose: "sslserver" };
+ * @example Verify a leaf through its intermediate, for a name and a purpose
+ * ```ts
+ * import { TestCA, X509Store } from "@denossl/denossl";
+ * import type { VerifyOptions } from "@denossl/denossl";
+ * using ca = TestCA.create({ intermediate: true });
+ * using leaf = ca.issue({ dns: ["localhost"] });
+ * using store = new X509Store();
+ * store.addCert(ca.cert);
+ * const options: VerifyOptions = {
+ *   chain: [ca.intermediate!.cert],
+ *   hostname: "localhost",
+ *   purpose: "sslserver",
+ * };
+ * for (const c of store.verify(leaf.cert, options)) c.close();
  * ```
  */
 export interface VerifyOptions {

@@ -109,12 +109,6 @@ function split(host: string): [string, boolean] | null {
  *
  * @param host An IPv4 or IPv6 literal; IPv6 may be bracketed and carry a zone.
  * @returns 4 bytes (IPv4) or 16 (IPv6), or null when `host` is not an IP literal.
- * @example
- * ```ts ignore
- * parseIp("127.0.0.1"); // Uint8Array [127, 0, 0, 1]
- * parseIp("[::1]")?.length; // 16
- * parseIp("localhost"); // null
- * ```
  */
 export function parseIp(host: string): Uint8Array | null {
   if (typeof host !== "string") return null;
@@ -132,13 +126,6 @@ export function parseIp(host: string): Uint8Array | null {
  *
  * @param host The host, as a user or Deno wrote it.
  * @returns True for an IPv4 or IPv6 literal.
- * @example
- * ```ts ignore
- * isIpLiteral("192.0.2.1"); // true
- * isIpLiteral("[2001:db8::1]"); // true
- * isIpLiteral("256.0.0.1"); // false
- * isIpLiteral("example.com"); // false
- * ```
  */
 export function isIpLiteral(host: string): boolean {
   return parseIp(host) !== null;
@@ -150,11 +137,6 @@ export function isIpLiteral(host: string): boolean {
  *
  * @param host The host.
  * @returns The bare address, or null when `host` is not an IP literal.
- * @example
- * ```ts ignore
- * bareIp("[fe80::1%eth0]"); // "fe80::1"
- * bareIp("example.com"); // null
- * ```
  */
 export function bareIp(host: string): string | null {
   if (parseIp(host) === null) return null;
