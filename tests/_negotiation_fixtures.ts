@@ -11,12 +11,13 @@ import {
   type Connection,
   Context,
   type IssuedCertificate,
-  TestCA,
+  type TestCA,
   TLS_METHOD,
   VERIFY_PEER,
   WantReadError,
 } from "../mod.ts";
 import { pump } from "./_pair.ts";
+import { makePki } from "./_pki.ts";
 export { memoryPair as pair } from "./_pair.ts";
 
 /** Certificates for the tests. */
@@ -39,12 +40,12 @@ let fixtures: Fixtures | undefined;
  */
 export function pki(): Fixtures {
   if (!fixtures) {
-    const ca = TestCA.create({ intermediate: true });
+    const { ca, server, client } = makePki("ec", { intermediate: true });
     fixtures = {
       ca,
-      leaf: ca.issue({ dns: ["localhost"] }),
+      leaf: server,
       other: ca.issue({ dns: ["other.test"], commonName: "other.test" }),
-      client: ca.issueClient({ commonName: "alice" }),
+      client,
     };
   }
   return fixtures;

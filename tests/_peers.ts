@@ -6,12 +6,13 @@
  * @module
  */
 
+export { makePki, type Pki } from "./_pki.ts";
+import { makePki, type Pki } from "./_pki.ts";
 import {
   Connection,
   Context,
   type IssuedCertificate,
   SysCallError,
-  TestCA,
   type TestKeyType,
   TLS1_2_VERSION,
   TLS1_3_VERSION,
@@ -368,33 +369,6 @@ export async function pemDir(
     await Deno.writeTextFile(paths[name]!, pem);
   }
   return paths;
-}
-
-/** One PKI per key type, shared by the cases of a file. */
-export interface Pki {
-  ca: TestCA;
-  /** Server leaf for localhost and 127.0.0.1. */
-  server: IssuedCertificate;
-  /** Client leaf, CN=alice. */
-  client: IssuedCertificate;
-  close(): void;
-}
-
-/** A CA of the given key type with a server leaf (localhost, 127.0.0.1) and a client leaf (alice). */
-export function makePki(keyType: TestKeyType): Pki {
-  const ca = TestCA.create({ keyType });
-  const server = ca.issue({ dns: ["localhost"], ip: ["127.0.0.1"] });
-  const client = ca.issueClient({ commonName: "alice" });
-  return {
-    ca,
-    server,
-    client,
-    close(): void {
-      server.close();
-      client.close();
-      ca.close();
-    },
-  };
 }
 
 /** Options of {@link clientContext} and {@link serverContext}. */

@@ -1,14 +1,49 @@
 /**
- * Test certificates made with the `openssl` CLI into a temporary directory:
- * a root CA, an intermediate, and leaves signed by it, for RSA, ECDSA P-256
- * and Ed25519. Independent of denossl's own crypto/ so that the Context and
- * Connection tests do not rest on the code they test.
+ * The test PKIs, in one place. {@link makePki}: a `TestCA` with a server and
+ * a client leaf, in memory, for most tests. {@link makeOpensslPki}:
+ * certificates made with the `openssl` CLI into a temporary directory (a
+ * root, an intermediate, leaves, a self-signed certificate, as files), for
+ * the Context and Connection tests that must not rest on denossl's own
+ * crypto/, the code they test.
  *
  * @module
  */
 
+import { type IssuedCertificate, TestCA, type TestKeyType } from "../mod.ts";
+
+/** One PKI per key type, shared by the cases of a file. */
+export interface Pki {
+  ca: TestCA;
+  /** Server leaf for localhost and 127.0.0.1. */
+  server: IssuedCertificate;
+  /** Client leaf, CN=alice. */
+  client: IssuedCertificate;
+  close(): void;
+}
+
+/**
+ * A CA of the given key type with a server leaf (localhost, 127.0.0.1) and a
+ * client leaf (alice), issued through an intermediate when asked.
+ */
+export function makePki(keyType: TestKeyType, options: { intermediate?: boolean } = {}): Pki {
+  const ca = TestCA.create({ keyType, intermediate: options.intermediate === true });
+  const server = ca.issue({ dns: ["localhost"], ip: ["127.0.0.1"] });
+  const client = ca.issueClient({ commonName: "alice" });
+  return {
+    ca,
+    server,
+    client,
+    close(): void {
+      server.close();
+      client.close();
+      ca.close();
+    },
+  };
+}
+
 export type KeyType = "rsa" | "ec" | "ed25519";
 
+/** One certificate made by the `openssl` CLI, as files and as PEM text. */
 export interface Issued {
   certFile: string;
   keyFile: string;
@@ -16,7 +51,8 @@ export interface Issued {
   keyPEM: string;
 }
 
-export interface Pki {
+/** What {@link makeOpensslPki} makes. */
+export interface OpensslPki {
   dir: string;
   root: Issued;
   intermediate: Issued;
@@ -107,7 +143,7 @@ async function sign(
  * @param type The key type of every certificate.
  * @returns Paths and PEM texts; call cleanup() when done.
  */
-export async function makePki(type: KeyType = "ec"): Promise<Pki> {
+export async function makeOpensslPki(type: KeyType = "ec"): Promise<OpensslPki> {
   const dir = await Deno.makeTempDir({ prefix: "denossl-pki-" });
   await openssl([
     "req",

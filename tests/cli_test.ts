@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { connectTls, listenTls, TestCA } from "../mod.ts";
-import { makePki, type Pki } from "./_pki.ts";
+import { makeOpensslPki, type OpensslPki as Pki } from "./_pki.ts";
 import { freePort, hasIpv6Loopback, Peer, type Scope, withDeadline } from "./_peers.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
@@ -199,7 +199,7 @@ Deno.test("cli.ts --help and help COMMAND print the usage with the exit codes; C
 // ---- inspect against openssl s_server -------------------------------------------------------
 
 Deno.test("cli.ts inspect against openssl s_server with a chain", async (t) => {
-  const pki = await makePki("ec");
+  const pki = await makeOpensslPki("ec");
   try {
     let name =
       "inspect --cafile prints protocol, cipher, group, session, OCSP, the two certificates sent, the verified chain to the root, verify OK, exit 0";
@@ -719,7 +719,7 @@ Deno.test("cli.ts serve without --cert: a throwaway CA whose file it prints; ech
 });
 
 Deno.test("cli.ts serve --cert/--key serves the given chain; inspect against it verifies; a port in use is one line, exit 1", async () => {
-  const pki = await makePki("ec");
+  const pki = await makeOpensslPki("ec");
   try {
     const chainFile = pki.chainFile;
     const server = await startServe(["--cert", chainFile, "--key", pki.leaf.keyFile]);

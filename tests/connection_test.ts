@@ -18,7 +18,7 @@ import {
   WantReadError,
   ZeroReturnError,
 } from "../mod.ts";
-import { type KeyType, makePki, type Pki } from "./_pki.ts";
+import { type KeyType, makeOpensslPki, type OpensslPki as Pki } from "./_pki.ts";
 import { handshakeInMemory, memoryPair, pump, transfer } from "./_pair.ts";
 import { runSnippet } from "./_subprocess.ts";
 
@@ -78,7 +78,7 @@ function random(n: number): Uint8Array {
 
 for (const type of ["rsa", "ec", "ed25519"] as KeyType[]) {
   Deno.test(`Connection handshakes in memory and exchanges data both ways with ${type} certificates on TLS 1.2 and 1.3`, async (t) => {
-    const pki = await makePki(type);
+    const pki = await makeOpensslPki(type);
     try {
       for (const version of [TLS1_2_VERSION, TLS1_3_VERSION]) {
         await t.step(`TLS 0x${version.toString(16)}`, () => {
@@ -110,7 +110,7 @@ for (const type of ["rsa", "ec", "ed25519"] as KeyType[]) {
 }
 
 Deno.test("Connection verification", async (t) => {
-  const pki = await makePki("ec");
+  const pki = await makeOpensslPki("ec");
   try {
     await t.step("a chain from an untrusted root fails with VerificationError 19 or 20", () => {
       using sctx = serverContext(pki);
@@ -300,7 +300,7 @@ Deno.test("Connection verification", async (t) => {
 });
 
 Deno.test("Connection reports incompatible peers and bad keys", async (t) => {
-  const pki = await makePki("ec");
+  const pki = await makeOpensslPki("ec");
   try {
     await t.step(
       "client max TLS 1.2 against server min TLS 1.3 fails with SSLError naming the protocol",
@@ -378,7 +378,7 @@ Deno.test("Connection reports incompatible peers and bad keys", async (t) => {
 });
 
 Deno.test("Encrypted keys load through setPasswdCb, and a throwing passphrase callback's error comes out", async () => {
-  const pki = await makePki("ec");
+  const pki = await makeOpensslPki("ec");
   try {
     const encrypted = `${pki.dir}/enc.key`;
     const out = await new Deno.Command("openssl", {
@@ -424,7 +424,7 @@ Deno.test("Encrypted keys load through setPasswdCb, and a throwing passphrase ca
 });
 
 Deno.test("Connection shutdown semantics", async (t) => {
-  const pki = await makePki("ec");
+  const pki = await makeOpensslPki("ec");
   try {
     await t.step(
       "first shutdown() is false, the peer's recv throws ZeroReturnError, both end with both flags",
@@ -476,7 +476,7 @@ Deno.test("Connection shutdown semantics", async (t) => {
 });
 
 Deno.test("Connection moves 1 MiB through partial writes and recvInto respects its length", async () => {
-  const pki = await makePki("ec");
+  const pki = await makeOpensslPki("ec");
   try {
     using sctx = serverContext(pki);
     using cctx = clientContext(pki);
@@ -516,7 +516,7 @@ Deno.test("Connection moves 1 MiB through partial writes and recvInto respects i
 });
 
 Deno.test("Connection.recv() throws WantReadError when no data is buffered and bioRead() when nothing is queued", async () => {
-  const pki = await makePki("ec");
+  const pki = await makeOpensslPki("ec");
   try {
     using sctx = serverContext(pki);
     using server = new Connection(sctx, null);
@@ -531,7 +531,7 @@ Deno.test("Connection.recv() throws WantReadError when no data is buffered and b
 });
 
 Deno.test("tryHandshake() returns false where doHandshake() throws WantReadError, true once done, and throws every failure doHandshake() throws", async (t) => {
-  const pki = await makePki("ec");
+  const pki = await makeOpensslPki("ec");
   try {
     /** Drives both ends with tryHandshake(); returns each call's result, client first. */
     const drive = (client: Connection, server: Connection): boolean[] => {
@@ -713,7 +713,7 @@ Deno.test("bioReadInto() takes pending ciphertext into the caller's buffer, boun
 });
 
 Deno.test("A Context refuses changes once a Connection was made from it", async () => {
-  const pki = await makePki("ec");
+  const pki = await makeOpensslPki("ec");
   try {
     using ctx = serverContext(pki);
     assert.equal(ctx.inUse, false);
@@ -730,7 +730,7 @@ Deno.test("A Context refuses changes once a Connection was made from it", async 
 });
 
 Deno.test("Closing a Context leaves its Connections working", async () => {
-  const pki = await makePki("ec");
+  const pki = await makeOpensslPki("ec");
   try {
     const sctx = serverContext(pki);
     const cctx = clientContext(pki);
@@ -750,7 +750,7 @@ Deno.test("Closing a Context leaves its Connections working", async () => {
 });
 
 Deno.test("Every method on a closed Context or Connection throws ClosedError; close() is idempotent", async () => {
-  const pki = await makePki("ec");
+  const pki = await makeOpensslPki("ec");
   try {
     const ctx = serverContext(pki);
     const conn = new Connection(ctx, null);
