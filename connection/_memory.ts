@@ -11,6 +11,28 @@ import { BIO_set_mem_eof_return } from "../ffi/constants.ts";
 import { WantReadError } from "../errors/ssl_error.ts";
 import { clearErrors, sslErrorFromQueue } from "../errors/queue.ts";
 
+/**
+ * Gives `ssl` a new pair of memory BIOs (`SSL_set_bio`: the SSL owns them,
+ * and frees the pair it had).
+ *
+ * @param ssl The `SSL*`.
+ * @returns The incoming and outgoing BIO, or null when out of memory (nothing changed then).
+ */
+export function setMemoryBios(
+  ssl: Deno.PointerObject,
+): { rbio: Deno.PointerObject; wbio: Deno.PointerObject } | null {
+  const { ssl: lib, crypto } = native();
+  const rbio = crypto.BIO_new(crypto.BIO_s_mem());
+  const wbio = crypto.BIO_new(crypto.BIO_s_mem());
+  if (rbio === null || wbio === null) {
+    if (rbio) crypto.BIO_free(rbio);
+    if (wbio) crypto.BIO_free(wbio);
+    return null;
+  }
+  lib.SSL_set_bio(ssl, rbio, wbio);
+  return { rbio, wbio };
+}
+
 /** Two memory BIOs owned by an `SSL*` (`SSL_set_bio`), and the caller's side of them. */
 export class MemoryBios {
   #rbio: Deno.PointerObject | null;
@@ -22,17 +44,10 @@ export class MemoryBios {
    * @param ssl The `SSL*`.
    */
   constructor(ssl: Deno.PointerObject) {
-    const { ssl: lib, crypto } = native();
-    const rbio = crypto.BIO_new(crypto.BIO_s_mem());
-    const wbio = crypto.BIO_new(crypto.BIO_s_mem());
-    if (rbio === null || wbio === null) {
-      if (rbio) crypto.BIO_free(rbio);
-      if (wbio) crypto.BIO_free(wbio);
-      throw new Error("Out of memory: BIO_new failed");
-    }
-    lib.SSL_set_bio(ssl, rbio, wbio);
-    this.#rbio = rbio;
-    this.#wbio = wbio;
+    const bios = setMemoryBios(ssl);
+    if (bios === null) throw new Error("Out of memory: BIO_new failed");
+    this.#rbio = bios.rbio;
+    this.#wbio = bios.wbio;
   }
 
   #bio(which: "read" | "write"): Deno.PointerObject {

@@ -21,6 +21,7 @@ import {
 } from "./_direct.ts";
 import type { DirectWriter } from "./_direct.ts";
 import { RELEASE_IDLE, waitBegins, waitEnds } from "./_idle.ts";
+import { setMemoryBios } from "./_memory.ts";
 import type { SslCore } from "./_core.ts";
 import type { Wire } from "./_pump.ts";
 
@@ -69,19 +70,12 @@ export class StreamWire implements Wire {
    * @param directTransport A `Deno.TcpConn` whose socket flushes may write to directly, or null.
    */
   constructor(core: SslCore, pipe: Pipe, owner: object, directTransport: Deno.TcpConn | null) {
-    const { ssl: lib, crypto } = native();
-    const rbio = crypto.BIO_new(crypto.BIO_s_mem());
-    const wbio = crypto.BIO_new(crypto.BIO_s_mem());
-    if (rbio === null || wbio === null) {
-      if (rbio) crypto.BIO_free(rbio);
-      if (wbio) crypto.BIO_free(wbio);
-      throw new Error("Out of memory: BIO_new failed");
-    }
-    lib.SSL_set_bio(core.handle, rbio, wbio);
+    const bios = setMemoryBios(core.handle);
+    if (bios === null) throw new Error("Out of memory: BIO_new failed");
     this.#core = core;
     this.#pipe = pipe;
-    this.#rbio = rbio;
-    this.#wbio = wbio;
+    this.#rbio = bios.rbio;
+    this.#wbio = bios.wbio;
     this.#owner = owner;
     this.#directTransport = directTransport;
   }
@@ -292,19 +286,13 @@ export class StreamWire implements Wire {
     const rbio = this.#rbio;
     const wbio = this.#wbio;
     if (rbio === null || wbio === null) return;
-    const { ssl: lib, crypto } = native();
+    const { crypto } = native();
     if (Number(crypto.BIO_ctrl_pending(rbio)) !== 0) return;
     if (Number(crypto.BIO_ctrl_pending(wbio)) !== 0) return;
-    const r = crypto.BIO_new(crypto.BIO_s_mem());
-    const w = crypto.BIO_new(crypto.BIO_s_mem());
-    if (r === null || w === null) {
-      if (r !== null) crypto.BIO_free(r);
-      if (w !== null) crypto.BIO_free(w);
-      return; // out of memory: keep the old ones
-    }
-    lib.SSL_set_bio(ssl, r, w); // frees the old pair
-    this.#rbio = r;
-    this.#wbio = w;
+    const bios = setMemoryBios(ssl); // frees the old pair
+    if (bios === null) return; // out of memory: keep the old ones
+    this.#rbio = bios.rbio;
+    this.#wbio = bios.wbio;
   }
 
   /** What the idle sweeper calls while the connection waits for its peer (see _idle.ts). */
