@@ -30,8 +30,11 @@ const { values: flags } = parseArgs({
     quick: { type: "boolean", default: false },
     only: { type: "string" },
     openssl: { type: "string" },
+    baseline: { type: "string" },
   },
 });
+/** Another checkout of denossl whose peers run as extra contenders ("before" of a before/after). */
+const BASELINE = flags.baseline;
 /** Another OpenSSL build to measure, or undefined for the system's. */
 const PREFIX = flags.openssl;
 const OUT = PREFIX === undefined
@@ -73,12 +76,46 @@ interface Contender {
 }
 
 const DENO = Deno.execPath();
-const denoRun = (script: string): string[] => [DENO, "run", "-A", join(HERE, "peers", script)];
+const denoRun = (script: string, dir = join(HERE, "peers")): string[] => [
+  DENO,
+  "run",
+  "-A",
+  join(dir, script),
+];
+/** The peers of the --baseline checkout. */
+const baselinePeers = (): string => join(BASELINE!, "bench", "peers");
 
 let cBench = "";
 let cPair = "";
 
 function contenders(): Contender[] {
+  return [...current(), ...(BASELINE === undefined ? [] : baseline())];
+}
+
+/** The --baseline checkout's denossl contenders, run interleaved with this one's. */
+function baseline(): Contender[] {
+  const peer = (): string[] => denoRun("denossl_peer.ts", baselinePeers());
+  return [
+    {
+      id: "baseline_stream",
+      label: "baseline denossl (stream mode)",
+      server: (c, k) => [...peer(), "server", c, k],
+      client: (ca, p, a) => [...peer(), "client", ca, String(p), ...a],
+      resume: true,
+      note: `--baseline ${BASELINE}`,
+    },
+    {
+      id: "baseline_native",
+      label: "baseline denossl (native mode)",
+      server: (c, k) => [...peer(), "--native", "server", c, k],
+      client: (ca, p, a) => [...peer(), "--native", "client", ca, String(p), ...a],
+      resume: true,
+      note: `--baseline ${BASELINE}`,
+    },
+  ];
+}
+
+function current(): Contender[] {
   return [
     {
       id: "denossl_stream",
@@ -469,6 +506,12 @@ async function pairWorkload(pki: Pki): Promise<Record<string, Record<string, Fig
     ["denossl_stream", [...denoRun("denossl_pair.ts"), pki.cert, pki.key, pki.ca]],
     ["c", [cPair, pki.cert, pki.key, pki.ca]],
   ];
+  if (BASELINE !== undefined) {
+    impls.push([
+      "baseline_stream",
+      [...denoRun("denossl_pair.ts", baselinePeers()), pki.cert, pki.key, pki.ca],
+    ]);
+  }
   for (
     const [w, args, unit] of [
       ["pair_bulk", ["bulk", String(N.pairBulk)], "MB/s"],
@@ -754,7 +797,9 @@ const json = {
   targets,
 };
 /** bench/RESULTS.md for the system's OpenSSL; RESULTS-openssl-<version>.md for another build. */
-const suffix = PREFIX === undefined
+const suffix = BASELINE !== undefined
+  ? "-baseline"
+  : PREFIX === undefined
   ? ""
   : "-openssl-" + (env.denosslLoads?.match(/OpenSSL (\S+)/)?.[1] ?? "other");
 const jsonName = `results${suffix}.json`;
