@@ -58,6 +58,7 @@ import type { Session } from "./session.ts";
 import * as negotiation from "./_negotiation.ts";
 import * as keys from "./_keys.ts";
 import * as dtls from "./_dtls.ts";
+import * as hostname from "./_hostname.ts";
 
 /** `MSG_PEEK`: with {@link Connection.recv}, read without consuming. */
 export const MSG_PEEK = 2;
@@ -66,8 +67,6 @@ export const MSG_PEEK = 2;
 const SSL_READING = 3;
 /** `SSL_WRITING`, as `SSL_want` reports it. */
 const SSL_WRITING = 2;
-
-const IP_LITERAL = /^(\d{1,3}(\.\d{1,3}){3}|\[?[0-9a-fA-F:.]*:[0-9a-fA-F:.]*\]?)$/;
 
 /** How a connection's ciphertext moves: see {@link ConnectionBase.transportMode}. */
 export type TransportMode = "memory" | "stream" | "native";
@@ -589,10 +588,12 @@ export class ConnectionBase<T extends Transport = Transport> {
    * names through `SSL_set1_host`, IP literals through
    * `X509_VERIFY_PARAM_set1_ip_asc`. A mismatch fails the handshake with a
    * `VerificationError` (code 62 for a name, 64 for an IP). Takes effect
-   * only with `VERIFY_PEER`.
+   * only with `VERIFY_PEER`. Names match subject alternative names only (no
+   * subject-CN fallback) and no partial wildcard (`f*.example.com`), as in
+   * Deno; {@link setHostFlags} changes that. One trailing dot is ignored.
    *
    * @param host A DNS name or an IPv4/IPv6 literal.
-   * @throws {TypeError} When `host` is empty or malformed.
+   * @throws {TypeError} When `host` is empty or malformed (an empty label, a NUL).
    * @example
    * ```ts ignore
    * conn.setVerifyHostname("example.com");
@@ -600,20 +601,26 @@ export class ConnectionBase<T extends Transport = Transport> {
    * ```
    */
   setVerifyHostname(host: string): void {
-    const ssl = this._handle;
-    if (typeof host !== "string" || host.length === 0) {
-      throw new TypeError("host must be a non-empty string");
-    }
-    const { ssl: lib, crypto } = native();
-    clearErrors();
-    if (IP_LITERAL.test(host)) {
-      const ip = host.startsWith("[") ? host.slice(1, -1) : host;
-      if (crypto.X509_VERIFY_PARAM_set1_ip_asc(lib.SSL_get0_param(ssl), cstr(ip, "host")) !== 1) {
-        throw new TypeError(`Invalid IP address: ${host}`);
-      }
-    } else if (lib.SSL_set1_host(ssl, cstr(host, "host")) !== 1) {
-      throw new TypeError(`Invalid host name: ${host}`);
-    }
+    hostname.setVerifyHost(this, this._handle, host);
+  }
+
+  /**
+   * Replaces how {@link setVerifyHostname} matches DNS names
+   * (`X509_VERIFY_PARAM_set_hostflags`). The default,
+   * `X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS`,
+   * is RFC 6125's and Deno's; pass `0` only for a legacy peer whose
+   * certificate names its host in the subject CN alone.
+   *
+   * @param flags `X509_CHECK_FLAG_*` bits.
+   * @throws {RangeError} When `flags` has a bit OpenSSL does not define.
+   * @example Accept OpenSSL's legacy CN fallback for one connection
+   * ```ts ignore
+   * conn.setHostFlags(0);
+   * conn.setVerifyHostname("legacy.example");
+   * ```
+   */
+  setHostFlags(flags: number): void {
+    hostname.setHostFlags(this, this._handle, flags);
   }
 
   /**
