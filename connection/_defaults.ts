@@ -288,6 +288,10 @@ export function validateClientNames(o: ClientNameOptions, helper: string): strin
     }
   }
   const name = o.serverName ?? o.hostname;
+  if (name !== undefined) {
+    const bare = name.startsWith("[") && name.endsWith("]") ? name.slice(1, -1) : name;
+    if (!isIpLiteral(bare)) normalizeHostName(bare); // malformed names fail before connecting
+  }
   if (
     name === undefined && !o.unsafelyDisableVerification && !o.unsafelyDisableHostnameVerification
   ) {

@@ -282,7 +282,7 @@ function prepareClient<T extends Transport>(
 export async function connectTls(options: ConnectTlsOptions): Promise<TlsConnection> {
   // Deno's default; a given hostname must be a real name, never "" quietly unchecked.
   const named = { ...options, hostname: options.hostname ?? "127.0.0.1" };
-  validateClientNames(options, "connectTls");
+  validateClientNames(named, "connectTls");
   clientContext(options); // bad options fail before connecting
   options.signal?.throwIfAborted();
   const tcp = await Deno.connect({ hostname: named.hostname, port: options.port });
