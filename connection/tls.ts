@@ -439,10 +439,11 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
    * @param options Server options.
    */
   constructor(inner: Deno.TcpListener, options: TlsServerOptions) {
+    handshakeDeadline(options.handshakeTimeout, undefined); // a bad value fails here, not per client
     this.#inner = inner;
     this.#options = options;
-    this.#context = serverContext(options);
-    handshakeDeadline(options.handshakeTimeout, undefined); // a bad value fails here, not per client
+    // Its own context, not the cache's: a listener outlives any cache eviction.
+    this.#context = options.context ?? (this.#owned = buildContext(specOf("tls-server", options)));
   }
 
   /** The address listened on. */
