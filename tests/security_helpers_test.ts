@@ -9,10 +9,13 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import {
+  connectDtls,
   Connection,
   connectTls,
   Context,
+  type DatagramSocket,
   type IssuedCertificate,
+  listenDtls,
   listenTls,
   type ListenTlsOptions,
   NO_OVERLAPPING_PROTOCOLS,
@@ -30,6 +33,7 @@ import {
 } from "../mod.ts";
 import { liveHandles } from "../ffi/_handles.ts";
 import { handshakeInMemory } from "./_pair.ts";
+import { udpSocket, within } from "./_dtls.ts";
 
 const ca = TestCA.create({ keyType: "ec" });
 const rsaCa = TestCA.create({ keyType: "rsa" });
@@ -766,4 +770,80 @@ Deno.test("one context cache: no private key text is kept as a cache key (the mo
     const text = await Deno.readTextFile(new URL(`../connection/${file}`, import.meta.url));
     assert.doesNotMatch(text, /new Map<string, Context>/, `${file} keeps its own cache`);
   }
+});
+
+/** A UDP socket that sends its first `allowed` datagrams and silently drops the rest. */
+class GoesQuiet implements DatagramSocket {
+  readonly #inner: Deno.DatagramConn;
+  #allowed: number;
+  constructor(inner: Deno.DatagramConn, allowed: number) {
+    this.#inner = inner;
+    this.#allowed = allowed;
+  }
+  get addr(): Deno.Addr {
+    return this.#inner.addr;
+  }
+  receive(p?: Uint8Array): Promise<[Uint8Array, Deno.Addr]> {
+    return this.#inner.receive(p);
+  }
+  send(p: Uint8Array, addr: Deno.Addr): Promise<number> {
+    return this.#allowed-- > 0 ? this.#inner.send(p, addr) : Promise.resolve(p.length);
+  }
+  close(): void {
+    this.#inner.close();
+  }
+}
+
+Deno.test("DTLS helpers share the policy: listenDtls closes a handshake stalled after the cookie exchange at its deadline, and refuses ALPN without overlap", async (t) => {
+  await t.step(
+    "a client that goes quiet after its second ClientHello is closed at handshakeTimeout",
+    async () => {
+      await using listener = listenDtls({
+        hostname: "127.0.0.1",
+        port: 0,
+        cert: good.chainPEM,
+        key: good.keyPEM,
+        handshakeTimeout: 300,
+      });
+      const client = connectDtls({
+        port: listener.addr.port,
+        caCerts: [ca.certPEM],
+        socket: new GoesQuiet(udpSocket(), 2), // ClientHello, then ClientHello with the cookie
+        handshakeTimeout: 1500,
+      }).then(() => null, (e) => e);
+      await using conn = await within(5000, "accept", listener.accept());
+      const started = performance.now();
+      const error = await within(
+        5000,
+        "server handshake",
+        conn.handshake().then(() => null, (e) => e),
+      );
+      const took = performance.now() - started;
+      assert.ok(error instanceof Deno.errors.TimedOut, String(error));
+      assert.ok(took < 2000, `closed after ${took} ms`);
+      assert.ok((await client) instanceof Deno.errors.TimedOut);
+    },
+  );
+  await t.step("a client offering only foo to alpnProtocols [h2] fails its handshake", async () => {
+    await using listener = listenDtls({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: good.chainPEM,
+      key: good.keyPEM,
+      alpnProtocols: ["h2"],
+    });
+    const server = (async () => {
+      await using conn = await listener.accept();
+      return await conn.handshake().then(() => null, (e) => e);
+    })();
+    const error = await connectDtls({
+      port: listener.addr.port,
+      caCerts: [ca.certPEM],
+      alpnProtocols: ["foo"],
+      handshakeTimeout: 5000,
+    }).then((c) => c[Symbol.asyncDispose]().then(() => null), (e) => e);
+    assert.ok(error instanceof SSLError, String(error));
+    assert.match((error as Error).message, /no application protocol/);
+    assert.ok((await server) instanceof SSLError);
+  });
 });
