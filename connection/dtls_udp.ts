@@ -14,18 +14,19 @@
  */
 
 import { Connection } from "./connection.ts";
-import { Context, DTLS_CLIENT_METHOD, DTLS_SERVER_METHOD } from "./context.ts";
-import {
-  DTLS1_2_VERSION,
-  DTLS1_VERSION,
-  VERIFY_FAIL_IF_NO_PEER_CERT,
-  VERIFY_NONE,
-  VERIFY_PEER,
-} from "../ffi/constants.ts";
+import type { Context } from "./context.ts";
+import { DTLS1_2_VERSION, DTLS1_VERSION } from "../ffi/constants.ts";
 import { toBytes } from "../ffi/memory.ts";
 import { isIpLiteral } from "../ffi/ip.ts";
 import { ClosedError, WantReadError } from "../errors/ssl_error.ts";
-import { NO_OVERLAPPING_PROTOCOLS } from "./_negotiation.ts";
+import {
+  buildContext,
+  cachedContext,
+  type ContextSpec,
+  DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
+  handshakeDeadline,
+  nameClient,
+} from "./_defaults.ts";
 import * as dtls from "./_dtls.ts";
 import {
   _abort as abort,
@@ -171,21 +172,25 @@ function versionOf(v: DtlsVersion | undefined): number {
   throw new RangeError(`Unknown DTLS version "${v}"`);
 }
 
-function configureCommon(ctx: Context, o: DtlsCommonOptions): void {
-  const min = versionOf(o.minVersion);
-  if (min === DTLS1_VERSION) {
-    if (!o.unsafelyAllowLegacyProtocols) {
-      throw new RangeError(
-        "DTLS 1.0 is insecure: set unsafelyAllowLegacyProtocols: true to allow it",
-      );
-    }
-    ctx.setSecurityLevel(0);
-    if (!o.ciphers) ctx.setCipherList("DEFAULT:@SECLEVEL=0");
-  }
-  ctx.setMinProtoVersion(min);
-  ctx.setMaxProtoVersion(versionOf(o.maxVersion));
-  if (o.ciphers) ctx.setCipherList(o.ciphers);
-  if (o.srtpProfiles?.length) ctx.setTlsextUseSrtp(o.srtpProfiles);
+function specOf(
+  kind: "dtls-client" | "dtls-server",
+  o: Partial<ConnectDtlsOptions> & ListenDtlsOptions,
+): ContextSpec {
+  return {
+    kind,
+    minVersion: versionOf(o.minVersion),
+    maxVersion: versionOf(o.maxVersion),
+    unsafelyAllowLegacyProtocols: o.unsafelyAllowLegacyProtocols,
+    ciphers: o.ciphers,
+    caCerts: o.caCerts,
+    alpnProtocols: o.alpnProtocols,
+    srtpProfiles: o.srtpProfiles,
+    cert: o.cert,
+    key: o.key,
+    unsafelyDisableVerification: kind === "dtls-client" ? o.unsafelyDisableVerification : false,
+    requestClientCert: kind === "dtls-server" ? o.requestClientCert : false,
+    requireClientCert: kind === "dtls-server" ? o.requireClientCert : false,
+  };
 }
 
 function unbracket(host: string): string {
@@ -241,13 +246,10 @@ export async function connectDtls(options: ConnectDtlsOptions): Promise<DtlsConn
     throw new RangeError("port must be an integer from 1 to 65535");
   }
   const hostname = options.hostname ?? "127.0.0.1";
-  const serverName = options.serverName ?? hostname;
-  const verify = !options.unsafelyDisableVerification;
-  const checkName = verify && !options.unsafelyDisableHostnameVerification;
   const ip = await resolveHost(hostname);
   const remote: Deno.NetAddr = { transport: "udp", hostname: ip, port };
 
-  const ctx = options.context ?? clientContext(options);
+  const ctx = options.context ?? cachedContext(specOf("dtls-client", options));
   let socket: DatagramSocket | null = null;
   let conn: Connection | null = null;
   try {
@@ -258,9 +260,7 @@ export async function connectDtls(options: ConnectDtlsOptions): Promise<DtlsConn
     });
     conn = new Connection(ctx, null);
     conn.setConnectState();
-    const name = unbracket(serverName);
-    if (!isIpLiteral(name)) conn.setTlsextHostName(name);
-    if (checkName) conn.setVerifyHostname(name);
+    nameClient(conn, { ...options, hostname }, "connectDtls");
   } catch (e) {
     conn?.close();
     socket?.close();
@@ -319,87 +319,9 @@ export async function connectDtls(options: ConnectDtlsOptions): Promise<DtlsConn
   return dtlsConn;
 }
 
-/**
- * Client contexts by their options: loading the system trust store costs
- * about 100 ms here, far more than a handshake. Shared contexts are safe:
- * they refuse changes once used.
- */
-const clientContexts = new Map<string, Context>();
-const CLIENT_CONTEXT_LIMIT = 32;
-
-function clientContext(o: ConnectDtlsOptions): Context {
-  const key = JSON.stringify([
-    o.caCerts ?? null,
-    o.alpnProtocols ?? null,
-    o.srtpProfiles ?? null,
-    o.minVersion ?? null,
-    o.maxVersion ?? null,
-    o.ciphers ?? null,
-    o.cert ?? null,
-    o.key ?? null,
-    !!o.unsafelyAllowLegacyProtocols,
-    !!o.unsafelyDisableVerification,
-  ]);
-  let ctx = clientContexts.get(key);
-  if (ctx && !ctx.closed) {
-    clientContexts.delete(key);
-    clientContexts.set(key, ctx); // most recently used last
-    return ctx;
-  }
-  ctx = buildClientContext(o);
-  clientContexts.set(key, ctx);
-  if (clientContexts.size > CLIENT_CONTEXT_LIMIT) {
-    clientContexts.delete(clientContexts.keys().next().value!);
-  }
-  return ctx;
-}
-
-function buildClientContext(o: ConnectDtlsOptions): Context {
-  const ctx = new Context(DTLS_CLIENT_METHOD);
-  try {
-    configureCommon(ctx, o);
-    if (!o.unsafelyDisableVerification) {
-      ctx.setDefaultVerifyPaths();
-      if (o.caCerts?.length) ctx.addCaCerts(o.caCerts);
-      ctx.setVerify(VERIFY_PEER);
-    }
-    if (o.alpnProtocols?.length) ctx.setAlpnProtos(o.alpnProtocols);
-    if (o.cert || o.key) {
-      if (!o.cert || !o.key) throw new TypeError("cert and key go together");
-      ctx.useCertificateChain(o.cert);
-      ctx.usePrivateKey(o.key);
-      ctx.checkPrivateKey();
-    }
-    return ctx;
-  } catch (e) {
-    ctx.close();
-    throw e;
-  }
-}
-
 function serverContext(o: ListenDtlsOptions, secret: Uint8Array): Context {
-  if (!o.cert || !o.key) {
-    throw new TypeError("A DTLS server needs cert and key (PEM), or a context");
-  }
-  const ctx = new Context(DTLS_SERVER_METHOD);
+  const ctx = buildContext(specOf("dtls-server", o));
   try {
-    configureCommon(ctx, o);
-    ctx.setSessionIdContext(crypto.getRandomValues(new Uint8Array(16)));
-    ctx.useCertificateChain(o.cert);
-    ctx.usePrivateKey(o.key);
-    ctx.checkPrivateKey();
-    if (o.requestClientCert || o.requireClientCert) {
-      if (o.caCerts?.length) ctx.addCaCerts(o.caCerts);
-      ctx.setVerify(VERIFY_PEER | (o.requireClientCert ? VERIFY_FAIL_IF_NO_PEER_CERT : 0));
-    } else {
-      ctx.setVerify(VERIFY_NONE);
-    }
-    const offered = o.alpnProtocols;
-    if (offered?.length) {
-      ctx.setAlpnSelectCallback((_conn, clientProtocols) =>
-        offered.find((p) => clientProtocols.includes(p)) ?? NO_OVERLAPPING_PROTOCOLS
-      );
-    }
     installDefaultCookies(ctx, secret);
     return ctx;
   } catch (e) {
@@ -499,7 +421,10 @@ export class DtlsListener implements AsyncIterable<DtlsConnection>, AsyncDisposa
       throw e;
     }
     this.#socket = socket;
-    this.#options = options;
+    // Server helpers give every handshake a deadline, so a stalled client holds nothing for long.
+    const { handshakeTimeout: _, ...rest } = options;
+    const deadline = handshakeDeadline(options.handshakeTimeout, DEFAULT_SERVER_HANDSHAKE_TIMEOUT);
+    this.#options = deadline === undefined ? rest : { ...rest, handshakeTimeout: deadline };
     this.#backlog = backlog;
     this.#loop = this.#run();
   }

@@ -7,7 +7,6 @@
  */
 
 import { native } from "../ffi/library.ts";
-import { bareIp } from "../ffi/ip.ts";
 import { cstr, readCString } from "../ffi/memory.ts";
 import {
   SSL_set_tlsext_host_name,
@@ -27,6 +26,7 @@ import type { Transport } from "./transport.ts";
 import * as negotiation from "./_negotiation.ts";
 import * as keys from "./_keys.ts";
 import * as dtls from "./_dtls.ts";
+import * as hostname from "./_hostname.ts";
 
 /** `SSL_READING`, as `SSL_want` reports it. */
 const SSL_READING = 3;
@@ -83,6 +83,8 @@ const SSL_WRITING = 2;
 export abstract class ConnectionInfo {
   #context: Context;
   #verifyCallback: VerifyCallback<Connection<Transport>> | null;
+  /** How DNS names match: set by setHostFlags, kept for a later setVerifyHostname. */
+  #hostFlags: number = hostname.DEFAULT_HOST_FLAGS;
 
   /**
    * Keeps the context a connection is made from.
@@ -235,26 +237,30 @@ export abstract class ConnectionInfo {
    * names through `SSL_set1_host`, IP literals through
    * `X509_VERIFY_PARAM_set1_ip_asc`. A mismatch fails the handshake with a
    * `VerificationError` (code 62 for a name, 64 for an IP). Takes effect
-   * only with `VERIFY_PEER`.
+   * only with `VERIFY_PEER`. Names match subject alternative names only (no
+   * subject-CN fallback) and no partial wildcard (`f*.example.com`), as in
+   * Deno; {@link setHostFlags} changes that. One trailing dot is ignored.
    *
    * @param host A DNS name or an IPv4/IPv6 literal.
-   * @throws {TypeError} When `host` is empty or malformed.
+   * @throws {TypeError} When `host` is empty or malformed (an empty label, a NUL).
    */
   setVerifyHostname(host: string): void {
-    const ssl = this._handle;
-    if (typeof host !== "string" || host.length === 0) {
-      throw new TypeError("host must be a non-empty string");
-    }
-    const { ssl: lib, crypto } = native();
-    clearErrors();
-    const ip = bareIp(host);
-    if (ip !== null) {
-      if (crypto.X509_VERIFY_PARAM_set1_ip_asc(lib.SSL_get0_param(ssl), cstr(ip, "host")) !== 1) {
-        throw new TypeError(`Invalid IP address: ${host}`);
-      }
-    } else if (lib.SSL_set1_host(ssl, cstr(host, "host")) !== 1) {
-      throw new TypeError(`Invalid host name: ${host}`);
-    }
+    hostname.setVerifyHost(this._handle, host, this.#hostFlags);
+  }
+
+  /**
+   * Replaces how {@link setVerifyHostname} matches DNS names
+   * (`X509_VERIFY_PARAM_set_hostflags`), before or after it. The default,
+   * `X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS`,
+   * is RFC 6125's and Deno's; pass `0` only for a legacy peer whose
+   * certificate names its host in the subject CN alone.
+   *
+   * @param flags `X509_CHECK_FLAG_*` bits.
+   * @throws {RangeError} When `flags` has a bit OpenSSL does not define.
+   */
+  setHostFlags(flags: number): void {
+    hostname.setHostFlags(this._handle, flags);
+    this.#hostFlags = flags;
   }
 
   /**

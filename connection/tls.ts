@@ -4,27 +4,31 @@
  * of Deno's built-ins plus what Deno does not offer. Moving from
  * `Deno.connectTls` to denossl is an import change.
  *
- * Secure by default: the peer's certificate is verified against the system
- * trust store (plus `caCerts`), the host name is checked, and TLS 1.2 is the
- * minimum. Every way to turn that off has "unsafe" in its name.
+ * Secure by default, at least as strict as Deno's rustls: the peer's
+ * certificate is verified against the system trust store (plus `caCerts`),
+ * the host name is checked against subject alternative names only (no
+ * subject-CN fallback, no partial wildcards), TLS 1.2 is the minimum with
+ * ECDHE and AEAD suites only, a server refuses a client whose ALPN protocols
+ * it does not speak, and server handshakes have a 10 s deadline. Every way
+ * to turn that off has "unsafe" in its name; docs/SECURITY.md has the table.
  *
  * @module
  */
 
-import { Context, TLS_CLIENT_METHOD, TLS_SERVER_METHOD } from "./context.ts";
+import type { Context } from "./context.ts";
 import { Connection } from "./connection.ts";
 import type { HandshakeInfo } from "./connection.ts";
 import type { Transport } from "./transport.ts";
+import { TLS1_1_VERSION, TLS1_2_VERSION, TLS1_3_VERSION, TLS1_VERSION } from "../ffi/constants.ts";
 import {
-  TLS1_1_VERSION,
-  TLS1_2_VERSION,
-  TLS1_3_VERSION,
-  TLS1_VERSION,
-  VERIFY_FAIL_IF_NO_PEER_CERT,
-  VERIFY_NONE,
-  VERIFY_PEER,
-} from "../ffi/constants.ts";
-import { NO_OVERLAPPING_PROTOCOLS } from "./_negotiation.ts";
+  buildContext,
+  cachedContext,
+  type ContextSpec,
+  DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
+  handshakeDeadline,
+  nameClient,
+  validateClientNames,
+} from "./_defaults.ts";
 
 /** A protocol version: a name as Node spells it, or a `*_VERSION` constant. */
 export type TlsVersion = "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3" | number;
@@ -50,7 +54,10 @@ export interface TlsCommonOptions {
   minVersion?: TlsVersion;
   /** Highest protocol version. @default {"TLSv1.3"} */
   maxVersion?: TlsVersion;
-  /** TLS 1.2 cipher list (OpenSSL syntax). */
+  /**
+   * TLS 1.2 cipher list (OpenSSL syntax), in place of the helpers' own:
+   * ECDHE key exchange with AES-GCM or ChaCha20-Poly1305, as rustls.
+   */
   ciphers?: string;
   /** TLS 1.3 cipher suites (OpenSSL syntax). */
   ciphersuites?: string;
@@ -61,7 +68,12 @@ export interface TlsCommonOptions {
   context?: Context;
   /** Aborts connecting and the handshake. */
   signal?: AbortSignal;
-  /** Milliseconds the handshake may take before the connection is closed. */
+  /**
+   * Milliseconds the handshake may take before the connection is closed,
+   * `0` for no deadline. Servers (`acceptTls`, `listenTls`) default to
+   * 10000 ms, so a client that stalls mid-handshake cannot hold a
+   * connection open; clients have no deadline unless given one.
+   */
   handshakeTimeout?: number;
   /**
    * Allows `minVersion` below TLS 1.2 (TLS 1.0/1.1, security level 0), and a
@@ -86,9 +98,17 @@ export interface TlsCommonOptions {
  * ```
  */
 export interface TlsClientOptions extends TlsCommonOptions {
-  /** The host name to verify the certificate against, and to send as SNI. */
+  /**
+   * Where to connect, and the name the certificate must match and the SNI
+   * sent, unless `serverName` is given. `startTls` needs it (or
+   * `serverName`) to check the server's name.
+   */
   hostname?: string;
-  /** The SNI name and name to verify, when it differs from `hostname`. */
+  /**
+   * The name sent as SNI and matched against the certificate instead of
+   * `hostname`, as Node's `servername` (connect to an address, check a name).
+   * It may not be empty: an empty or missing name is a `TypeError`.
+   */
   serverName?: string;
   /** PEM certificate (chain) to present when the server asks for one. */
   cert?: string;
@@ -96,6 +116,12 @@ export interface TlsClientOptions extends TlsCommonOptions {
   key?: string;
   /** Skip the host name check, as Deno's option of that name. @default {false} */
   unsafelyDisableHostnameVerification?: boolean;
+  /**
+   * Match host names as OpenSSL does on its own: fall back to the subject CN
+   * when the certificate has no DNS name, and accept partial wildcards such
+   * as `f*.example.com`. For legacy servers only. @default {false}
+   */
+  unsafelyAllowLegacyHostNames?: boolean;
   /** Skip all certificate verification. @default {false} */
   unsafelyDisableVerification?: boolean;
 }
@@ -164,153 +190,57 @@ function versionOf(v: TlsVersion | undefined, fallback: number): number {
   return n;
 }
 
-const cache = new Map<string, Context>();
-const CACHE_LIMIT = 64;
-
-function cached(key: string, build: () => Context): Context {
-  let ctx = cache.get(key);
-  if (ctx && !ctx.closed) {
-    cache.delete(key);
-    cache.set(key, ctx); // most recently used last
-    return ctx;
-  }
-  ctx = build();
-  cache.set(key, ctx);
-  if (cache.size > CACHE_LIMIT) cache.delete(cache.keys().next().value!);
-  return ctx;
-}
-
-function configureCommon(ctx: Context, o: TlsCommonOptions): void {
-  const min = versionOf(o.minVersion, TLS1_2_VERSION);
-  const max = versionOf(o.maxVersion, 0);
-  if (min < TLS1_2_VERSION) {
-    if (!o.unsafelyAllowLegacyProtocols) {
-      throw new RangeError(
-        "TLS versions below 1.2 are insecure: set unsafelyAllowLegacyProtocols: true to allow them",
-      );
-    }
-    ctx.setSecurityLevel(0);
-    if (!o.ciphers) ctx.setCipherList("DEFAULT:@SECLEVEL=0");
-  }
-  ctx.setMinProtoVersion(min);
-  if (max) ctx.setMaxProtoVersion(max);
-  if (o.ciphers) {
-    const level = ctx.getSecurityLevel();
-    ctx.setCipherList(o.ciphers);
-    // "@SECLEVEL=0" in a cipher string enables NULL (no encryption) and anonymous (no
-    // certificate, so no verification) suites: an opt-out that must say "unsafe".
-    if (ctx.getSecurityLevel() < level && !o.unsafelyAllowLegacyProtocols) {
-      throw new RangeError(
-        `The cipher string "${o.ciphers}" lowers the security level, which allows NULL and anonymous suites: set unsafelyAllowLegacyProtocols: true to allow it`,
-      );
-    }
-  }
-  if (o.ciphersuites) ctx.setTls13Ciphersuites(o.ciphersuites);
-}
-
-function optionsKey(kind: string, o: TlsClientOptions & TlsServerOptions): string {
-  return JSON.stringify([
+function specOf(
+  kind: "tls-client" | "tls-server",
+  o: TlsClientOptions & TlsServerOptions,
+): ContextSpec {
+  return {
     kind,
-    o.caCerts ?? null,
-    o.alpnProtocols ?? null,
-    o.minVersion ?? null,
-    o.maxVersion ?? null,
-    o.ciphers ?? null,
-    o.ciphersuites ?? null,
-    o.cert ?? null,
-    o.key ?? null,
-    !!o.unsafelyAllowLegacyProtocols,
-    !!o.unsafelyDisableVerification,
-    !!o.requestClientCert,
-    !!o.requireClientCert,
-  ]);
+    minVersion: versionOf(o.minVersion, TLS1_2_VERSION),
+    maxVersion: versionOf(o.maxVersion, 0),
+    unsafelyAllowLegacyProtocols: o.unsafelyAllowLegacyProtocols,
+    ciphers: o.ciphers,
+    ciphersuites: o.ciphersuites,
+    caCerts: o.caCerts,
+    alpnProtocols: o.alpnProtocols,
+    cert: o.cert,
+    key: o.key,
+    unsafelyDisableVerification: kind === "tls-client" ? o.unsafelyDisableVerification : false,
+    requestClientCert: kind === "tls-server" ? o.requestClientCert : false,
+    requireClientCert: kind === "tls-server" ? o.requireClientCert : false,
+  };
 }
 
-/**
- * The client context the helpers would build for these options (cached and
- * shared: contexts refuse changes once used, so sharing is safe).
- *
- * @param o Client options.
- * @returns The context.
- */
+/** The client context for these options: the caller's, or a shared one from the cache. */
 function clientContext(o: TlsClientOptions): Context {
-  if (o.context) return o.context;
-  return cached(optionsKey("client", o), () => {
-    const ctx = new Context(TLS_CLIENT_METHOD);
-    try {
-      configureCommon(ctx, o);
-      if (!o.unsafelyDisableVerification) {
-        ctx.setDefaultVerifyPaths();
-        if (o.caCerts?.length) ctx.addCaCerts(o.caCerts);
-        ctx.setVerify(VERIFY_PEER);
-      }
-      if (o.alpnProtocols?.length) ctx.setAlpnProtos(o.alpnProtocols);
-      if (o.cert || o.key) {
-        if (!o.cert || !o.key) throw new TypeError("cert and key go together");
-        ctx.useCertificateChain(o.cert);
-        ctx.usePrivateKey(o.key);
-        ctx.checkPrivateKey();
-      }
-      return ctx;
-    } catch (e) {
-      ctx.close();
-      throw e;
-    }
-  });
+  return o.context ?? cachedContext(specOf("tls-client", o));
 }
 
+/** The server context for these options: the caller's, or a shared one from the cache. */
 function serverContext(o: TlsServerOptions): Context {
-  if (o.context) return o.context;
-  if (!o.cert || !o.key) throw new TypeError("A TLS server needs cert and key (PEM), or a context");
-  return cached(optionsKey("server", o), () => {
-    const ctx = new Context(TLS_SERVER_METHOD);
-    try {
-      configureCommon(ctx, o);
-      // A server that verifies clients must name its session cache, or OpenSSL fails every
-      // resumption attempt ("session id context uninitialized"); one random name per context
-      // also keeps sessions from resuming across contexts.
-      ctx.setSessionIdContext(crypto.getRandomValues(new Uint8Array(16)));
-      ctx.useCertificateChain(o.cert!);
-      ctx.usePrivateKey(o.key!);
-      ctx.checkPrivateKey();
-      if (o.requestClientCert || o.requireClientCert) {
-        if (o.caCerts?.length) ctx.addCaCerts(o.caCerts);
-        ctx.setVerify(VERIFY_PEER | (o.requireClientCert ? VERIFY_FAIL_IF_NO_PEER_CERT : 0));
-      } else {
-        ctx.setVerify(VERIFY_NONE);
-      }
-      const offered = o.alpnProtocols;
-      if (offered?.length) {
-        ctx.setAlpnSelectCallback((_conn, clientProtocols) =>
-          offered.find((p) => clientProtocols.includes(p)) ?? NO_OVERLAPPING_PROTOCOLS
-        );
-      }
-      return ctx;
-    } catch (e) {
-      ctx.close();
-      throw e;
-    }
-  });
+  return o.context ?? cachedContext(specOf("tls-server", o));
 }
 
-/** Runs the handshake, honouring `signal` and `handshakeTimeout`. */
+/** Runs the handshake, honouring `signal` and `handshakeTimeout` (else `fallback` ms). */
 async function handshakeWithin<T extends Transport>(
   conn: Connection<T>,
   o: TlsCommonOptions,
+  fallback?: number,
 ): Promise<HandshakeInfo> {
-  const { signal, handshakeTimeout } = o;
-  if (!signal && handshakeTimeout === undefined) return conn.handshake();
+  const { signal } = o;
+  const deadline = handshakeDeadline(o.handshakeTimeout, fallback);
+  if (!signal && deadline === undefined) return conn.handshake();
   signal?.throwIfAborted();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let reason: unknown;
   const abort = (): void => {
     reason = signal?.aborted
       ? signal.reason
-      : new Deno.errors.TimedOut(`TLS handshake did not finish within ${handshakeTimeout} ms`);
-    conn._abort(reason); // the connection's own handshake() rejects with it too
+      : new Deno.errors.TimedOut(`TLS handshake did not finish within ${deadline} ms`);
+    conn._abort(reason); // closes it: the connection's own handshake() rejects with it too
   };
   signal?.addEventListener("abort", abort, { once: true });
-  if (handshakeTimeout !== undefined) timer = setTimeout(abort, handshakeTimeout);
+  if (deadline !== undefined) timer = setTimeout(abort, deadline);
   try {
     return await conn.handshake();
   } catch (e) {
@@ -321,30 +251,23 @@ async function handshakeWithin<T extends Transport>(
   }
 }
 
-function prepareClient<T extends Transport>(conn: Connection<T>, o: TlsClientOptions): void {
+function prepareClient<T extends Transport>(
+  conn: Connection<T>,
+  o: TlsClientOptions,
+  helper: string,
+): void {
   conn.setConnectState();
-  const name = o.serverName ?? o.hostname;
-  if (name) {
-    const isIp = /^[\d.]+$|:/.test(name);
-    if (!isIp) conn.setTlsextHostName(name);
-    if (!o.unsafelyDisableVerification && !o.unsafelyDisableHostnameVerification) {
-      conn.setVerifyHostname(name);
-    }
-  } else if (
-    !o.unsafelyDisableVerification && !o.unsafelyDisableHostnameVerification && !o.context
-  ) {
-    throw new TypeError(
-      "startTls needs hostname (or serverName) to verify the server's name; set unsafelyDisableHostnameVerification to skip the check",
-    );
-  }
+  nameClient(conn, o, helper);
 }
 
 /**
  * Connects to a TLS server, as `Deno.connectTls` does, and completes the
  * handshake before resolving, so certificate errors come out of this call.
  *
- * @param options Deno's options plus denossl's.
+ * @param options Deno's options plus denossl's. The certificate must match
+ *   `serverName` if given, else `hostname` (default `"127.0.0.1"`, as Deno).
  * @returns The connection, over a `Deno.TcpConn` (its members pass through).
+ * @throws {TypeError} When `hostname` or `serverName` is given empty.
  * @throws {VerificationError} When the server's certificate is refused.
  * @throws {SSLError} When the handshake fails.
  * @example Print the server's certificate
@@ -357,14 +280,17 @@ function prepareClient<T extends Transport>(conn: Connection<T>, o: TlsClientOpt
  * ```
  */
 export async function connectTls(options: ConnectTlsOptions): Promise<TlsConnection> {
-  const hostname = options.hostname ?? "127.0.0.1";
-  const ctx = clientContext(options);
+  // Deno's default; a given hostname must be a real name, never "" quietly unchecked.
+  const named = { ...options, hostname: options.hostname ?? "127.0.0.1" };
+  validateClientNames(named, "connectTls");
+  clientContext(options); // bad options fail before connecting
   options.signal?.throwIfAborted();
-  const tcp = await Deno.connect({ hostname, port: options.port });
+  const tcp = await Deno.connect({ hostname: named.hostname, port: options.port });
   let conn: TlsConnection | undefined;
   try {
-    conn = new Connection(ctx, tcp, { native: options.native === true });
-    prepareClient(conn, { ...options, hostname });
+    // Asked again: a busy cache may have closed the one above while we connected.
+    conn = new Connection(clientContext(options), tcp, { native: options.native === true });
+    prepareClient(conn, named, "connectTls");
     await handshakeWithin(conn, options);
     return conn;
   } catch (e) {
@@ -380,9 +306,12 @@ export async function connectTls(options: ConnectTlsOptions): Promise<TlsConnect
  * transport.
  *
  * @param conn A `Deno.Conn` or any transport denossl accepts.
- * @param options Deno's options plus denossl's; `hostname` is required
- *   unless host name verification is turned off.
+ * @param options Deno's options plus denossl's; `hostname` (or
+ *   `serverName`) is required unless `unsafelyDisableHostnameVerification`
+ *   is set, also with a `context`.
  * @returns The TLS connection.
+ * @throws {TypeError} When the name to check is missing or empty; the
+ *   transport is then left open.
  * @example Upgrade after a plaintext STARTTLS exchange
  * ```ts ignore
  * const tcp = await Deno.connect({ hostname: "mail.example.com", port: 587 });
@@ -394,10 +323,10 @@ export async function startTls<T extends Exclude<Transport, null>>(
   conn: T,
   options: TlsClientOptions = {},
 ): Promise<Connection<T>> {
-  const ctx = clientContext(options);
-  const tls = new Connection(ctx, conn, { native: options.native === true });
+  validateClientNames(options, "startTls");
+  const tls = new Connection(clientContext(options), conn, { native: options.native === true });
   try {
-    prepareClient(tls, options);
+    prepareClient(tls, options, "startTls");
     await handshakeWithin(tls, options);
     return tls;
   } catch (e) {
@@ -427,7 +356,7 @@ export async function acceptTls<T extends Exclude<Transport, null>>(
   const tls = new Connection(serverContext(options), conn, { native: options.native === true });
   tls.setAcceptState();
   try {
-    await handshakeWithin(tls, options);
+    await handshakeWithin(tls, options, DEFAULT_SERVER_HANDSHAKE_TIMEOUT);
     return tls;
   } catch (e) {
     await tls[Symbol.asyncDispose]();
@@ -435,14 +364,55 @@ export async function acceptTls<T extends Exclude<Transport, null>>(
   }
 }
 
+/** Error codes of `accept(2)` that concern one connection, never the listener (Linux man page). */
+const PER_CONNECTION_CODES = new Set([
+  "ECONNABORTED",
+  "ECONNRESET",
+  "ENOTCONN",
+  "EPROTO",
+  "EPERM",
+  "ENETDOWN",
+  "ENETUNREACH",
+  "ENONET",
+  "EHOSTDOWN",
+  "EHOSTUNREACH",
+  "ENOPROTOOPT",
+  "EOPNOTSUPP",
+  "ETIMEDOUT",
+]);
+/** Error codes of `accept(2)` that mean "out of descriptors or memory, try again later". */
+const EXHAUSTION_CODES = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"]);
+/** The longest pause between accepts while descriptors are exhausted. */
+const MAX_ACCEPT_PAUSE_MS = 100;
+
+function codeOf(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** A client that failed between the kernel's accept and ours: skip it. */
+function failedBeforeAccept(e: unknown): boolean {
+  return e instanceof Deno.errors.NotConnected || e instanceof Deno.errors.ConnectionReset ||
+    e instanceof Deno.errors.ConnectionAborted || PER_CONNECTION_CODES.has(codeOf(e) ?? "");
+}
+
+let adoptContext: (listener: TlsListener, ctx: Context) => void;
+
 /**
- * A TLS listener, as `Deno.listenTls` returns: accept connections one by one
- * or iterate them. Each connection's handshake starts as it is accepted and
- * runs in the background; a client whose handshake fails affects only its
- * own connection (its `handshake()`, `read` and `write` reject), never the
- * listener.
+ * A TLS listener, as `Deno.listenTls` returns, and assignable to
+ * `Deno.TlsListener`: accept connections one by one or iterate them. Each
+ * connection's handshake starts as it is accepted and runs in the
+ * background, with a deadline (`handshakeTimeout`, 10 s by default) after
+ * which the connection is closed; a client whose handshake fails affects
+ * only its own connection (its `handshake()`, `read` and `write` reject),
+ * never the listener.
  *
- * @example An echo server
+ * No client can end the accept loop: a connection reset or aborted before it
+ * was accepted is skipped, and when the process runs out of descriptors
+ * (EMFILE, ENFILE) `accept()` waits 10 to 100 ms and tries again. Only
+ * {@link close} stops it.
+ *
+ * @example An echo server: each client in its own task, so none holds up the loop
  * ```ts ignore
  * const listener = listenTls({ port: 8443, cert, key });
  * for await (const conn of listener) {
@@ -454,6 +424,13 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
   readonly #inner: Deno.TcpListener;
   readonly #options: TlsServerOptions;
   readonly #context: Context;
+  #owned: Context | null = null;
+  #closed = false;
+  #refed = true;
+
+  static {
+    adoptContext = (listener, ctx) => listener.#owned = ctx;
+  }
 
   /**
    * Wraps a TCP listener. Prefer {@link listenTls}.
@@ -462,9 +439,11 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
    * @param options Server options.
    */
   constructor(inner: Deno.TcpListener, options: TlsServerOptions) {
+    handshakeDeadline(options.handshakeTimeout, undefined); // a bad value fails here, not per client
     this.#inner = inner;
     this.#options = options;
-    this.#context = serverContext(options);
+    // Its own context, not the cache's: a listener outlives any cache eviction.
+    this.#context = options.context ?? (this.#owned = buildContext(specOf("tls-server", options)));
   }
 
   /** The address listened on. */
@@ -473,9 +452,11 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
   }
 
   /**
-   * Waits for the next client.
+   * Waits for the next client. Clients that reset before they were accepted
+   * are skipped; descriptor exhaustion pauses instead of failing.
    *
    * @returns Its connection; await `handshake()` to see its certificate.
+   * @throws {Deno.errors.BadResource} When the listener is closed.
    * @example
    * ```ts ignore
    * const conn = await listener.accept();
@@ -483,11 +464,35 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
    * ```
    */
   async accept(): Promise<TlsConnection> {
-    const tcp = await this.#inner.accept();
-    const conn = new Connection(this.#context, tcp, { native: this.#options.native === true });
-    conn.setAcceptState();
-    handshakeWithin(conn, this.#options).catch(() => {}); // errors reach the connection's own calls
-    return conn;
+    let pause = 0;
+    for (;;) {
+      let tcp: Deno.TcpConn;
+      try {
+        tcp = await this.#inner.accept();
+      } catch (e) {
+        if (this.#closed || e instanceof Deno.errors.BadResource) throw e;
+        if (failedBeforeAccept(e)) continue;
+        if (!EXHAUSTION_CODES.has(codeOf(e) ?? "")) throw e;
+        // Out of descriptors: give the connections being served time to close some.
+        pause = Math.min(MAX_ACCEPT_PAUSE_MS, pause === 0 ? 10 : pause * 2);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, pause);
+          if (!this.#refed) Deno.unrefTimer(timer);
+        });
+        continue;
+      }
+      let conn: TlsConnection;
+      try {
+        conn = new Connection(this.#context, tcp, { native: this.#options.native === true });
+        conn.setAcceptState();
+      } catch (e) {
+        tcp.close();
+        throw e;
+      }
+      // Errors reach the connection's own calls; a missed deadline closes it.
+      handshakeWithin(conn, this.#options, DEFAULT_SERVER_HANDSHAKE_TIMEOUT).catch(() => {});
+      return conn;
+    }
   }
 
   /**
@@ -499,11 +504,14 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
    * ```
    */
   close(): void {
+    this.#closed = true;
     try {
       this.#inner.close();
     } catch (e) {
       if (!(e instanceof Deno.errors.BadResource)) throw e;
     }
+    this.#owned?.close(); // accepted connections keep their own reference to it
+    this.#owned = null;
   }
 
   /**
@@ -515,6 +523,7 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
    * ```
    */
   ref(): void {
+    this.#refed = true;
     this.#inner.ref();
   }
 
@@ -527,6 +536,7 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
    * ```
    */
   unref(): void {
+    this.#refed = false;
     this.#inner.unref();
   }
 
@@ -534,8 +544,12 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
    * Accepts connections until the listener is closed.
    *
    * @returns The iterator.
+   * @example
+   * ```ts ignore
+   * for await (const conn of listener) serve(conn);
+   * ```
    */
-  async *[Symbol.asyncIterator](): AsyncIterator<TlsConnection> {
+  async *[Symbol.asyncIterator](): AsyncIterableIterator<TlsConnection> {
     for (;;) {
       try {
         yield await this.accept();
@@ -562,20 +576,32 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
  * Listens for TLS connections, as `Deno.listenTls` does.
  *
  * @param options Deno's options plus denossl's (client certificate policy,
- *   versions, ciphers, context).
+ *   versions, ciphers, handshake deadline, context).
  * @returns The listener.
  * @throws {TypeError} When neither `cert`/`key` nor `context` is given.
  * @example mTLS: require client certificates from one CA
  * ```ts ignore
  * const listener = listenTls({ port: 8443, cert, key, caCerts: [clientCa], requireClientCert: true });
  * for await (const conn of listener) {
- *   const { peerCertificate } = await conn.handshake();
- *   console.log(peerCertificate?.subject.commonName);
+ *   (async () => { // one task per client: a slow handshake holds up nobody else
+ *     const { peerCertificate } = await conn.handshake();
+ *     console.log(peerCertificate?.subject.commonName);
+ *   })().catch(() => conn.close());
  * }
  * ```
  */
 export function listenTls(options: ListenTlsOptions): TlsListener {
-  const ctx = serverContext(options); // fail before opening the port
-  const inner = Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port });
-  return new TlsListener(inner, { ...options, context: ctx });
+  // The listener's own context, not the cache's: it must outlive any eviction.
+  const owned = options.context ? null : buildContext(specOf("tls-server", options));
+  let inner: Deno.TcpListener;
+  try {
+    handshakeDeadline(options.handshakeTimeout, undefined);
+    inner = Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port });
+  } catch (e) {
+    owned?.close();
+    throw e;
+  }
+  const listener = new TlsListener(inner, owned ? { ...options, context: owned } : options);
+  if (owned) adoptContext(listener, owned);
+  return listener;
 }

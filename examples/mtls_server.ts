@@ -17,6 +17,7 @@ import {
   listenTls,
   TestCA,
   TLS_SERVER_METHOD,
+  type TlsConnection,
   VERIFY_FAIL_IF_NO_PEER_CERT,
   VERIFY_PEER,
 } from "../mod.ts";
@@ -36,20 +37,24 @@ ctx.setVerify(VERIFY_PEER | VERIFY_FAIL_IF_NO_PEER_CERT, (_conn, cert, _errnum, 
   return allowed.has(cert.subject.commonName ?? ""); // the client's own: our policy
 });
 
-const listener = listenTls({ hostname: "127.0.0.1", port: 0, context: ctx });
-const serving = (async () => {
-  for await (const conn of listener) {
-    try {
-      const { peerCertificate } = await conn.handshake();
-      const name = peerCertificate?.subject.commonName;
-      await conn.write(new TextEncoder().encode(`hello ${name}`));
-      await conn.closeWrite();
-    } catch (e) {
-      console.log(`server: refused a client: ${(e as Error).message}`);
-    } finally {
-      await conn[Symbol.asyncDispose]();
-    }
+// One task per client: a client that stalls its handshake holds up nobody else.
+async function greet(conn: TlsConnection): Promise<void> {
+  try {
+    const { peerCertificate } = await conn.handshake();
+    const name = peerCertificate?.subject.commonName;
+    await conn.write(new TextEncoder().encode(`hello ${name}`));
+    await conn.closeWrite();
+  } catch (e) {
+    console.log(`server: refused a client: ${(e as Error).message}`);
+  } finally {
+    await conn[Symbol.asyncDispose]();
   }
+}
+
+const listener = listenTls({ hostname: "127.0.0.1", port: 0, context: ctx });
+const greetings: Promise<void>[] = [];
+const serving = (async () => {
+  for await (const conn of listener) greetings.push(greet(conn));
 })();
 
 using alice = ca.issueClient({ commonName: "alice" });
@@ -75,4 +80,5 @@ for (const [who, client] of [["alice", alice], ["bob", bob], ["no certificate", 
 }
 listener.close();
 await serving;
+await Promise.all(greetings);
 ctx.close();

@@ -52,6 +52,20 @@ export const VERIFY_CLIENT_ONCE = 0x04;
 /** Server: allow TLS 1.3 post-handshake client authentication. */
 export const VERIFY_POST_HANDSHAKE = 0x08;
 
+// ---- host name check flags (x509v3.h) ---------------------------------------------
+/** Check the subject CN even when the certificate has DNS names (`X509_CHECK_FLAG_ALWAYS_CHECK_SUBJECT`). */
+export const X509_CHECK_FLAG_ALWAYS_CHECK_SUBJECT = 0x1;
+/** Refuse every wildcard (`X509_CHECK_FLAG_NO_WILDCARDS`). */
+export const X509_CHECK_FLAG_NO_WILDCARDS = 0x2;
+/** Refuse partial wildcards such as `f*.example.com` (`X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS`). */
+export const X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS = 0x4;
+/** Let `*` match several labels (`X509_CHECK_FLAG_MULTI_LABEL_WILDCARDS`). */
+export const X509_CHECK_FLAG_MULTI_LABEL_WILDCARDS = 0x8;
+/** A name starting with "." matches one label below it (`X509_CHECK_FLAG_SINGLE_LABEL_SUBDOMAINS`). */
+export const X509_CHECK_FLAG_SINGLE_LABEL_SUBDOMAINS = 0x10;
+/** Never fall back to the subject CN (`X509_CHECK_FLAG_NEVER_CHECK_SUBJECT`). */
+export const X509_CHECK_FLAG_NEVER_CHECK_SUBJECT = 0x20;
+
 // ---- options (uint64_t bits; all below 2^32) ---------------------------------
 /** Disable the extended master secret extension. */
 export const OP_NO_EXTENDED_MASTER_SECRET = 1 << 0;

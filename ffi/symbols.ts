@@ -287,6 +287,7 @@ export const CRYPTO_SYMBOLS = {
   X509_STORE_CTX_get_error_depth: { parameters: ["pointer"], result: "i32" }, // int X509_STORE_CTX_get_error_depth(const X509_STORE_CTX *ctx)
   X509_VERIFY_PARAM_set1_host: { parameters: ["pointer", "buffer", "usize"], result: "i32" }, // int X509_VERIFY_PARAM_set1_host(X509_VERIFY_PARAM *param, const char *name, size_t namelen)
   X509_VERIFY_PARAM_set1_ip_asc: { parameters: ["pointer", "buffer"], result: "i32" }, // int X509_VERIFY_PARAM_set1_ip_asc(X509_VERIFY_PARAM *param, const char *ipasc)
+  X509_VERIFY_PARAM_set_hostflags: { parameters: ["pointer", "u32"], result: "void" }, // void X509_VERIFY_PARAM_set_hostflags(X509_VERIFY_PARAM *param, unsigned int flags)
 
   // ---- process lifetime (issue 10) ----------------------------------------------
   OPENSSL_init_crypto: { parameters: ["u64", "pointer"], result: "i32" }, // int OPENSSL_init_crypto(uint64_t opts, const OPENSSL_INIT_SETTINGS *settings)

@@ -111,7 +111,9 @@ Deno.test("README: each example snippet is its file's own code (same lines, impo
     const fileImports = [...source.matchAll(/import \{([^}]*)\} from "\.\.\/mod\.ts";/g)]
       .flatMap((m) => m[1]!.split(",").map((s) => s.trim().replace(/^type /, "")));
     for (const m of code.matchAll(importRe)) {
-      for (const name of m[1]!.split(",").map((s) => s.trim()).filter(Boolean)) {
+      for (
+        const name of m[1]!.split(",").map((s) => s.trim().replace(/^type /, "")).filter(Boolean)
+      ) {
         assert.ok(fileImports.includes(name), `${file} does not import ${name}`);
       }
     }

@@ -211,6 +211,7 @@ const OPTIONS: Record<string, "setting" | "opt-out"> = {
   unsafelyAllowLegacyProtocols: "opt-out",
   unsafelyDisableHostnameVerification: "opt-out",
   unsafelyDisableVerification: "opt-out",
+  unsafelyAllowLegacyHostNames: "opt-out",
 };
 
 Deno.test('every option of connectTls, startTls, acceptTls and listenTls that weakens security says "unsafe" (option names read from connection/tls.ts)', async () => {
