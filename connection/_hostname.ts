@@ -12,6 +12,7 @@ import { cstr } from "../ffi/memory.ts";
 import { bareIp } from "../ffi/ip.ts";
 import { clearErrors } from "../errors/queue.ts";
 import {
+  DEFAULT_HOST_FLAGS,
   X509_CHECK_FLAG_ALWAYS_CHECK_SUBJECT,
   X509_CHECK_FLAG_MULTI_LABEL_WILDCARDS,
   X509_CHECK_FLAG_NEVER_CHECK_SUBJECT,
@@ -20,9 +21,7 @@ import {
   X509_CHECK_FLAG_SINGLE_LABEL_SUBDOMAINS,
 } from "../ffi/constants.ts";
 
-/** What a name check uses unless told otherwise: no CN fallback, no `f*.example.com`. */
-export const DEFAULT_HOST_FLAGS = X509_CHECK_FLAG_NEVER_CHECK_SUBJECT |
-  X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
+export { DEFAULT_HOST_FLAGS };
 
 const KNOWN_HOST_FLAGS = X509_CHECK_FLAG_ALWAYS_CHECK_SUBJECT | X509_CHECK_FLAG_NO_WILDCARDS |
   X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_MULTI_LABEL_WILDCARDS |

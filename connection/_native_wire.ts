@@ -92,6 +92,17 @@ export class NativeWire implements Wire {
     return this.#wait("read");
   }
 
+  /** OpenSSL reads the socket itself: nothing to lend. */
+  lend(): null {
+    return null;
+  }
+
+  landLent(): void {}
+
+  lentFailed(e: unknown): unknown {
+    return e;
+  }
+
   handshakeDone(): void {}
 
   [RELEASE_IDLE](): void {

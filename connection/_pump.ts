@@ -23,8 +23,18 @@ export interface Wire extends IdleReleasable {
   flush(): Promise<void>;
   /** On want-write: settles once OpenSSL can write again. */
   drain(): Promise<void>;
-  /** On want-read: settles once more ciphertext is there (read into `lend` when the wire may). */
-  fill(lend?: Uint8Array): Promise<void>;
+  /** On want-read: settles once more ciphertext is there. */
+  fill(): Promise<void>;
+  /**
+   * On want-read in `read(p)`: a transport read into `p` itself, or null
+   * when the wire cannot lend it (then {@link fill}). The pump awaits it and
+   * hands the outcome to {@link landLent} or {@link lentFailed}.
+   */
+  lend(p: Uint8Array): Promise<number | null> | null;
+  /** A lent read gave `n` bytes in `p` (null: end of stream). */
+  landLent(p: Uint8Array, n: number | null): void;
+  /** A lent read rejected with `e`: the error to throw. */
+  lentFailed(e: unknown): unknown;
   /** Ciphertext waiting to be sent, in bytes (0 when OpenSSL writes the socket itself). */
   outgoing(): number;
   /** Ciphertext received and not yet decrypted, in bytes (0 when OpenSSL reads itself). */
@@ -59,7 +69,7 @@ function ignore(): void {}
 export class Pump {
   readonly #core: SslCore;
   readonly #wire: Wire;
-  readonly #info: () => HandshakeInfo;
+  readonly #owner: { _handshakeInfo(): HandshakeInfo };
   #handshake: Promise<HandshakeInfo> | null = null;
   /** A failure met while reading ahead (#readMore), thrown by the next read. */
   #readError: unknown = undefined;
@@ -68,12 +78,12 @@ export class Pump {
   /**
    * @param core The SSL core.
    * @param wire How ciphertext moves.
-   * @param info What a finished handshake reports.
+   * @param owner The connection: what a finished handshake reports.
    */
-  constructor(core: SslCore, wire: Wire, info: () => HandshakeInfo) {
+  constructor(core: SslCore, wire: Wire, owner: { _handshakeInfo(): HandshakeInfo }) {
     this.#core = core;
     this.#wire = wire;
-    this.#info = info;
+    this.#owner = owner;
   }
 
   /** The wire. */
@@ -116,7 +126,7 @@ export class Pump {
       if (outcome === OK) {
         wire.handshakeDone();
         await wire.flush();
-        return this.#info();
+        return this.#owner._handshakeInfo();
       }
       if (outcome === WANT_READ) {
         await wire.flush();
@@ -169,7 +179,18 @@ export class Pump {
       }
       if (outcome === WANT_READ) {
         if (wire.outgoing() > 0) wire.flush();
-        await wire.fill(p);
+        const lent = wire.lend(p);
+        if (lent === null) {
+          await wire.fill();
+          continue;
+        }
+        let n: number | null;
+        try {
+          n = await lent;
+        } catch (e) {
+          throw wire.lentFailed(e);
+        }
+        wire.landLent(p, n);
       } else if (outcome === WANT_WRITE) {
         await wire.drain();
       } else {

@@ -155,44 +155,65 @@ export class StreamWire implements Wire {
   }
 
   /**
-   * Brings more ciphertext into the incoming BIO: one transport read, at
-   * most one in flight. With `lend`, the read goes straight into the
-   * caller's buffer when the transport's close settles a pending read
-   * (`Pipe.lends`): its bytes pass through it on their way to the BIO, so an
-   * idle connection holds no read buffer of its own and a bulk reader's
-   * transport reads are as large as its buffer. Such a read is not cut short
-   * by close(); closing the transport settles it, and only then does it
-   * reject with `ClosedError`, so nothing writes into `lend` after that.
-   * Otherwise the read goes through the wire's own buffer, and close()
-   * rejects it at once. While a lent read is in flight, a fill waits for it:
-   * its own continuation, there first, lands its bytes before this resolves.
-   *
-   * @param lend A reader's buffer the transport may read into.
+   * Brings more ciphertext into the incoming BIO: one transport read into
+   * the wire's own buffer, at most one in flight. While a lent read (see
+   * {@link lend}) is in flight, waits for it instead: its own continuation,
+   * there first, lands its bytes before this resolves.
    */
-  fill(lend?: Uint8Array): Promise<void> {
+  fill(): Promise<void> {
     if (this.#fillPromise !== null) return this.#fillPromise;
     if (this.#lentRead !== null) return this.#lentRead.then(ignore, ignore);
-    if (lend !== undefined && this.#pipe.lends && lend.length >= IN_BUFFER_START) {
-      return this.#lend(lend);
-    }
     return this.#fillPromise = this.#doFill();
   }
 
-  async #lend(p: Uint8Array): Promise<void> {
-    if (this.#closed) throw new ClosedError("Connection");
+  /**
+   * Starts a transport read straight into a reader's buffer, when the
+   * transport's close settles a pending read (`Pipe.lends`) and no other
+   * read is in flight: the bytes pass through `p` on their way to the BIO,
+   * so an idle connection holds no read buffer of its own and a bulk
+   * reader's transport reads are as large as its buffer. The caller awaits
+   * the returned read itself (no promise of ours per wait), then calls
+   * {@link landLent}, or {@link lentFailed} when it rejects. close() does not
+   * cut it short: closing the transport settles it, so nothing writes into
+   * `p` after the reader's `read()` settles.
+   *
+   * @param p The reader's buffer.
+   * @returns The transport read, or null when `p` cannot be lent (call {@link fill}).
+   */
+  lend(p: Uint8Array): Promise<number | null> | null {
+    if (
+      this.#closed || !this.#pipe.lends || p.length < IN_BUFFER_START ||
+      this.#fillPromise !== null || this.#lentRead !== null
+    ) return null;
     const pending = this.#pipe.read(p);
     this.#lentRead = pending;
     waitBegins(this);
-    let n: number | null;
-    try {
-      n = await pending;
-    } catch (e) {
-      throw this.#closed ? new ClosedError("Connection") : transportError(e);
-    } finally {
-      this.#lentRead = null;
-      waitEnds(this);
-    }
+    return pending;
+  }
+
+  /**
+   * The lent read settled with `n` bytes in `p` (null: the transport ended):
+   * lands them in the incoming BIO.
+   *
+   * @param p The buffer that was lent.
+   * @param n What the transport read returned.
+   */
+  landLent(p: Uint8Array, n: number | null): void {
+    this.#lentRead = null;
+    waitEnds(this);
     this.#landRead(p, n);
+  }
+
+  /**
+   * The lent read rejected.
+   *
+   * @param e Its reason.
+   * @returns The error for the reader: `ClosedError` once the connection is closed.
+   */
+  lentFailed(e: unknown): unknown {
+    this.#lentRead = null;
+    waitEnds(this);
+    return this.#closed ? new ClosedError("Connection") : transportError(e);
   }
 
   /**

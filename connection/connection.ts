@@ -95,8 +95,6 @@ export class ConnectionBase<T extends Transport = Transport> extends ConnectionI
   #bios: MemoryBios | null = null;
   /** Over a transport: the async face's loops (null in memory mode). */
   #pump: Pump | null = null;
-  #stream: StreamWire | null = null;
-  #native: NativeWire | null = null;
   #nativeFallback: string | null = null;
   #roleSet = false;
   #readable: ReadableStream<Uint8Array<ArrayBuffer>> | null = null;
@@ -150,20 +148,18 @@ export class ConnectionBase<T extends Transport = Transport> extends ConnectionI
         );
       }
       if (endpoint !== null) {
-        this.#native = new NativeWire(core, endpoint, this);
-        this.#pump = new Pump(core, this.#native, () => this.#handshakeInfo());
+        this.#pump = new Pump(core, new NativeWire(core, endpoint, this), this);
       } else if (pipe !== null) {
         const direct = options.directWrites !== false && isDenoTcpConn(transport as object)
           ? transport as Deno.TcpConn
           : null;
-        this.#stream = new StreamWire(core, pipe, this, direct);
-        this.#pump = new Pump(core, this.#stream, () => this.#handshakeInfo());
+        this.#pump = new Pump(core, new StreamWire(core, pipe, this, direct), this);
       } else {
         this.#bios = new MemoryBios(core.handle);
       }
     } catch (e) {
       core?.close();
-      if (endpoint !== null && this.#native === null) closeNativeFd(endpoint);
+      if (endpoint !== null && this.#pump === null) closeNativeFd(endpoint);
       throw e;
     }
     this.#core = core!;
@@ -178,7 +174,8 @@ export class ConnectionBase<T extends Transport = Transport> extends ConnectionI
 
   /** Our duplicate of the socket that flushes now go straight to (see _direct.ts), or -1. Internal, for tests. */
   get _directFd(): number {
-    return this.#stream?.directFd ?? -1;
+    const wire = this.#pump?.wire;
+    return wire instanceof StreamWire ? wire.directFd : -1;
   }
 
   #memory(): MemoryBios {
@@ -208,7 +205,8 @@ export class ConnectionBase<T extends Transport = Transport> extends ConnectionI
    * reads and writes the socket itself).
    */
   get transportMode(): TransportMode {
-    return this.#native !== null ? "native" : this.#stream !== null ? "stream" : "memory";
+    const wire = this.#pump?.wire;
+    return wire === undefined ? "memory" : wire instanceof NativeWire ? "native" : "stream";
   }
 
   /** Why native mode was asked for and not used (the connection runs in stream mode), or null. */
@@ -225,7 +223,8 @@ export class ConnectionBase<T extends Transport = Transport> extends ConnectionI
    */
   fileno(): number {
     this.#core.handle;
-    const fd = this.#native?.fd ?? -1;
+    const wire = this.#pump?.wire;
+    const fd = wire instanceof NativeWire ? wire.fd : -1;
     if (fd < 0) throw new TypeError(`A connection in ${this.transportMode} mode has no descriptor`);
     return fd;
   }
@@ -502,7 +501,8 @@ export class ConnectionBase<T extends Transport = Transport> extends ConnectionI
     }
   }
 
-  #handshakeInfo(): HandshakeInfo {
+  /** What a finished handshake reports (the pump's answer to handshake()). Internal. */
+  _handshakeInfo(): HandshakeInfo {
     return {
       alpnProtocol: this.getAlpnProtoNegotiated(),
       protocol: this.getProtocolVersionName(),

@@ -68,7 +68,8 @@ export type DtlsVersion = "DTLSv1" | "DTLSv1.2" | number;
  * Options shared by {@link connectDtls} and {@link listenDtls}.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { DtlsCommonOptions } from "@denossl/denossl";
  * const common: DtlsCommonOptions = { srtpProfiles: ["SRTP_AEAD_AES_128_GCM"], mtu: 1200 };
  * ```
  */
@@ -103,8 +104,9 @@ export interface DtlsCommonOptions extends DtlsTransportOptions {
  * Options of {@link connectDtls}.
  *
  * @example
- * ```ts ignore
- * const options: ConnectDtlsOptions = { hostname: "127.0.0.1", port: 4433, caCerts: [ca] };
+ * ```ts
+ * import type { ConnectDtlsOptions } from "@denossl/denossl";
+ * const options: ConnectDtlsOptions = { hostname: "127.0.0.1", port: 4433, serverName: "localhost" };
  * ```
  */
 export interface ConnectDtlsOptions extends DtlsCommonOptions {
@@ -128,8 +130,11 @@ export interface ConnectDtlsOptions extends DtlsCommonOptions {
  * Options of {@link listenDtls}.
  *
  * @example
- * ```ts ignore
- * const options: ListenDtlsOptions = { port: 4433, cert, key };
+ * ```ts
+ * import { type ListenDtlsOptions, TestCA } from "@denossl/denossl";
+ * using ca = TestCA.create();
+ * using leaf = ca.issue({ dns: ["localhost"] });
+ * const options: ListenDtlsOptions = { port: 4433, cert: leaf.chainPEM, key: leaf.keyPEM };
  * ```
  */
 export interface ListenDtlsOptions extends DtlsCommonOptions {
@@ -233,12 +238,7 @@ function isLoopback(ip: string): boolean {
  * @throws {SSLError} When the handshake fails.
  * @throws {Deno.errors.TimedOut} When `handshakeTimeout` passed.
  * @throws {Deno.errors.NotSupported} Without `--unstable-net`.
- * @example Exchange one message
- * ```ts ignore
- * await using conn = await connectDtls({ hostname: "127.0.0.1", port: 4433, caCerts: [caPEM] });
- * await conn.send("ping");
- * console.log(new TextDecoder().decode((await conn.receive())!));
- * ```
+ * @see {@link listenDtls} for an example with both ends.
  */
 export async function connectDtls(options: ConnectDtlsOptions): Promise<DtlsConnection> {
   const { port } = options;
@@ -543,11 +543,6 @@ export class DtlsListener implements AsyncIterable<DtlsConnection>, AsyncDisposa
    *
    * @returns The connection.
    * @throws {ClosedError} When the listener is closed.
-   * @example
-   * ```ts ignore
-   * const conn = await listener.accept();
-   * const { peerCertificate } = await conn.handshake();
-   * ```
    */
   accept(): Promise<DtlsConnection> {
     const next = this.#queue.shift();
@@ -570,11 +565,6 @@ export class DtlsListener implements AsyncIterable<DtlsConnection>, AsyncDisposa
    * `ClosedError` and connections not yet accepted are closed. Accepted
    * connections go on; the socket closes when the last of them is closed or
    * its session has ended (see the class doc). Idempotent.
-   *
-   * @example
-   * ```ts ignore
-   * listener.close();
-   * ```
    */
   close(): void {
     if (this.#closed) return;
@@ -599,11 +589,6 @@ export class DtlsListener implements AsyncIterable<DtlsConnection>, AsyncDisposa
 
   /**
    * The clients, as {@link accept} gives them, until the listener is closed.
-   *
-   * @example
-   * ```ts ignore
-   * for await (const conn of listener) serve(conn);
-   * ```
    */
   async *[Symbol.asyncIterator](): AsyncIterator<DtlsConnection> {
     for (;;) {

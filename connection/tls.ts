@@ -37,7 +37,8 @@ export type TlsVersion = "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3" | number;
  * Options shared by every helper.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { TlsCommonOptions } from "@denossl/denossl";
  * const common: TlsCommonOptions = { alpnProtocols: ["h2"], minVersion: "TLSv1.3" };
  * ```
  */
@@ -92,9 +93,10 @@ export interface TlsCommonOptions {
 /**
  * Options for a client (`connectTls`, `startTls`).
  *
- * @example
- * ```ts ignore
- * const opts: TlsClientOptions = { hostname: "example.com", caCerts: [pem] };
+ * @example Check a name other than the address connected to
+ * ```ts
+ * import type { TlsClientOptions } from "@denossl/denossl";
+ * const opts: TlsClientOptions = { hostname: "192.0.2.1", serverName: "api.example.com" };
  * ```
  */
 export interface TlsClientOptions extends TlsCommonOptions {
@@ -130,8 +132,9 @@ export interface TlsClientOptions extends TlsCommonOptions {
  * Options of {@link connectTls}: Deno's `ConnectTlsOptions` plus denossl's.
  *
  * @example
- * ```ts ignore
- * const conn = await connectTls({ hostname: "example.com", port: 443 } satisfies ConnectTlsOptions);
+ * ```ts
+ * import type { ConnectTlsOptions } from "@denossl/denossl";
+ * const options: ConnectTlsOptions = { hostname: "example.com", port: 443 };
  * ```
  */
 export interface ConnectTlsOptions extends TlsClientOptions {
@@ -142,9 +145,17 @@ export interface ConnectTlsOptions extends TlsClientOptions {
 /**
  * Options for a server (`acceptTls`, `listenTls`).
  *
- * @example
- * ```ts ignore
- * const opts: TlsServerOptions = { cert, key, requireClientCert: true, caCerts: [clientCa] };
+ * @example Require client certificates from one CA
+ * ```ts
+ * import { TestCA, type TlsServerOptions } from "@denossl/denossl";
+ * using ca = TestCA.create();
+ * using leaf = ca.issue({ dns: ["localhost"] });
+ * const opts: TlsServerOptions = {
+ *   cert: leaf.chainPEM,
+ *   key: leaf.keyPEM,
+ *   requireClientCert: true,
+ *   caCerts: [ca.certPEM],
+ * };
  * ```
  */
 export interface TlsServerOptions extends TlsCommonOptions {
@@ -162,8 +173,11 @@ export interface TlsServerOptions extends TlsCommonOptions {
  * Options of {@link listenTls}: Deno's `ListenTlsOptions` plus denossl's.
  *
  * @example
- * ```ts ignore
- * const listener = listenTls({ port: 8443, cert, key } satisfies ListenTlsOptions);
+ * ```ts
+ * import { type ListenTlsOptions, TestCA } from "@denossl/denossl";
+ * using ca = TestCA.create();
+ * using leaf = ca.issue({ dns: ["localhost"] });
+ * const options: ListenTlsOptions = { port: 8443, cert: leaf.chainPEM, key: leaf.keyPEM };
  * ```
  */
 export interface ListenTlsOptions extends TlsServerOptions {
@@ -271,12 +285,30 @@ function prepareClient<T extends Transport>(
  * @throws {VerificationError} When the server's certificate is refused.
  * @throws {SSLError} When the handshake fails.
  * @example Print the server's certificate
- * ```ts ignore
- * import { connectTls } from "@denossl/denossl";
- * const conn = await connectTls({ hostname: "example.com", port: 443 });
+ * ```ts
+ * import { connectTls, listenTls, TestCA } from "@denossl/denossl";
+ * using ca = TestCA.create();
+ * using leaf = ca.issue({ dns: ["localhost"] });
+ * await using listener = listenTls({
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   cert: leaf.chainPEM,
+ *   key: leaf.keyPEM,
+ * });
+ * const served = listener.accept().then(async (conn) => {
+ *   await conn.handshake();
+ *   return conn;
+ * });
+ * // serverName: the name checked and sent (SNI) when it is not the address connected to.
+ * await using conn = await connectTls({
+ *   hostname: "127.0.0.1",
+ *   serverName: "localhost",
+ *   port: listener.addr.port,
+ *   caCerts: [ca.certPEM],
+ * });
  * const { protocol, peerCertificate } = await conn.handshake();
- * console.log(protocol, peerCertificate?.subject.commonName);
- * conn.close();
+ * console.log(protocol, peerCertificate?.subject.commonName); // "TLSv1.3 localhost"
+ * (await served).close();
  * ```
  */
 export async function connectTls(options: ConnectTlsOptions): Promise<TlsConnection> {
@@ -312,11 +344,26 @@ export async function connectTls(options: ConnectTlsOptions): Promise<TlsConnect
  * @returns The TLS connection.
  * @throws {TypeError} When the name to check is missing or empty; the
  *   transport is then left open.
- * @example Upgrade after a plaintext STARTTLS exchange
- * ```ts ignore
- * const tcp = await Deno.connect({ hostname: "mail.example.com", port: 587 });
- * // ... EHLO / STARTTLS ...
- * const tls = await startTls(tcp, { hostname: "mail.example.com" });
+ * @example Upgrade both ends after a plaintext STARTTLS exchange
+ * ```ts
+ * import { acceptTls, startTls, TestCA } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ * using ca = TestCA.create();
+ * using leaf = ca.issue({ dns: ["localhost"] });
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const server = (async () => {
+ *   const plain = await listener.accept();
+ *   // ... read the plaintext "STARTTLS" command, answer it ...
+ *   await using tls = await acceptTls(plain, { cert: leaf.chainPEM, key: leaf.keyPEM });
+ *   await tls.write(new TextEncoder().encode("secret"));
+ * })();
+ * const tcp = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+ * // ... send "STARTTLS", read the answer ...
+ * await using tls = await startTls(tcp, { hostname: "localhost", caCerts: [ca.certPEM] });
+ * const buf = new Uint8Array(16);
+ * const n = await tls.read(buf);
+ * assert.equal(new TextDecoder().decode(buf.subarray(0, n!)), "secret");
+ * await server;
  * ```
  */
 export async function startTls<T extends Exclude<Transport, null>>(
@@ -342,12 +389,7 @@ export async function startTls<T extends Exclude<Transport, null>>(
  * @param conn An accepted `Deno.Conn` or any transport.
  * @param options Server options: `cert` and `key`, or `context`.
  * @returns The TLS connection.
- * @example
- * ```ts ignore
- * const plain = await listener.accept();
- * // ... read the plaintext "STARTTLS" command, answer it ...
- * const tls = await acceptTls(plain, { cert, key });
- * ```
+ * @see {@link startTls} for an example with both ends.
  */
 export async function acceptTls<T extends Exclude<Transport, null>>(
   conn: T,
@@ -413,11 +455,30 @@ let adoptContext: (listener: TlsListener, ctx: Context) => void;
  * {@link close} stops it.
  *
  * @example An echo server: each client in its own task, so none holds up the loop
- * ```ts ignore
- * const listener = listenTls({ port: 8443, cert, key });
- * for await (const conn of listener) {
- *   conn.readable.pipeTo(conn.writable).catch(() => {});
- * }
+ * ```ts
+ * import { connectTls, listenTls, TestCA, type TlsConnection } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ * using ca = TestCA.create();
+ * using leaf = ca.issue({ dns: ["localhost"], ip: ["127.0.0.1"] });
+ * const listener = listenTls({ hostname: "127.0.0.1", port: 0, cert: leaf.chainPEM, key: leaf.keyPEM });
+ * const echo = async (conn: TlsConnection): Promise<void> => {
+ *   await conn.readable.pipeTo(conn.writable).catch(() => {});
+ * };
+ * const serving = (async () => {
+ *   for await (const conn of listener) echo(conn); // not awaited: the loop takes the next client
+ * })();
+ * await using client = await connectTls({
+ *   hostname: "127.0.0.1",
+ *   port: listener.addr.port,
+ *   caCerts: [ca.certPEM],
+ * });
+ * await client.write(new TextEncoder().encode("ping"));
+ * const buf = new Uint8Array(4);
+ * await client.read(buf);
+ * assert.equal(new TextDecoder().decode(buf), "ping");
+ * await client.closeWrite();
+ * listener.close();
+ * await serving;
  * ```
  */
 export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposable, Disposable {
@@ -457,11 +518,6 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
    *
    * @returns Its connection; await `handshake()` to see its certificate.
    * @throws {Deno.errors.BadResource} When the listener is closed.
-   * @example
-   * ```ts ignore
-   * const conn = await listener.accept();
-   * const { peerCertificate } = await conn.handshake();
-   * ```
    */
   async accept(): Promise<TlsConnection> {
     let pause = 0;
@@ -497,11 +553,6 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
 
   /**
    * Stops listening. Accepted connections stay open.
-   *
-   * @example
-   * ```ts ignore
-   * listener.close();
-   * ```
    */
   close(): void {
     this.#closed = true;
@@ -516,11 +567,6 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
 
   /**
    * Lets the listener keep the event loop alive.
-   *
-   * @example
-   * ```ts ignore
-   * listener.ref();
-   * ```
    */
   ref(): void {
     this.#refed = true;
@@ -529,11 +575,6 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
 
   /**
    * Stops the listener from keeping the event loop alive.
-   *
-   * @example
-   * ```ts ignore
-   * listener.unref();
-   * ```
    */
   unref(): void {
     this.#refed = false;
@@ -544,10 +585,6 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
    * Accepts connections until the listener is closed.
    *
    * @returns The iterator.
-   * @example
-   * ```ts ignore
-   * for await (const conn of listener) serve(conn);
-   * ```
    */
   async *[Symbol.asyncIterator](): AsyncIterableIterator<TlsConnection> {
     for (;;) {
@@ -579,16 +616,6 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
  *   versions, ciphers, handshake deadline, context).
  * @returns The listener.
  * @throws {TypeError} When neither `cert`/`key` nor `context` is given.
- * @example mTLS: require client certificates from one CA
- * ```ts ignore
- * const listener = listenTls({ port: 8443, cert, key, caCerts: [clientCa], requireClientCert: true });
- * for await (const conn of listener) {
- *   (async () => { // one task per client: a slow handshake holds up nobody else
- *     const { peerCertificate } = await conn.handshake();
- *     console.log(peerCertificate?.subject.commonName);
- *   })().catch(() => conn.close());
- * }
- * ```
  */
 export function listenTls(options: ListenTlsOptions): TlsListener {
   // The listener's own context, not the cache's: it must outlive any eviction.

@@ -8,6 +8,7 @@
 import { native } from "../ffi/library.ts";
 import { cstr } from "../ffi/memory.ts";
 import { bareIp } from "../ffi/ip.ts";
+import { DEFAULT_HOST_FLAGS } from "../ffi/constants.ts";
 import { clearErrors } from "../errors/queue.ts";
 import { verifyErrorString } from "../errors/raise.ts";
 import { ClosedError, SSLError, VerificationError } from "../errors/ssl_error.ts";
@@ -139,7 +140,11 @@ const PURPOSES: Readonly<Record<VerifyPurpose, number>> = {
 export interface VerifyOptions {
   /** Untrusted intermediates that may complete the chain. */
   chain?: readonly X509[];
-  /** Check the leaf against this DNS name or IP address. */
+  /**
+   * Check the leaf against this DNS name or IP address. Names match the
+   * subject alternative names only (no subject-CN fallback) and no partial
+   * wildcard (`f*.example.com`), as TLS connections check them.
+   */
   hostname?: string;
   /** Check the chain is fit for this purpose. */
   purpose?: VerifyPurpose;
@@ -408,6 +413,8 @@ export class X509Store {
           ? crypto.X509_VERIFY_PARAM_set1_ip_asc(param, cstr(ip, "hostname"))
           : crypto.X509_VERIFY_PARAM_set1_host(param, host, BigInt(host.length - 1));
         if (ok !== 1) throw cryptoError(`Invalid hostname ${options.hostname}`);
+        // As TLS connections check names: no subject-CN fallback, no partial wildcards.
+        if (ip === null) crypto.X509_VERIFY_PARAM_set_hostflags(param, DEFAULT_HOST_FLAGS);
       }
       if (purpose !== undefined && crypto.X509_STORE_CTX_set_purpose(ctx, purpose) !== 1) {
         throw cryptoError(`Could not set the purpose ${options.purpose}`);

@@ -65,6 +65,13 @@ export const X509_CHECK_FLAG_MULTI_LABEL_WILDCARDS = 0x8;
 export const X509_CHECK_FLAG_SINGLE_LABEL_SUBDOMAINS = 0x10;
 /** Never fall back to the subject CN (`X509_CHECK_FLAG_NEVER_CHECK_SUBJECT`). */
 export const X509_CHECK_FLAG_NEVER_CHECK_SUBJECT = 0x20;
+/**
+ * How denossl matches DNS names unless told otherwise, as RFC 6125 and
+ * rustls do: subject alternative names only, no partial wildcards.
+ * Internal: not exported from `mod.ts`.
+ */
+export const DEFAULT_HOST_FLAGS = X509_CHECK_FLAG_NEVER_CHECK_SUBJECT |
+  X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
 
 // ---- options (uint64_t bits; all below 2^32) ---------------------------------
 /** Disable the extended master secret extension. */

@@ -109,6 +109,30 @@ Deno.test("X509Store.verify() throws VerificationError 62 / 64 for a wrong hostn
   });
 });
 
+Deno.test("X509Store.verify() matches names as TLS connections do: no subject-CN fallback, no partial wildcard", () => {
+  using ca = TestCA.create();
+  using cnOnly = ca.issue({ commonName: "cnonly.test" });
+  using ipOnly = ca.issue({ commonName: "good.test", ip: ["127.0.0.1"] });
+  using partial = ca.issue({ dns: ["f*.example.test"] });
+  using wildcard = ca.issue({ dns: ["*.example.test"] });
+  using store = new X509Store().addCert(ca.cert);
+  for (
+    const [leaf, name] of [
+      [cnOnly, "cnonly.test"],
+      [ipOnly, "good.test"],
+      [partial, "foo.example.test"],
+    ] as const
+  ) {
+    expectVerificationError(() => store.verify(leaf.cert, { hostname: name }), {
+      code: X509_V_ERR_HOSTNAME_MISMATCH,
+      depth: 0,
+      message: /hostname mismatch/,
+      commonName: leaf.cert.subject.commonName!,
+    });
+  }
+  for (const c of store.verify(wildcard.cert, { hostname: "foo.example.test" })) c.close();
+});
+
 Deno.test("X509Store.verify() throws VerificationError 20 for a leaf from an untrusted issuer", () => {
   using trusted = TestCA.create({ commonName: "Trusted" });
   using other = TestCA.create({ commonName: "Other" });
