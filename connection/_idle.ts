@@ -17,8 +17,8 @@
 
 /**
  * The method a waiting connection gives memory back through: a symbol, so
- * that a connection is its own entry here (no object or closure of its own
- * per connection) without a public method.
+ * that a connection's wire is its own entry here (no object or closure of
+ * its own per wait) without a public method.
  */
 export const RELEASE_IDLE: unique symbol = Symbol("denossl.releaseIdle");
 
@@ -31,12 +31,8 @@ export interface IdleReleasable {
 /**
  * How often the sweeper looks; a wait is released after one to two of these.
  * Short, because a burst of new connections holds every record buffer until
- * its sweep: at 100 ms, a server accepting 850 handshakes per second holds
- * the buffers of about 130 new connections at any time (850 × 100–200 ms),
- * and the memory workload (bench/README.md) counted 2–4 KiB of peak RSS
- * per connection more than at 25 ms. At 25 ms a busy connection (a record at
- * least every 25 ms) still never pays, and one that does pays about 5 µs per
- * 25 ms of waiting.
+ * its sweep (the memory workload of bench/README.md shows the difference);
+ * a connection with a record at least this often never pays.
  */
 export const IDLE_SWEEP_MS = 25;
 

@@ -451,7 +451,7 @@ export function BIO_set_mem_eof_return(bio: Ptr, value: number): number {
   return Number(native().crypto.BIO_ctrl(bio, BIO_C_SET_BUF_MEM_EOF_RETURN, long(value), null));
 }
 
-// ---- negotiation and introspection (issue 5) -------------------------------------------
+// ---- negotiation and introspection -----------------------------------------------------
 /** `SSL_CTRL_GET_TLSEXT_TICKET_KEYS`. */
 export const SSL_CTRL_GET_TLSEXT_TICKET_KEYS = 58;
 /** `SSL_CTRL_SET_TLSEXT_TICKET_KEYS`. */

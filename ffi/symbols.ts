@@ -220,7 +220,7 @@ export const SSL_SYMBOLS = {
     result: "i32",
   }, // int SSL_client_hello_get1_extensions_present(SSL *s, int **out, size_t *outlen)
 
-  // ---- session ticket details (issue 11: cli inspect) ------------------------------
+  // ---- session ticket details (cli inspect) ----------------------------------------
   SSL_SESSION_has_ticket: { parameters: ["pointer"], result: "i32" }, // int SSL_SESSION_has_ticket(const SSL_SESSION *s)
   SSL_SESSION_get_ticket_lifetime_hint: { parameters: ["pointer"], result: ULONG }, // unsigned long SSL_SESSION_get_ticket_lifetime_hint(const SSL_SESSION *s)
 
@@ -289,7 +289,7 @@ export const CRYPTO_SYMBOLS = {
   X509_VERIFY_PARAM_set1_ip_asc: { parameters: ["pointer", "buffer"], result: "i32" }, // int X509_VERIFY_PARAM_set1_ip_asc(X509_VERIFY_PARAM *param, const char *ipasc)
   X509_VERIFY_PARAM_set_hostflags: { parameters: ["pointer", "u32"], result: "void" }, // void X509_VERIFY_PARAM_set_hostflags(X509_VERIFY_PARAM *param, unsigned int flags)
 
-  // ---- process lifetime (issue 10) ----------------------------------------------
+  // ---- process lifetime --------------------------------------------------------
   OPENSSL_init_crypto: { parameters: ["u64", "pointer"], result: "i32" }, // int OPENSSL_init_crypto(uint64_t opts, const OPENSSL_INIT_SETTINGS *settings)
 
   ...X509_SYMBOLS,

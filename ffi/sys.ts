@@ -269,11 +269,16 @@ const pollView = new DataView(pollFds.buffer);
  *
  * @param limit The first number not looked at.
  * @param visit Called per open descriptor; true ends the walk.
+ * @param from The first number looked at.
  * @returns The descriptor `visit` accepted, or null.
  */
-export function findOpenDescriptor(limit: number, visit: (fd: number) => boolean): number | null {
+export function findOpenDescriptor(
+  limit: number,
+  visit: (fd: number) => boolean,
+  from = 0,
+): number | null {
   const lib = sys();
-  for (let base = 0; base < limit; base += POLL_BATCH) {
+  for (let base = from; base < limit; base += POLL_BATCH) {
     const count = Math.min(POLL_BATCH, limit - base);
     for (let i = 0; i < count; i++) {
       pollView.setInt32(i * 8, base + i, true);
