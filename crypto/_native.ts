@@ -10,6 +10,7 @@ import { long } from "../ffi/ctypes.ts";
 import { bioBytes, PointerOut, readCString, toBytes, utf8 } from "../ffi/memory.ts";
 import { clearErrors, drainErrorQueue, sslErrorFromQueue } from "../errors/queue.ts";
 import { SSLError } from "../errors/ssl_error.ts";
+import type { OpenSSLErrorEntry } from "../errors/ssl_error.ts";
 
 /** `ERR_LIB_PEM`. */
 const ERR_LIB_PEM = 9;
@@ -29,18 +30,28 @@ type D2I = (a: null, inp: BigUint64Array<ArrayBuffer>, len: bigint) => Deno.Poin
 type I2D = (a: Deno.PointerObject, out: BigUint64Array<ArrayBuffer> | null) => number;
 
 /**
- * Builds an {@link SSLError} from the queue (via `sslErrorFromQueue`), with
- * repeated reasons said once: OpenSSL 3's decoders push the same reason for
- * every decoder they tried.
+ * Builds an {@link SSLError} from the queue (`sslErrorFromQueue`: what
+ * probably happened, and OpenSSL's reasons each said once).
  *
  * @param what What failed ("Could not parse PEM certificate").
  * @returns The error (to throw).
  */
 export function cryptoError(what: string): SSLError {
-  const error = sslErrorFromQueue(what);
-  if (error.errors.length < 2) return error;
-  const reasons = [...new Set(error.errors.map((e) => `${e.reason} (${e.library})`))];
-  return new SSLError(error.errors, `${what}: ${reasons.join("; ")}`);
+  return sslErrorFromQueue(what);
+}
+
+/**
+ * The entries of one attempt, where OpenSSL made the same failing attempt
+ * twice in one call (the queue is one run of entries, repeated).
+ *
+ * @param errors The drained entries.
+ * @returns The first run when the queue is that run twice, else `errors`.
+ */
+export function onceOnly(errors: OpenSSLErrorEntry[]): OpenSSLErrorEntry[] {
+  const half = errors.length / 2;
+  if (half === 0 || !Number.isInteger(half)) return errors;
+  for (let i = 0; i < half; i++) if (errors[i]!.code !== errors[i + half]!.code) return errors;
+  return errors.slice(0, half);
 }
 
 /**

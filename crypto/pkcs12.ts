@@ -55,7 +55,7 @@ export interface CreatePKCS12Options {
  * @param passphrase Its passphrase (`""` for none).
  * @returns The key, certificate and CA certificates (new objects the caller closes).
  * @throws {SSLError} When the bytes are not PKCS#12 ("Could not parse PKCS#12
- *   data"), the passphrase is wrong ("Wrong passphrase for PKCS#12 bundle"),
+ *   data"), the passphrase is wrong ("Wrong passphrase for the PKCS#12 bundle"),
  *   or the bundle uses algorithms the loaded OpenSSL does not enable (RC2 and
  *   3DES bundles from OpenSSL 1.x need the legacy provider).
  *
@@ -85,9 +85,10 @@ export function loadPKCS12(data: Uint8Array, passphrase: string): PKCS12Contents
           e.libraryCode === ERR_LIB_PKCS12 && e.reasonCode === PKCS12_R_MAC_ABSENT
         )
       ) {
+        // PKCS12_verify_mac queues nothing for a wrong passphrase: the message says it all.
         throw new SSLError(
           errors,
-          "Wrong passphrase for PKCS#12 bundle: the integrity check (MAC) failed",
+          "Wrong passphrase for the PKCS#12 bundle: its integrity check (MAC) failed",
         );
       }
     }
@@ -96,7 +97,7 @@ export function loadPKCS12(data: Uint8Array, passphrase: string): PKCS12Contents
     const caOut = new PointerOut();
     clearErrors();
     if (crypto.PKCS12_parse(p12, pass, keyOut.buffer, certOut.buffer, caOut.buffer) !== 1) {
-      throw cryptoError("Could not decrypt PKCS#12 bundle");
+      throw cryptoError("Could not decrypt the PKCS#12 bundle");
     }
     const keyPtr = keyOut.get();
     const certPtr = certOut.get();

@@ -9,6 +9,7 @@ import { native } from "../ffi/library.ts";
 import { cstr, PointerOut, readCString, utf8 } from "../ffi/memory.ts";
 import { clearErrors, drainErrorQueue } from "../errors/queue.ts";
 import { ClosedError, SSLError } from "../errors/ssl_error.ts";
+import { explain } from "../errors/hints.ts";
 import { handleRegistry, releaseHandle, trackHandle } from "../ffi/_handles.ts";
 import {
   bioOutput,
@@ -16,6 +17,7 @@ import {
   decodeDER,
   encodeDER,
   inputBytes,
+  onceOnly,
   withInputBio,
 } from "./_native.ts";
 
@@ -205,31 +207,24 @@ export class PKey {
     clearErrors();
     const ptr = withInputBio(bytes, (bio) => crypto.PEM_read_bio_PrivateKey(bio, null, null, pass));
     if (ptr !== null) return new PKey(ptr);
-    const encrypted = /ENCRYPTED/.test(text);
+    // OpenSSL 3 tries its decoder, then its legacy reader on the same block: one failure, twice.
+    const errors = onceOnly(drainErrorQueue());
     if (!/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(text)) {
-      drainErrorQueue();
       throw new SSLError(
         [],
         'Could not parse PEM private key: no "-----BEGIN ... PRIVATE KEY-----" block found',
       );
     }
-    if (encrypted && passphrase === undefined) {
-      const errors = drainErrorQueue();
+    if (!/ENCRYPTED/.test(text)) {
+      throw new SSLError(errors, explain(errors, "Could not parse PEM private key"));
+    }
+    if (passphrase === undefined) {
       throw new SSLError(
         errors,
         "Could not decrypt PEM private key: the key is encrypted and no passphrase was given",
       );
     }
-    if (encrypted) {
-      const errors = drainErrorQueue();
-      throw new SSLError(
-        errors,
-        `Could not decrypt PEM private key: wrong passphrase (${
-          errors.map((e) => e.reason).join("; ") || "decryption failed"
-        })`,
-      );
-    }
-    throw cryptoError("Could not parse PEM private key");
+    throw new SSLError(errors, explain(errors, "Could not decrypt PEM private key"));
   }
 
   /**

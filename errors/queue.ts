@@ -14,6 +14,7 @@ import { native } from "../ffi/library.ts";
 import { readCString, setErrno } from "../ffi/memory.ts";
 import { ERR_LIB_SYS } from "../ffi/constants.ts";
 import { SSLError } from "./ssl_error.ts";
+import { explain } from "./hints.ts";
 import { inCallback } from "../ffi/callbacks.ts";
 import type { OpenSSLErrorEntry, VerificationDetails } from "./ssl_error.ts";
 
@@ -133,18 +134,16 @@ export function drainErrorQueue(): OpenSSLErrorEntry[] {
 
 /**
  * Builds an {@link SSLError} from the queue, for calls that report failure by
- * a return value rather than through `SSL_get_error`.
+ * a return value rather than through `SSL_get_error`. The message is `what`,
+ * then what probably happened and OpenSSL's reasons, each said once (OpenSSL
+ * 3's decoders push the same reason for every decoder they tried).
  *
- * @param fallback The message when the queue is empty ("what failed").
+ * @param what What failed ("Could not use private key"); the whole message when the queue is empty.
  * @returns The error (to throw).
  */
-export function sslErrorFromQueue(fallback: string): SSLError {
+export function sslErrorFromQueue(what: string): SSLError {
   const pending = takeCallbackError();
   const errors = drainErrorQueue();
   if (pending) throw pending.error;
-  if (errors.length === 0) return new SSLError([], fallback);
-  return new SSLError(
-    errors,
-    `${fallback}: ${errors.map((e) => `${e.reason} (${e.library})`).join("; ")}`,
-  );
+  return new SSLError(errors, explain(errors, what));
 }

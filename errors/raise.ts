@@ -11,7 +11,8 @@
  * WANT_CLIENT_HELLO_CB and WANT_RETRY_VERIFY), SYSCALL (with errno, or
  * "Unexpected EOF") and SSL (the queue drained; a verification failure
  * becomes a {@link VerificationError}; OpenSSL 3's unexpected-EOF reason a
- * {@link SysCallError} with errno -1) are thrown.
+ * {@link SysCallError} with errno -1) are thrown. An error's message says
+ * what probably happened (`hints.ts`), with OpenSSL's words after it.
  *
  * @module
  */
@@ -44,6 +45,7 @@ import {
   WantX509LookupError,
   ZeroReturnError,
 } from "./ssl_error.ts";
+import { explain } from "./hints.ts";
 import {
   callbackErrorPending,
   drainErrorQueue,
@@ -148,7 +150,7 @@ function failure(ssl: Deno.PointerValue, ret: number, code: number): unknown {
       const errors = drainErrorQueue();
       const sys = errors.find((e) => e.libraryCode === ERR_LIB_SYS);
       if (sys) return new SysCallError(sys.reasonCode, errors);
-      if (errors.length > 0) return new SSLError(errors);
+      if (errors.length > 0) return new SSLError(errors, explain(errors, undefined, ssl));
       // clearErrors() zeroes errno before the call and OpenSSL clears it before each BIO
       // read or write, so a nonzero errno here is the failed system call's. The return value
       // is not consulted: SSL_read_ex/SSL_write_ex report every failure as 0, not -1.
@@ -177,7 +179,7 @@ function failure(ssl: Deno.PointerValue, ret: number, code: number): unknown {
           certificate: failure?.certificate ?? null,
         }, errors);
       }
-      return new SSLError(errors);
+      return new SSLError(errors, explain(errors, undefined, ssl));
     }
     default:
       crypto.ERR_clear_error();

@@ -4,10 +4,64 @@
  * catch. API misuse (a wrong argument type, a closed object) is a
  * `TypeError`, `RangeError` or {@link ClosedError}, never an {@link SSLError}.
  *
+ * Each error is also the `Deno.errors` class Deno's own TLS throws for the
+ * same condition, so code written around `Deno.connectTls` keeps catching
+ * it: a protocol failure, a refused certificate or a fatal alert is
+ * `Deno.errors.InvalidData`; an unexpected EOF `UnexpectedEof`; a reset
+ * `ConnectionReset`; a want-read or want-write `WouldBlock`; a closed object
+ * `BadResource`. On a host without `Deno.errors` they are plain `Error`s.
+ *
  * @module
  */
 
 import type { X509 } from "../crypto/x509.ts";
+import { explain } from "./hints.ts";
+
+/** A `Deno.errors` class name. */
+type DenoErrorName = keyof typeof Deno.errors;
+type ErrorClass = new (message?: string, options?: ErrorOptions) => Error;
+
+/** Deno's error class of that name, or `Error` where `Deno.errors` is missing (not Deno). */
+function denoError(name: DenoErrorName): ErrorClass {
+  const errors = (globalThis as { Deno?: { errors?: Record<string, unknown> } }).Deno?.errors;
+  const cls = errors?.[name];
+  return typeof cls === "function" ? cls as ErrorClass : Error;
+}
+
+/** Prototypes made by {@link rebase}, each with the denossl class it stands for. */
+const standsFor = new WeakMap<object, abstract new (...args: never[]) => unknown>();
+/** One rebased prototype per denossl class and Deno class. */
+const rebased = new Map<unknown, Map<ErrorClass, object>>();
+
+/**
+ * Puts an error under another `Deno.errors` class than its class's own: its
+ * new prototype inherits from Deno's class and copies the members of the
+ * denossl classes it had, and `instanceof` those classes stays true (see
+ * `SSLError[Symbol.hasInstance]`). One class's instances need different Deno
+ * classes (a `SysCallError` is `ConnectionReset` or `UnexpectedEof` by its
+ * errno), which one prototype chain cannot give.
+ */
+function rebase(error: SSLError, name: DenoErrorName | null): void {
+  const deno = name === null ? Error : denoError(name);
+  const cls = error.constructor;
+  if (deno.prototype === Object.getPrototypeOf(cls.prototype)) return;
+  let byDeno = rebased.get(cls);
+  if (!byDeno) rebased.set(cls, byDeno = new Map());
+  let proto = byDeno.get(deno);
+  if (!proto) {
+    const chain: object[] = [];
+    for (let p = cls.prototype as object;; p = Object.getPrototypeOf(p) as object) {
+      chain.unshift(p);
+      if (p === SSLError.prototype) break;
+    }
+    const members: PropertyDescriptorMap = {};
+    for (const p of chain) Object.assign(members, Object.getOwnPropertyDescriptors(p));
+    proto = Object.create(deno.prototype, members) as object;
+    standsFor.set(proto, cls as abstract new (...args: never[]) => unknown);
+    byDeno.set(deno, proto);
+  }
+  Object.setPrototypeOf(error, proto);
+}
 
 /**
  * One entry of OpenSSL's error queue.
@@ -37,14 +91,14 @@ export interface OpenSSLErrorEntry {
   reasonCode: number;
 }
 
-function describeEntries(errors: readonly OpenSSLErrorEntry[]): string {
-  return errors.map((e) => `${e.reason} (${e.library})`).join("; ");
-}
-
 /**
  * Anything OpenSSL reported: a protocol failure, a bad certificate or key, an
  * unusable configuration. `errors` holds the drained error queue; the message
- * is built from it and is never empty.
+ * says what probably happened, keeps OpenSSL's words, and is never empty.
+ *
+ * It is also a `Deno.errors.InvalidData`, what Deno's own TLS throws for a
+ * refused certificate, a fatal alert or a protocol error; some subclasses are
+ * another `Deno.errors` class instead (see each one).
  *
  * @example Read the queue entries behind an error
  * ```ts
@@ -60,26 +114,62 @@ function describeEntries(errors: readonly OpenSSLErrorEntry[]): string {
  * }]);
  * assert.equal(e.message, "no cipher match (SSL routines)");
  * assert.equal(e.errors[0]?.reason, "no cipher match");
+ * assert.ok(e instanceof Deno.errors.InvalidData);
+ * assert.equal(new SSLError("The peer said no").message, "The peer said no");
  * assert.equal(new SSLError().message, "Unknown OpenSSL error (empty error queue)");
  * ```
  */
-export class SSLError extends Error {
+export class SSLError extends denoError("InvalidData") {
   /** The OpenSSL error queue entries behind this error, oldest first. */
   readonly errors: readonly OpenSSLErrorEntry[];
+  /**
+   * Creates an error with a message and no queue entries.
+   *
+   * @param message The message.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(message: string, options?: ErrorOptions);
   /**
    * Creates an error from drained queue entries.
    *
    * @param errors The drained queue entries.
-   * @param message The message; defaults to the entries' reasons. Never empty.
+   * @param message The message; defaults to one built from the entries. Never empty.
    * @param options Standard error options (`cause`).
    */
-  constructor(errors: readonly OpenSSLErrorEntry[] = [], message?: string, options?: ErrorOptions) {
+  constructor(errors?: readonly OpenSSLErrorEntry[], message?: string, options?: ErrorOptions);
+  constructor(
+    errorsOrMessage: readonly OpenSSLErrorEntry[] | string = [],
+    messageOrOptions?: string | ErrorOptions,
+    options?: ErrorOptions,
+  ) {
+    const text = typeof errorsOrMessage === "string";
+    const errors = text ? [] : errorsOrMessage;
+    if (!Array.isArray(errors)) {
+      throw new TypeError("SSLError takes a message, or an array of error queue entries");
+    }
+    const message = text ? errorsOrMessage : messageOrOptions as string | undefined;
     super(
-      message || describeEntries(errors) || "Unknown OpenSSL error (empty error queue)",
-      options,
+      message || explain(errors) || "Unknown OpenSSL error (empty error queue)",
+      text ? messageOrOptions as ErrorOptions | undefined : options,
     );
     this.name = "SSLError";
     this.errors = errors;
+  }
+
+  /**
+   * Whether a value is an instance of this class, also when it was put under
+   * another `Deno.errors` class than `InvalidData` (a `SysCallError` for a
+   * reset is a `Deno.errors.ConnectionReset`).
+   *
+   * @param value The value.
+   * @returns True for an instance of this class or of a subclass.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    if (typeof value !== "object" || value === null) return false;
+    const cls = standsFor.get(Object.getPrototypeOf(value));
+    return cls !== undefined &&
+      (cls === this || Object.prototype.isPrototypeOf.call(this.prototype, cls.prototype));
   }
 }
 
@@ -106,6 +196,7 @@ export class WantReadError extends SSLError {
   constructor(message = "The operation needs more data from the peer (want read)") {
     super([], message);
     this.name = "WantReadError";
+    rebase(this, "WouldBlock");
   }
 }
 
@@ -130,6 +221,7 @@ export class WantWriteError extends SSLError {
   constructor(message = "The operation must write to the peer first (want write)") {
     super([], message);
     this.name = "WantWriteError";
+    rebase(this, "WouldBlock");
   }
 }
 
@@ -158,6 +250,7 @@ export class WantX509LookupError extends SSLError {
   ) {
     super([], message);
     this.name = "WantX509LookupError";
+    rebase(this, "WouldBlock");
   }
 }
 
@@ -183,16 +276,17 @@ export class ZeroReturnError extends SSLError {
   constructor(message = "The peer closed the TLS session (close_notify)") {
     super([], message);
     this.name = "ZeroReturnError";
+    rebase(this, "UnexpectedEof");
   }
 }
 
-const ERRNO_NAMES: Record<number, string> = {
+/** errno names shared by Linux and the BSDs (macOS). */
+const ERRNO_COMMON: Record<number, string> = {
   1: "EPERM",
   2: "ENOENT",
   4: "EINTR",
   5: "EIO",
   9: "EBADF",
-  11: "EAGAIN",
   12: "ENOMEM",
   13: "EACCES",
   14: "EFAULT",
@@ -200,13 +294,54 @@ const ERRNO_NAMES: Record<number, string> = {
   22: "EINVAL",
   24: "EMFILE",
   32: "EPIPE",
-  88: "ENOTSOCK",
-  103: "ECONNABORTED",
-  104: "ECONNRESET",
-  107: "ENOTCONN",
-  110: "ETIMEDOUT",
-  111: "ECONNREFUSED",
-  113: "EHOSTUNREACH",
+};
+
+/** The network errnos, which differ between Linux and the BSDs. */
+const ERRNO_NAMES: Record<number, string> = {
+  ...ERRNO_COMMON,
+  ...(["darwin", "freebsd", "netbsd", "openbsd"].includes(
+      (globalThis as { Deno?: { build?: { os?: string } } }).Deno?.build?.os ?? "",
+    )
+    ? {
+      35: "EAGAIN",
+      38: "ENOTSOCK",
+      51: "ENETUNREACH",
+      53: "ECONNABORTED",
+      54: "ECONNRESET",
+      57: "ENOTCONN",
+      60: "ETIMEDOUT",
+      61: "ECONNREFUSED",
+      65: "EHOSTUNREACH",
+    }
+    : {
+      11: "EAGAIN",
+      88: "ENOTSOCK",
+      101: "ENETUNREACH",
+      103: "ECONNABORTED",
+      104: "ECONNRESET",
+      107: "ENOTCONN",
+      110: "ETIMEDOUT",
+      111: "ECONNREFUSED",
+      113: "EHOSTUNREACH",
+    }),
+};
+
+/** The `Deno.errors` class Deno throws for an errno (Rust's `io::ErrorKind`); others are `Error`. */
+const DENO_ERROR_BY_CODE: Record<string, DenoErrorName> = {
+  UNEXPECTED_EOF: "UnexpectedEof",
+  ECONNRESET: "ConnectionReset",
+  EPIPE: "BrokenPipe",
+  ECONNABORTED: "ConnectionAborted",
+  ENOTCONN: "NotConnected",
+  ETIMEDOUT: "TimedOut",
+  ECONNREFUSED: "ConnectionRefused",
+  ENETUNREACH: "NetworkUnreachable",
+  EAGAIN: "WouldBlock",
+  EINTR: "Interrupted",
+  ENOENT: "NotFound",
+  EPERM: "PermissionDenied",
+  EACCES: "PermissionDenied",
+  EISDIR: "IsADirectory",
 };
 
 /**
@@ -244,6 +379,7 @@ export class SysCallError extends SSLError {
     this.name = "SysCallError";
     this.errno = errno;
     this.code = code;
+    rebase(this, DENO_ERROR_BY_CODE[code] ?? null);
   }
 }
 
@@ -336,7 +472,7 @@ export class VerificationError extends SSLError {
  * assert.equal(e.message, "Connection is closed");
  * ```
  */
-export class ClosedError extends Deno.errors.BadResource {
+export class ClosedError extends denoError("BadResource") {
   /**
    * Creates the error.
    *

@@ -10,12 +10,15 @@
  * @module
  */
 
+/** Read through `globalThis` so that importing works where there is no `Deno` (errors stay usable). */
+const WINDOWS =
+  (globalThis as { Deno?: { build?: { os?: string } } }).Deno?.build?.os === "windows";
 /** The FFI type of C `long` on this platform. */
-export const LONG = (Deno.build.os === "windows" ? "i32" : "i64") as "i64";
+export const LONG = (WINDOWS ? "i32" : "i64") as "i64";
 /** The FFI type of C `unsigned long` on this platform. */
-export const ULONG = (Deno.build.os === "windows" ? "u32" : "u64") as "u64";
+export const ULONG = (WINDOWS ? "u32" : "u64") as "u64";
 
-const WIDE_LONG = Deno.build.os !== "windows";
+const WIDE_LONG = !WINDOWS;
 
 /**
  * Passes a JS number as a C `long` argument: a bigint where `long` is 64-bit,

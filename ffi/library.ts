@@ -173,9 +173,12 @@ function readEnv(name: string): string | undefined {
   }
 }
 
-function describe(e: unknown): string {
+/** Why opening `path` failed, without the prefixes Deno repeats and the path we print anyway. */
+function describe(e: unknown, path: string): string {
   const message = e instanceof Error ? e.message : String(e);
-  return message.split("\n")[0] ?? message;
+  let line = (message.split("\n")[0] ?? message).replace(/^(Could not open library: )+/, "");
+  if (line.startsWith(`${path}: `)) line = line.slice(path.length + 2);
+  return line;
 }
 
 function isPermissionError(e: unknown): boolean {
@@ -214,7 +217,7 @@ function openPair(
     probe = Deno.dlopen(libcryptoPath, VERSION_PROBE);
   } catch (e) {
     if (isPermissionError(e)) throw ffiPermissionError(e);
-    tried.push({ path: libcryptoPath, reason: describe(e) });
+    tried.push({ path: libcryptoPath, reason: describe(e, libcryptoPath) });
     return undefined;
   }
   const number = Number(probe.symbols.OpenSSL_version_num());
@@ -244,7 +247,7 @@ function openPair(
     crypto = Deno.dlopen(libcryptoPath, CRYPTO_SYMBOLS);
   } catch (e) {
     if (isPermissionError(e)) throw ffiPermissionError(e);
-    tried.push({ path: libcryptoPath, reason: describe(e) });
+    tried.push({ path: libcryptoPath, reason: describe(e, libcryptoPath) });
     return undefined;
   }
   // First call into OpenSSL: no cleanup at exit. OpenSSL's atexit handler frees its global
@@ -258,7 +261,7 @@ function openPair(
     crypto.close();
     // A scoped --allow-ffi may grant libcrypto's path and not libssl's.
     if (isPermissionError(e)) throw ffiPermissionError(e);
-    tried.push({ path: libsslPath, reason: describe(e) });
+    tried.push({ path: libsslPath, reason: describe(e, libsslPath) });
     return undefined;
   }
   const sslNumber = Number(ssl.symbols.OpenSSL_version_num());
@@ -302,19 +305,34 @@ function open(options: LoadOptions): Native {
   }
 
   const candidates: [string, string][] = [];
+  // Where the paths came from decides what the error suggests.
+  let source: string;
+  let advice: string;
   if (options.libssl || options.libcrypto) {
     if (!options.libssl || !options.libcrypto) {
       throw new TypeError("load() needs both libssl and libcrypto paths");
     }
     candidates.push([options.libssl, options.libcrypto]);
+    source = "from the paths given to load()";
+    advice = "Pass load() the libssl and libcrypto of one OpenSSL 3 build";
   } else {
     const envSsl = readEnv("DENOSSL_LIBSSL");
     const envCrypto = readEnv("DENOSSL_LIBCRYPTO");
     if (envSsl || envCrypto) {
       const defaults = platformCandidates()[0]!;
       candidates.push([envSsl ?? defaults[0], envCrypto ?? defaults[1]]);
+      const named = [envSsl && "DENOSSL_LIBSSL", envCrypto && "DENOSSL_LIBCRYPTO"].filter(Boolean);
+      source = `from ${named.join(" and ")}${
+        named.length < 2 ? ` (and the platform's ${envSsl ? "libcrypto" : "libssl"} name)` : ""
+      }`;
+      advice = "Point DENOSSL_LIBSSL and DENOSSL_LIBCRYPTO at the libssl and libcrypto of one " +
+        "OpenSSL 3 build, or unset them to use the platform's libraries";
     } else {
       candidates.push(...platformCandidates());
+      source = "under the platform's usual names";
+      advice = "Install OpenSSL 3 (Debian/Ubuntu: libssl3, macOS: brew install openssl@3), or " +
+        "give its paths to load({ libssl, libcrypto }) or to DENOSSL_LIBSSL and DENOSSL_LIBCRYPTO " +
+        "(read with --allow-env)";
     }
   }
   const tried: { path: string; reason: string }[] = [];
@@ -324,9 +342,7 @@ function open(options: LoadOptions): Native {
   }
   const list = tried.map((t) => `  ${t.path}: ${t.reason}`).join("\n");
   throw new OpenSSLLoadError(
-    `Could not load OpenSSL 3 (libssl and libcrypto). Tried:\n${list}\n` +
-      "Install OpenSSL 3 (Debian/Ubuntu: libssl3, macOS: brew install openssl@3) or point " +
-      "DENOSSL_LIBSSL and DENOSSL_LIBCRYPTO at the libraries",
+    `Could not load OpenSSL 3 (libssl and libcrypto) ${source}. Tried:\n${list}\n${advice}`,
     tried,
   );
 }
