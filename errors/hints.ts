@@ -101,7 +101,7 @@ const HINTS: ReadonlyMap<string, Hint> = new Map<string, Hint>([
 const ALERTS: ReadonlyMap<number, string> = new Map([
   [
     40,
-    "the peer ended the handshake: no cipher suite, group or signature algorithm in common, or it wanted a certificate",
+    "the peer refused the handshake: no cipher suite, group or signature algorithm in common, or a certificate it wanted was missing",
   ],
   [42, "the peer refused this side's certificate"],
   [43, "the peer refused this side's certificate"],
