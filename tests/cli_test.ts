@@ -469,11 +469,11 @@ Deno.test("cli.ts inspect against openssl s_server with a chain", async (t) => {
         assertOneLineError(
           r,
           1,
-          /the server sent an alert after the handshake: tlsv13 alert certificate required .*\(it wants a client certificate: --cert, --key\)\n$/,
+          /the server sent an alert after the handshake: .*tlsv13 alert certificate required.*\(it wants a client certificate: --cert, --key\)\n$/,
         );
         assert.match(
           r.stdout,
-          /\nafter the handshake the server said: tlsv13 alert certificate required/,
+          /\nafter the handshake the server said: .*tlsv13 alert certificate required/,
         );
         assert.match(r.stdout, /\nverify: OK /);
       }));

@@ -480,3 +480,39 @@ Deno.test("the error classes import and work on a host without Deno", async () =
     true,
   ]);
 });
+
+Deno.test("common key mistakes get one sentence, with OpenSSL's words kept", async (t) => {
+  using ca = TestCA.create();
+  using leaf = ca.issue({ dns: ["localhost"] });
+  using other = ca.issue({ dns: ["other"] });
+
+  await t.step("a private key that does not belong to the certificate", () => {
+    using ctx = new Context(TLS_SERVER_METHOD);
+    ctx.useCertificate(leaf.cert);
+    assert.throws(() => ctx.usePrivateKey(other.key), (e: unknown) => {
+      assert.ok(e instanceof SSLError);
+      assert.equal(
+        e.message,
+        "Could not use private key: the private key does not belong to the certificate " +
+          "(OpenSSL: key values mismatch)",
+      );
+      assert.deepEqual(e.errors.map((x) => x.reason), ["key values mismatch"]);
+      return true;
+    });
+  });
+
+  await t.step("a wrong passphrase for an encrypted PEM key, each entry once", () => {
+    const pem = leaf.key.toPEM({ passphrase: "right" });
+    using ctx = new Context(TLS_SERVER_METHOD);
+    assert.throws(() => ctx.usePrivateKey(pem, "wrong"), (e: unknown) => {
+      assert.ok(e instanceof SSLError);
+      assert.equal(
+        e.message,
+        "Could not decrypt PEM private key: wrong passphrase " +
+          "(OpenSSL: bad decrypt; pkcs12 cipherfinal error)",
+      );
+      assert.equal(e.errors.length, 2);
+      return true;
+    });
+  });
+});

@@ -108,7 +108,9 @@ Deno.test("a missing library fails with OpenSSLLoadError listing every path trie
     assert.deepEqual(report.tried.map((t) => t.path), ["/nonexistent/libssl.so.3"]);
     assert.match(report.tried[0]!.reason, /No such file or directory/);
     assert.match(report.message, /Tried:\n {2}\/nonexistent\/libssl\.so\.3: /);
-    assert.match(report.message, /DENOSSL_LIBSSL and DENOSSL_LIBCRYPTO/);
+    assert.match(report.message, /from DENOSSL_LIBSSL \(and the platform's libcrypto name\)\./);
+    assert.match(report.message, /Point DENOSSL_LIBSSL and DENOSSL_LIBCRYPTO at /);
+    assert.doesNotMatch(report.message, /load\(/);
   });
 
   await t.step("load() with paths that do not exist, then a file that is not OpenSSL", async () => {
@@ -125,9 +127,26 @@ Deno.test("a missing library fails with OpenSSLLoadError listing every path trie
     assert.equal(result.code, 0, result.stderr);
     const [missing, notOpenSSL] = result.report as {
       name: string;
+      message: string;
       tried: { path: string; reason: string }[];
     }[];
     assert.equal(missing?.name, "OpenSSLLoadError");
+    // The paths came from load(): the message says so and suggests no environment variable.
+    assert.match(
+      missing!.message,
+      /^Could not load OpenSSL 3 .* from the paths given to load\(\)\./,
+    );
+    assert.doesNotMatch(missing!.message, /DENOSSL_/);
+    // Deno's dlopen error repeats "Could not open library:" and the path: both said once.
+    assert.doesNotMatch(missing!.tried[0]!.reason, /^Could not open library|^\/nonexistent/);
+    if (Deno.build.os === "linux") {
+      assert.equal(
+        missing!.tried[0]!.reason,
+        "cannot open shared object file: No such file or directory",
+      );
+    }
+    assert.equal(missing!.message.match(/\/nonexistent\/b\.so/g)?.length, 1);
+    assert.doesNotMatch(missing!.message, /Could not open library/);
     // libcrypto is opened first; its libssl is not tried once it fails.
     assert.deepEqual(missing?.tried.map((t) => t.path), ["/nonexistent/b.so"]);
     assert.equal(notOpenSSL?.name, "OpenSSLLoadError");
