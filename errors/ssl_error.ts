@@ -28,6 +28,17 @@ function denoError(name: DenoErrorName): ErrorClass {
   return typeof cls === "function" ? cls as ErrorClass : Error;
 }
 
+/**
+ * Puts a class declared on `Error` under Deno's error class of that name, where there is one:
+ * `super()` then runs Deno's constructor, and `instanceof` Deno's class holds.
+ */
+function reparent(cls: abstract new (...args: never[]) => Error, name: DenoErrorName): void {
+  const base = denoError(name);
+  if (base === Error) return;
+  Object.setPrototypeOf(cls, base);
+  Object.setPrototypeOf(cls.prototype, base.prototype);
+}
+
 /** Prototypes made by {@link rebase}, each with the denossl class it stands for. */
 const standsFor = new WeakMap<object, abstract new (...args: never[]) => unknown>();
 /** One rebased prototype per denossl class and Deno class. */
@@ -43,8 +54,9 @@ const rebased = new Map<unknown, Map<ErrorClass, object>>();
  */
 function rebase(error: SSLError, name: DenoErrorName | null): void {
   const deno = name === null ? Error : denoError(name);
+  // Already there: Deno's class is SSLError's own base (or there is no Deno and all are Error).
+  if (deno.prototype === Object.getPrototypeOf(SSLError.prototype)) return;
   const cls = error.constructor;
-  if (deno.prototype === Object.getPrototypeOf(cls.prototype)) return;
   let byDeno = rebased.get(cls);
   if (!byDeno) rebased.set(cls, byDeno = new Map());
   let proto = byDeno.get(deno);
@@ -119,7 +131,7 @@ export interface OpenSSLErrorEntry {
  * assert.equal(new SSLError().message, "Unknown OpenSSL error (empty error queue)");
  * ```
  */
-export class SSLError extends denoError("InvalidData") {
+export class SSLError extends Error {
   /** The OpenSSL error queue entries behind this error, oldest first. */
   readonly errors: readonly OpenSSLErrorEntry[];
   /**
@@ -172,6 +184,9 @@ export class SSLError extends denoError("InvalidData") {
       (cls === this || Object.prototype.isPrototypeOf.call(this.prototype, cls.prototype));
   }
 }
+
+// Declared on Error for hosts without Deno; under Deno, SSLError is an InvalidData.
+reparent(SSLError, "InvalidData");
 
 /**
  * The operation needs more data from the peer before it can go on
@@ -472,7 +487,7 @@ export class VerificationError extends SSLError {
  * assert.equal(e.message, "Connection is closed");
  * ```
  */
-export class ClosedError extends denoError("BadResource") {
+export class ClosedError extends Error {
   /**
    * Creates the error.
    *
@@ -483,3 +498,5 @@ export class ClosedError extends denoError("BadResource") {
     this.name = "ClosedError";
   }
 }
+
+reparent(ClosedError, "BadResource");

@@ -451,7 +451,7 @@ Deno.test("new SSLError() takes a message, or queue entries and a message", asyn
   });
 });
 
-Deno.test("the error classes import and work on a host without Deno", async () => {
+Deno.test("the error classes import and work on a host without Deno", () => {
   const out = new Deno.Command(Deno.execPath(), {
     args: [
       "eval",
