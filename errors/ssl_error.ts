@@ -4,12 +4,13 @@
  * catch. API misuse (a wrong argument type, a closed object) is a
  * `TypeError`, `RangeError` or {@link ClosedError}, never an {@link SSLError}.
  *
- * Each error is also the `Deno.errors` class Deno's own TLS throws for the
- * same condition, so code written around `Deno.connectTls` keeps catching
- * it: a protocol failure, a refused certificate or a fatal alert is
- * `Deno.errors.InvalidData`; an unexpected EOF `UnexpectedEof`; a reset
- * `ConnectionReset`; a want-read or want-write `WouldBlock`; a closed object
- * `BadResource`. On a host without `Deno.errors` they are plain `Error`s.
+ * Every {@link SSLError} is also a `Deno.errors.InvalidData`, what Deno's own
+ * TLS throws for a refused certificate, a fatal alert or a protocol error, so
+ * code written around `Deno.connectTls` keeps catching them; a
+ * {@link ClosedError} is a `Deno.errors.BadResource`. The prototype chain is
+ * real (no `Symbol.hasInstance`), so `assert.throws(fn, WantReadError)` and
+ * `isPrototypeOf` checks work. On a host without `Deno.errors` they are
+ * plain `Error`s.
  *
  * @module
  */
@@ -37,42 +38,6 @@ function reparent(cls: abstract new (...args: never[]) => Error, name: DenoError
   if (base === Error) return;
   Object.setPrototypeOf(cls, base);
   Object.setPrototypeOf(cls.prototype, base.prototype);
-}
-
-/** Prototypes made by {@link rebase}, each with the denossl class it stands for. */
-const standsFor = new WeakMap<object, abstract new (...args: never[]) => unknown>();
-/** One rebased prototype per denossl class and Deno class. */
-const rebased = new Map<unknown, Map<ErrorClass, object>>();
-
-/**
- * Puts an error under another `Deno.errors` class than its class's own: its
- * new prototype inherits from Deno's class and copies the members of the
- * denossl classes it had, and `instanceof` those classes stays true (see
- * `SSLError[Symbol.hasInstance]`). One class's instances need different Deno
- * classes (a `SysCallError` is `ConnectionReset` or `UnexpectedEof` by its
- * errno), which one prototype chain cannot give.
- */
-function rebase(error: SSLError, name: DenoErrorName | null): void {
-  const deno = name === null ? Error : denoError(name);
-  // Already there: Deno's class is SSLError's own base (or there is no Deno and all are Error).
-  if (deno.prototype === Object.getPrototypeOf(SSLError.prototype)) return;
-  const cls = error.constructor;
-  let byDeno = rebased.get(cls);
-  if (!byDeno) rebased.set(cls, byDeno = new Map());
-  let proto = byDeno.get(deno);
-  if (!proto) {
-    const chain: object[] = [];
-    for (let p = cls.prototype as object;; p = Object.getPrototypeOf(p) as object) {
-      chain.unshift(p);
-      if (p === SSLError.prototype) break;
-    }
-    const members: PropertyDescriptorMap = {};
-    for (const p of chain) Object.assign(members, Object.getOwnPropertyDescriptors(p));
-    proto = Object.create(deno.prototype, members) as object;
-    standsFor.set(proto, cls as abstract new (...args: never[]) => unknown);
-    byDeno.set(deno, proto);
-  }
-  Object.setPrototypeOf(error, proto);
 }
 
 /**
@@ -109,8 +74,8 @@ export interface OpenSSLErrorEntry {
  * says what probably happened, keeps OpenSSL's words, and is never empty.
  *
  * It is also a `Deno.errors.InvalidData`, what Deno's own TLS throws for a
- * refused certificate, a fatal alert or a protocol error; some subclasses are
- * another `Deno.errors` class instead (see each one).
+ * refused certificate, a fatal alert or a protocol error; so are all its
+ * subclasses.
  *
  * @example Read the queue entries behind an error
  * ```ts
@@ -167,22 +132,6 @@ export class SSLError extends Error {
     this.name = "SSLError";
     this.errors = errors;
   }
-
-  /**
-   * Whether a value is an instance of this class, also when it was put under
-   * another `Deno.errors` class than `InvalidData` (a `SysCallError` for a
-   * reset is a `Deno.errors.ConnectionReset`).
-   *
-   * @param value The value.
-   * @returns True for an instance of this class or of a subclass.
-   */
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
-    if (typeof value !== "object" || value === null) return false;
-    const cls = standsFor.get(Object.getPrototypeOf(value));
-    return cls !== undefined &&
-      (cls === this || Object.prototype.isPrototypeOf.call(this.prototype, cls.prototype));
-  }
 }
 
 // Declared on Error for hosts without Deno; under Deno, SSLError is an InvalidData.
@@ -211,7 +160,6 @@ export class WantReadError extends SSLError {
   constructor(message = "The operation needs more data from the peer (want read)") {
     super([], message);
     this.name = "WantReadError";
-    rebase(this, "WouldBlock");
   }
 }
 
@@ -236,7 +184,6 @@ export class WantWriteError extends SSLError {
   constructor(message = "The operation must write to the peer first (want write)") {
     super([], message);
     this.name = "WantWriteError";
-    rebase(this, "WouldBlock");
   }
 }
 
@@ -265,7 +212,6 @@ export class WantX509LookupError extends SSLError {
   ) {
     super([], message);
     this.name = "WantX509LookupError";
-    rebase(this, "WouldBlock");
   }
 }
 
@@ -291,7 +237,6 @@ export class ZeroReturnError extends SSLError {
   constructor(message = "The peer closed the TLS session (close_notify)") {
     super([], message);
     this.name = "ZeroReturnError";
-    rebase(this, "UnexpectedEof");
   }
 }
 
@@ -341,24 +286,6 @@ const ERRNO_NAMES: Record<number, string> = {
     }),
 };
 
-/** The `Deno.errors` class Deno throws for an errno (Rust's `io::ErrorKind`); others are `Error`. */
-const DENO_ERROR_BY_CODE: Record<string, DenoErrorName> = {
-  UNEXPECTED_EOF: "UnexpectedEof",
-  ECONNRESET: "ConnectionReset",
-  EPIPE: "BrokenPipe",
-  ECONNABORTED: "ConnectionAborted",
-  ENOTCONN: "NotConnected",
-  ETIMEDOUT: "TimedOut",
-  ECONNREFUSED: "ConnectionRefused",
-  ENETUNREACH: "NetworkUnreachable",
-  EAGAIN: "WouldBlock",
-  EINTR: "Interrupted",
-  ENOENT: "NotFound",
-  EPERM: "PermissionDenied",
-  EACCES: "PermissionDenied",
-  EISDIR: "IsADirectory",
-};
-
 /**
  * A system call failed under OpenSSL (`SSL_ERROR_SYSCALL`), or the peer
  * vanished without close_notify: then `errno` is -1 and the message is
@@ -394,7 +321,6 @@ export class SysCallError extends SSLError {
     this.name = "SysCallError";
     this.errno = errno;
     this.code = code;
-    rebase(this, DENO_ERROR_BY_CODE[code] ?? null);
   }
 }
 
