@@ -196,6 +196,7 @@ export const SSL_SYMBOLS = {
   SSL_SESSION_get_master_key: { parameters: ["pointer", "buffer", "usize"], result: "usize" }, // size_t SSL_SESSION_get_master_key(const SSL_SESSION *sess, unsigned char *out, size_t outlen)
   SSL_SESSION_get_id: { parameters: ["pointer", "buffer"], result: "pointer" }, // const unsigned char *SSL_SESSION_get_id(const SSL_SESSION *s, unsigned int *len)
   SSL_SESSION_get_protocol_version: { parameters: ["pointer"], result: "i32" }, // int SSL_SESSION_get_protocol_version(const SSL_SESSION *s)
+  SSL_SESSION_get0_hostname: { parameters: ["pointer"], result: "pointer" }, // const char *SSL_SESSION_get0_hostname(const SSL_SESSION *s)
   SSL_SESSION_get0_cipher: { parameters: ["pointer"], result: "pointer" }, // const SSL_CIPHER *SSL_SESSION_get0_cipher(const SSL_SESSION *s)
   SSL_SESSION_get_time: { parameters: ["pointer"], result: LONG }, // long SSL_SESSION_get_time(const SSL_SESSION *s)
   SSL_SESSION_get_timeout: { parameters: ["pointer"], result: LONG }, // long SSL_SESSION_get_timeout(const SSL_SESSION *s)
