@@ -24,8 +24,11 @@ import {
   VERIFY_FAIL_IF_NO_PEER_CERT,
   VERIFY_NONE,
   VERIFY_PEER,
+  X509_CHECK_FLAG_NEVER_CHECK_SUBJECT,
+  X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
 } from "../ffi/constants.ts";
-import { readCString, toBytes } from "../ffi/memory.ts";
+import { cstr, toBytes } from "../ffi/memory.ts";
+import { usize } from "../ffi/ctypes.ts";
 import { native } from "../ffi/library.ts";
 import { hmacSha256 } from "./_dtls.ts";
 import { isIpLiteral } from "../ffi/ip.ts";
@@ -475,22 +478,38 @@ export function validateResumeAndStaple(o: ResumeAndStapleOptions, helper: strin
  * @param helper The helper's name, for messages.
  * @throws {TypeError} When an option has the wrong type.
  */
-export function resumeAndStaple(conn: Connection, o: ResumeAndStapleOptions, helper: string): void {
+export function resumeAndStaple(
+  conn: Connection,
+  o: ResumeAndStapleOptions & ClientNameOptions,
+  helper: string,
+): void {
   validateResumeAndStaple(o, helper);
   if (o.session !== undefined) {
-    // A resumed session skips certificate checks: one made for another name must not pass.
-    const made = readCString(native().ssl.SSL_SESSION_get0_hostname(o.session._handle));
+    // A resumed session is not verified again: one made for another name must not pass.
+    const name = o.serverName ?? o.hostname;
     const checks = !o.unsafelyDisableVerification && !o.unsafelyDisableHostnameVerification;
-    if (checks && made !== conn.getServername()) {
+    if (checks && name !== undefined && !sessionFitsName(o.session, name, o)) {
       throw new TypeError(
-        `${helper}: session was made for the server name ${made ?? "(none)"}, not ${
-          conn.getServername() ?? "(none)"
-        }: resume a session only with the name it was made for`,
+        `${helper}: session's certificate does not match ${name}: resume a session only with the server name it was made for`,
       );
     }
     conn.setSession(o.session);
   }
   if (o.requestOcsp) conn.requestOcsp();
+}
+
+/** Whether the certificate a session was verified with matches `name`, as the handshake would check it. */
+function sessionFitsName(session: Session, name: string, o: ClientNameOptions): boolean {
+  const { ssl, crypto } = native();
+  const peer = ssl.SSL_SESSION_get0_peer(session._handle);
+  if (peer === null) return false;
+  const flags = o.unsafelyAllowLegacyHostNames
+    ? 0
+    : X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
+  const bare = name.startsWith("[") && name.endsWith("]") ? name.slice(1, -1) : name;
+  if (isIpLiteral(bare)) return crypto.X509_check_ip_asc(peer, cstr(bare, "hostname"), flags) === 1;
+  const host = cstr(normalizeHostName(bare), "hostname");
+  return crypto.X509_check_host(peer, host, usize(host.length - 1), flags, null) === 1;
 }
 
 /**

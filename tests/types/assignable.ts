@@ -1,12 +1,6 @@
 // Compiled by tests/types_test.ts with ./deno.json (a user's default options): what code
 // written for Deno's own TLS must compile against denossl's helpers. Never run.
-import {
-  acceptTls,
-  connectTls,
-  listenTls,
-  type Session,
-  startTls,
-} from "../../mod.ts";
+import { acceptTls, connectTls, listenTls, type Session, startTls } from "../../mod.ts";
 
 export async function denoShapes(
   listenOpts: Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem,
