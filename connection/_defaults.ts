@@ -24,11 +24,17 @@ import {
   VERIFY_FAIL_IF_NO_PEER_CERT,
   VERIFY_NONE,
   VERIFY_PEER,
+  X509_CHECK_FLAG_NEVER_CHECK_SUBJECT,
+  X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
 } from "../ffi/constants.ts";
-import { toBytes } from "../ffi/memory.ts";
+import { cstr, toBytes } from "../ffi/memory.ts";
+import { usize } from "../ffi/ctypes.ts";
+import { native } from "../ffi/library.ts";
 import { hmacSha256 } from "./_dtls.ts";
 import { isIpLiteral } from "../ffi/ip.ts";
 import { normalizeHostName } from "./_hostname.ts";
+import { Session } from "./session.ts";
+import { loadPKCS12 } from "../crypto/pkcs12.ts";
 
 /**
  * TLS 1.2 (and DTLS 1.2) suites of the helpers: forward-secret ECDHE with
@@ -73,6 +79,14 @@ export interface ContextSpec {
   cert?: string | undefined;
   /** PEM private key. */
   key?: string | undefined;
+  /** The passphrase of `key` or `pfx`, or a function returning it. */
+  passphrase?: string | (() => string) | undefined;
+  /** A PKCS#12 bundle in place of `cert` and `key`. */
+  pfx?: Uint8Array | undefined;
+  /** Key exchange groups replacing {@link HELPER_GROUPS}. */
+  groups?: string[] | undefined;
+  /** Server: the OCSP response to staple, or a function of the server name returning it. */
+  ocspResponse?: Uint8Array | ((servername: string | null) => Uint8Array | null) | undefined;
   /** Client: skip certificate verification. */
   unsafelyDisableVerification?: boolean | undefined;
   /** Server: ask for a client certificate. */
@@ -99,20 +113,23 @@ const METHODS = {
 export function buildContext(spec: ContextSpec): Context {
   const server = spec.kind.endsWith("server");
   const datagram = spec.kind.startsWith("dtls");
-  if (server && (!spec.cert || !spec.key)) {
-    throw new TypeError(
-      `A ${datagram ? "DTLS" : "TLS"} server needs cert and key (PEM), or a context`,
-    );
-  }
-  if (!server && (spec.cert || spec.key) && (!spec.cert || !spec.key)) {
-    throw new TypeError("cert and key go together");
-  }
+  checkCredentials(spec, server, datagram);
+  const groups = spec.groups === undefined ? HELPER_GROUPS : groupList(spec.groups);
   const ctx = new Context(METHODS[spec.kind]);
   try {
     configureVersions(ctx, spec, datagram);
     // rustls has neither renegotiation nor compression (CRIME): say so rather than trust defaults.
     ctx.setOptions(OP_NO_RENEGOTIATION | OP_NO_COMPRESSION);
-    ctx.setGroups(HELPER_GROUPS);
+    try {
+      ctx.setGroups(groups);
+    } catch (e) {
+      throw new RangeError(
+        `groups: OpenSSL does not know one of ${
+          JSON.stringify(spec.groups)
+        } (names such as "X25519", "P-256", "P-384", "ffdhe2048")`,
+        { cause: e },
+      );
+    }
     if (spec.srtpProfiles?.length) ctx.setTlsextUseSrtp(spec.srtpProfiles);
     if (server) configureServer(ctx, spec);
     else configureClient(ctx, spec);
@@ -121,6 +138,71 @@ export function buildContext(spec: ContextSpec): Context {
     ctx.close();
     throw e;
   }
+}
+
+function checkCredentials(spec: ContextSpec, server: boolean, datagram: boolean): void {
+  const { pfx, passphrase } = spec;
+  if (pfx !== undefined && (!(pfx instanceof Uint8Array) || pfx.length === 0)) {
+    throw new TypeError("pfx must be the bytes of a PKCS#12 bundle (a non-empty Uint8Array)");
+  }
+  if (pfx !== undefined && (spec.cert !== undefined || spec.key !== undefined)) {
+    throw new TypeError("pfx holds the certificate and key: give pfx, or cert and key, not both");
+  }
+  if (
+    passphrase !== undefined && typeof passphrase !== "string" && typeof passphrase !== "function"
+  ) {
+    throw new TypeError("passphrase must be a string or a function returning one");
+  }
+  if (server && pfx === undefined && (!spec.cert || !spec.key)) {
+    throw new TypeError(
+      `A ${datagram ? "DTLS" : "TLS"} server needs cert and key (PEM), pfx, or a context`,
+    );
+  }
+  if (!server && (spec.cert || spec.key) && (!spec.cert || !spec.key)) {
+    throw new TypeError("cert and key go together");
+  }
+}
+
+/** Validates the `groups` option: OpenSSL's list syntax would take ":" or "" silently. */
+function groupList(groups: unknown): string {
+  if (!Array.isArray(groups) || groups.length === 0) {
+    throw new TypeError(
+      'groups must be a non-empty array of group names, such as ["X25519", "P-256"]',
+    );
+  }
+  for (const g of groups) {
+    if (typeof g !== "string" || !/^[A-Za-z0-9_-]+$/.test(g)) {
+      throw new TypeError(`groups: ${JSON.stringify(g)} is not a group name, such as "X25519"`);
+    }
+  }
+  return groups.join(":");
+}
+
+/** Loads the certificate, its chain and its key: from `pfx`, or from `cert` and `key`. */
+function useCredentials(ctx: Context, spec: ContextSpec): void {
+  const { passphrase } = spec;
+  if (spec.pfx !== undefined) {
+    const pass = typeof passphrase === "function" ? passphrase() : passphrase ?? "";
+    if (typeof pass !== "string") {
+      throw new TypeError("The passphrase function must return a string");
+    }
+    const { key, cert, ca } = loadPKCS12(spec.pfx, pass);
+    try {
+      if (!key || !cert) {
+        throw new TypeError("The PKCS#12 bundle (pfx) must hold a private key and its certificate");
+      }
+      ctx.useCertificate(cert);
+      for (const c of ca) ctx.addExtraChainCert(c);
+      ctx.usePrivateKey(key);
+    } finally {
+      for (const o of [key, cert, ...ca]) o?.close();
+    }
+  } else if (spec.cert && spec.key) {
+    ctx.useCertificateChain(spec.cert);
+    if (typeof passphrase === "function") ctx.setPasswdCb(() => passphrase());
+    ctx.usePrivateKey(spec.key, typeof passphrase === "string" ? passphrase : undefined);
+  } else return;
+  ctx.checkPrivateKey();
 }
 
 function configureVersions(ctx: Context, spec: ContextSpec, datagram: boolean): void {
@@ -159,11 +241,7 @@ function configureClient(ctx: Context, spec: ContextSpec): void {
     ctx.setVerify(VERIFY_PEER);
   }
   if (spec.alpnProtocols?.length) ctx.setAlpnProtos(spec.alpnProtocols);
-  if (spec.cert && spec.key) {
-    ctx.useCertificateChain(spec.cert);
-    ctx.usePrivateKey(spec.key);
-    ctx.checkPrivateKey();
-  }
+  useCredentials(ctx, spec);
 }
 
 function configureServer(ctx: Context, spec: ContextSpec): void {
@@ -171,9 +249,8 @@ function configureServer(ctx: Context, spec: ContextSpec): void {
   // resumption attempt ("session id context uninitialized"); one random name per context
   // also keeps sessions from resuming across contexts.
   ctx.setSessionIdContext(crypto.getRandomValues(new Uint8Array(16)));
-  ctx.useCertificateChain(spec.cert!);
-  ctx.usePrivateKey(spec.key!);
-  ctx.checkPrivateKey();
+  useCredentials(ctx, spec);
+  if (spec.ocspResponse !== undefined) staple(ctx, spec.ocspResponse);
   if (spec.requestClientCert || spec.requireClientCert) {
     if (spec.caCerts?.length) ctx.addCaCerts(spec.caCerts);
     ctx.setVerify(VERIFY_PEER | (spec.requireClientCert ? VERIFY_FAIL_IF_NO_PEER_CERT : 0));
@@ -185,6 +262,20 @@ function configureServer(ctx: Context, spec: ContextSpec): void {
     // RFC 7301 §3.2: no overlap is a fatal no_application_protocol alert (the empty choice).
     ctx.setAlpnSelectCallback((_conn, clientProtocols) =>
       offered.find((p) => clientProtocols.includes(p)) ?? ""
+    );
+  }
+}
+
+function staple(ctx: Context, response: NonNullable<ContextSpec["ocspResponse"]>): void {
+  if (response instanceof Uint8Array) {
+    if (response.length === 0) throw new TypeError("ocspResponse must not be empty");
+    const der = response.slice(); // the caller may reuse its buffer
+    ctx.setOcspServerCallback(() => der);
+  } else if (typeof response === "function") {
+    ctx.setOcspServerCallback((conn) => response(conn.getServername()));
+  } else {
+    throw new TypeError(
+      "ocspResponse must be a DER OCSP response (a Uint8Array) or a function returning one",
     );
   }
 }
@@ -202,6 +293,25 @@ const CACHE_LIMIT = 64;
 /** Keys the digest, so the map holds no private key text nor a guessable hash of it. */
 const cacheSecret = crypto.getRandomValues(new Uint8Array(32));
 
+/** Functions in a cache key are known by identity: a number each, never their source. */
+const identities = new WeakMap<object, number>();
+let lastIdentity = 0;
+
+function keyPart(value: unknown): unknown {
+  if (value === undefined) return null;
+  if (value instanceof Uint8Array) {
+    let hex = "b:";
+    for (const b of value) hex += b.toString(16).padStart(2, "0");
+    return hex;
+  }
+  if (typeof value === "function") {
+    let id = identities.get(value);
+    if (id === undefined) identities.set(value, id = ++lastIdentity);
+    return `f:${id}`;
+  }
+  return value;
+}
+
 function cacheKey(spec: ContextSpec): string {
   const text = JSON.stringify([
     spec.kind,
@@ -215,6 +325,10 @@ function cacheKey(spec: ContextSpec): string {
     spec.srtpProfiles ?? null,
     spec.cert ?? null,
     spec.key ?? null,
+    keyPart(spec.passphrase),
+    keyPart(spec.pfx),
+    spec.groups ?? null,
+    keyPart(spec.ocspResponse),
     !!spec.unsafelyDisableVerification,
     !!spec.requestClientCert,
     !!spec.requireClientCert,
@@ -323,6 +437,79 @@ export function nameClient(conn: Connection, o: ClientNameOptions, helper: strin
   if (!checks) return;
   if (o.unsafelyAllowLegacyHostNames) conn.setHostFlags(0);
   conn.setVerifyHostname(bare);
+}
+
+/** The per-connection client options beside the name: a session to resume, a staple to ask for. */
+export interface ResumeAndStapleOptions {
+  /** The session to resume. */
+  session?: Session | undefined;
+  /** Ask for the server's OCSP staple. */
+  requestOcsp?: boolean | undefined;
+  /** No name check: a session made for any name may be resumed. */
+  unsafelyDisableHostnameVerification?: boolean | undefined;
+  /** No verification at all. */
+  unsafelyDisableVerification?: boolean | undefined;
+}
+
+/**
+ * Checks `session` and `requestOcsp` before anything is connected.
+ *
+ * @param o The options.
+ * @param helper The helper's name, for messages.
+ * @throws {TypeError} When `session` is not a `Session` or `requestOcsp` not a boolean.
+ */
+export function validateResumeAndStaple(o: ResumeAndStapleOptions, helper: string): void {
+  if (o.session !== undefined && !(o.session instanceof Session)) {
+    throw new TypeError(
+      `${helper}: session must be a Session, from getSession() or Session.fromDER`,
+    );
+  }
+  if (o.requestOcsp !== undefined && typeof o.requestOcsp !== "boolean") {
+    throw new TypeError(`${helper}: requestOcsp must be true or false`);
+  }
+}
+
+/**
+ * Sets the session to resume and asks for the OCSP staple, on a client
+ * connection before its handshake.
+ *
+ * @param conn The client connection.
+ * @param o The options.
+ * @param helper The helper's name, for messages.
+ * @throws {TypeError} When an option has the wrong type.
+ */
+export function resumeAndStaple(
+  conn: Connection,
+  o: ResumeAndStapleOptions & ClientNameOptions,
+  helper: string,
+): void {
+  validateResumeAndStaple(o, helper);
+  if (o.session !== undefined) {
+    // A resumed session is not verified again: one made for another name must not pass.
+    const name = o.serverName ?? o.hostname;
+    const checks = !o.unsafelyDisableVerification && !o.unsafelyDisableHostnameVerification;
+    if (checks && name !== undefined && !sessionFitsName(o.session, name, o)) {
+      throw new TypeError(
+        `${helper}: session's certificate does not match ${name}: resume a session only with the server name it was made for`,
+      );
+    }
+    conn.setSession(o.session);
+  }
+  if (o.requestOcsp) conn.requestOcsp();
+}
+
+/** Whether the certificate a session was verified with matches `name`, as the handshake would check it. */
+function sessionFitsName(session: Session, name: string, o: ClientNameOptions): boolean {
+  const { ssl, crypto } = native();
+  const peer = ssl.SSL_SESSION_get0_peer(session._handle);
+  if (peer === null) return false;
+  const flags = o.unsafelyAllowLegacyHostNames
+    ? 0
+    : X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
+  const bare = name.startsWith("[") && name.endsWith("]") ? name.slice(1, -1) : name;
+  if (isIpLiteral(bare)) return crypto.X509_check_ip_asc(peer, cstr(bare, "hostname"), flags) === 1;
+  const host = cstr(normalizeHostName(bare), "hostname");
+  return crypto.X509_check_host(peer, host, usize(host.length - 1), flags, null) === 1;
 }
 
 /**

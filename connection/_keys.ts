@@ -8,13 +8,14 @@
 
 import { native } from "../ffi/library.ts";
 import { usize } from "../ffi/ctypes.ts";
-import { cstr, readCString, toBytes } from "../ffi/memory.ts";
+import { copyBytes, cstr, readCString, toBytes } from "../ffi/memory.ts";
 import {
   SSL_CTX_get_session_cache_mode,
   SSL_CTX_get_tlsext_ticket_keys,
   SSL_CTX_set_session_cache_mode,
   SSL_CTX_set_tlsext_ticket_keys,
   SSL_get_negotiated_group,
+  SSL_get_tlsext_status_ocsp_resp,
   SSL_KEY_UPDATE_NOT_REQUESTED,
   SSL_KEY_UPDATE_REQUESTED,
   SSL_set_tlsext_status_type,
@@ -490,6 +491,19 @@ export function requestOcsp(ssl: Ptr): void {
   if (SSL_set_tlsext_status_type(ssl, TLSEXT_STATUSTYPE_ocsp) !== 1) {
     throw sslErrorFromQueue("Could not request OCSP stapling");
   }
+}
+
+/**
+ * The OCSP response the server stapled, as the client received it.
+ *
+ * @param ssl The client's `SSL*`.
+ * @returns A copy of the DER bytes, or null when none was stapled.
+ */
+export function ocspResponse(ssl: Ptr): Uint8Array | null {
+  const out = new BigUint64Array(1);
+  const length = SSL_get_tlsext_status_ocsp_resp(ssl, out);
+  const ptr = Deno.UnsafePointer.create(out[0]!);
+  return ptr !== null && length > 0 ? copyBytes(ptr, length) : null;
 }
 
 /**

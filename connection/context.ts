@@ -21,6 +21,7 @@ import {
   SSL_CTX_set_mode,
 } from "../ffi/constants.ts";
 import { clearErrors } from "../errors/queue.ts";
+import { SSLError } from "../errors/ssl_error.ts";
 import { X509 } from "../crypto/x509.ts";
 import { PKey } from "../crypto/pkey.ts";
 import type { CertificateInput, KeyInput } from "./types.ts";
@@ -42,6 +43,9 @@ export {
   TLSv1_2_METHOD,
   TLSv1_METHOD,
 } from "./context_base.ts";
+
+/** An encrypted PEM private key: PKCS#8's own block, or a traditional one with a Proc-Type header. */
+const ENCRYPTED_PEM = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type:\s*4,\s*ENCRYPTED/;
 
 function fileType(type: number): number {
   if (type !== FILETYPE_PEM && type !== FILETYPE_ASN1) {
@@ -241,11 +245,23 @@ export class Context extends ContextBase {
   }
 
   /**
-   * Uses a private key (`SSL_CTX_use_PrivateKey`).
+   * Uses a private key (`SSL_CTX_use_PrivateKey`). An encrypted PEM key is
+   * decrypted with `passphrase`, else with what the callback set with
+   * {@link setPasswdCb} returns.
    *
    * @param key A `PKey` or PEM text.
    * @param passphrase The passphrase of an encrypted PEM key.
-   * @throws {SSLError} When the key cannot be parsed, decrypted or used.
+   * @throws {SSLError} When the key cannot be parsed, decrypted or used, or
+   *   is encrypted and no passphrase is available.
+   * @example An encrypted key, its passphrase from a callback
+   * ```ts
+   * import { Context, PKey, TLS_SERVER_METHOD } from "@denossl/denossl";
+   * using key = PKey.generate({ type: "ec" });
+   * const pem = key.toPEM({ passphrase: "s3cret" });
+   * using ctx = new Context(TLS_SERVER_METHOD);
+   * ctx.setPasswdCb(() => "s3cret"); // for example read from a secret store
+   * ctx.usePrivateKey(pem);
+   * ```
    */
   usePrivateKey(key: KeyInput, passphrase?: string): void {
     const ctx = this._mutable();
@@ -253,7 +269,15 @@ export class Context extends ContextBase {
     let owned = false;
     if (key instanceof PKey) pkey = key;
     else if (typeof key === "string") {
-      pkey = passphrase === undefined ? PKey.fromPEM(key) : PKey.fromPEM(key, passphrase);
+      const encrypted = ENCRYPTED_PEM.test(key);
+      const pass = passphrase ?? (encrypted ? this._askPassphrase() : undefined);
+      if (encrypted && pass === undefined) {
+        throw new SSLError(
+          [],
+          "Could not use private key: it is encrypted and no passphrase was given: pass it (the helpers' passphrase option, or usePrivateKey's second argument) or set Context.setPasswdCb()",
+        );
+      }
+      pkey = pass === undefined ? PKey.fromPEM(key) : PKey.fromPEM(key, pass);
       owned = true;
     } else throw new TypeError("Private key must be a PKey or a PEM string");
     try {

@@ -90,6 +90,9 @@ export interface CallbackSlots {
   cookieVerify?: CookieVerifyCallback;
 }
 
+/** `PEM_BUFSIZE`: the room OpenSSL gives a passphrase callback. */
+const PEM_BUFSIZE = 1024;
+
 /** `int pem_password_cb(char *buf, int size, int rwflag, void *u)`. */
 const PASSWD_CB = { parameters: ["pointer", "i32", "i32", "pointer"], result: "i32" } as const;
 
@@ -225,6 +228,7 @@ export class ContextBase {
   #verifyCallback: VerifyCallback<Connection> | null = null;
   readonly #callbacks: CallbackSlots = {};
   #passwd: Deno.UnsafeCallback<typeof PASSWD_CB> | null = null;
+  #passphrase: (() => string | Uint8Array) | null = null;
   #held: { ctx: bigint; passwd: Deno.UnsafeCallback<typeof PASSWD_CB> | null };
 
   /**
@@ -325,17 +329,21 @@ export class ContextBase {
   setPasswdCb(callback: PasswdCallback, userdata?: unknown): void {
     const ctx = this._mutable();
     requireFunction(callback);
+    const ask = (size: number, rwflag: number): Uint8Array => {
+      const answer: unknown = callback(size, rwflag !== 0, userdata);
+      refuseThenable(answer, "passphrase", "return the passphrase");
+      if (typeof answer !== "string" && !(answer instanceof Uint8Array)) {
+        throw new TypeError("The passphrase callback must return a string or a Uint8Array");
+      }
+      const value = toBytes(answer);
+      if (value.length > size) throw new RangeError(`Passphrase is longer than ${size} bytes`);
+      return value;
+    };
     const cb = new Deno.UnsafeCallback(
       PASSWD_CB,
       counted((buf: Deno.PointerValue, size: number, rwflag: number) => {
         try {
-          const answer: unknown = callback(size, rwflag !== 0, userdata);
-          refuseThenable(answer, "passphrase", "return the passphrase");
-          if (typeof answer !== "string" && !(answer instanceof Uint8Array)) {
-            throw new TypeError("The passphrase callback must return a string or a Uint8Array");
-          }
-          const value = toBytes(answer);
-          if (value.length > size) throw new RangeError(`Passphrase is longer than ${size} bytes`);
+          const value = ask(size, rwflag);
           if (buf === null) return 0;
           new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(buf, size)).set(value);
           return value.length;
@@ -351,6 +359,18 @@ export class ContextBase {
     else old?.close();
     this.#passwd = cb;
     this.#held.passwd = cb;
+    this.#passphrase = () => ask(PEM_BUFSIZE, 0);
+  }
+
+  /**
+   * Asks the callback set with {@link setPasswdCb} for a passphrase, as
+   * OpenSSL would when it reads an encrypted key. Internal.
+   *
+   * @returns The passphrase, or undefined when no callback is set.
+   * @ignore
+   */
+  _askPassphrase(): Uint8Array | string | undefined {
+    return this.#passphrase?.();
   }
 
   /**

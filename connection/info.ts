@@ -398,6 +398,18 @@ export abstract class ConnectionInfo {
   }
 
   /**
+   * The OCSP response the server stapled (`SSL_get_tlsext_status_ocsp_resp`),
+   * on a client that called {@link requestOcsp}, once the handshake is done.
+   * It is not checked here: parse and verify it, or check it in
+   * `Context.setOcspClientCallback`.
+   *
+   * @returns A copy of the DER response, or null when the server stapled none.
+   */
+  getOcspResponse(): Uint8Array | null {
+    return keys.ocspResponse(this._handle);
+  }
+
+  /**
    * Derives keying material from the session (`SSL_export_keying_material`,
    * RFC 5705 and RFC 8446 §7.5). Both peers get the same bytes.
    *

@@ -19,6 +19,7 @@ import type { Context } from "./context.ts";
 import { Connection } from "./connection.ts";
 import type { HandshakeInfo } from "./connection.ts";
 import type { Transport } from "./transport.ts";
+import type { Session } from "./session.ts";
 import { TLS1_1_VERSION, TLS1_2_VERSION, TLS1_3_VERSION, TLS1_VERSION } from "../ffi/constants.ts";
 import {
   buildContext,
@@ -27,7 +28,9 @@ import {
   DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
   handshakeDeadline,
   nameClient,
+  resumeAndStaple,
   validateClientNames,
+  validateResumeAndStaple,
 } from "./_defaults.ts";
 
 /** A protocol version: a name as Node spells it, or a `*_VERSION` constant. */
@@ -82,6 +85,27 @@ export interface TlsCommonOptions {
    */
   unsafelyAllowLegacyProtocols?: boolean;
   /**
+   * Key exchange groups, most preferred first, by OpenSSL's names (`"X25519"`,
+   * `"P-256"`, `"P-384"`, `"P-521"`, `"X448"`, `"ffdhe2048"` ...), in place of
+   * the helpers' X25519, P-256 and P-384 (rustls's). An unknown name is a
+   * `RangeError`.
+   */
+  groups?: string[];
+  /**
+   * The passphrase of an encrypted `key` or of `pfx`, or a function that
+   * returns it when the key is read (as `Context.setPasswdCb`).
+   */
+  passphrase?: string | (() => string);
+  /**
+   * A PKCS#12 bundle (`.p12`/`.pfx`, as `openssl pkcs12 -export` makes it)
+   * holding the private key, its certificate and the chain to send, in place
+   * of `cert` and `key`, as Node's `pfx`; `passphrase` opens it. Its CA
+   * certificates are sent as the chain, not trusted.
+   */
+  pfx?: Uint8Array;
+  /** The format of `key`, as Deno's: PEM only. @default {"pem"} */
+  keyFormat?: "pem";
+  /**
    * Native mode: OpenSSL reads and writes the TCP socket itself instead of
    * denossl pumping it through memory BIOs. Falls back to stream mode when
    * the socket's descriptor cannot be found (see `transportMode` and
@@ -116,6 +140,20 @@ export interface TlsClientOptions extends TlsCommonOptions {
   cert?: string;
   /** PEM private key of `cert`. */
   key?: string;
+  /**
+   * A session to resume, from `getSession()` of an earlier connection to the
+   * same server (or `Session.fromDER`); `sessionReused()` tells whether the
+   * server agreed, else the handshake is a full one. A resumed session is not
+   * verified again, so one made for another server name is a `TypeError`.
+   */
+  session?: Session;
+  /**
+   * Asks the server to staple its OCSP response (the `status_request`
+   * extension), which `getOcspResponse()` gives after the handshake (null
+   * when the server stapled none). It is handed over as received, not
+   * checked. @default {false}
+   */
+  requestOcsp?: boolean;
   /** Skip the host name check, as Deno's option of that name. @default {false} */
   unsafelyDisableHostnameVerification?: boolean;
   /**
@@ -140,6 +178,10 @@ export interface TlsClientOptions extends TlsCommonOptions {
 export interface ConnectTlsOptions extends TlsClientOptions {
   /** The port. */
   port: number;
+  /** Happy Eyeballs (RFC 8305), passed to `Deno.connect`. @default {true} */
+  autoSelectFamily?: boolean;
+  /** Milliseconds between Happy Eyeballs attempts, passed to `Deno.connect`. @default {250} */
+  autoSelectFamilyAttemptDelay?: number;
 }
 
 /**
@@ -167,6 +209,14 @@ export interface TlsServerOptions extends TlsCommonOptions {
   requestClientCert?: boolean;
   /** Require a verified client certificate. @default {false} */
   requireClientCert?: boolean;
+  /**
+   * The OCSP response to staple for clients that ask (`openssl s_client
+   * -status`, `requestOcsp`): the DER bytes your CA's responder signed, or a
+   * function of the server name the client sent that returns them (null to
+   * staple nothing), called per handshake so that a fresh response can be
+   * served without a restart.
+   */
+  ocspResponse?: Uint8Array | ((servername: string | null) => Uint8Array | null);
 }
 
 /**
@@ -181,10 +231,16 @@ export interface TlsServerOptions extends TlsCommonOptions {
  * ```
  */
 export interface ListenTlsOptions extends TlsServerOptions {
-  /** The port; 0 picks a free one. */
-  port: number;
+  /** The port; 0 picks a free one. @default {0} */
+  port?: number;
   /** The address to listen on. @default {"0.0.0.0"} */
   hostname?: string;
+  /** The transport, as Deno's: TCP only. @default {"tcp"} */
+  transport?: "tcp";
+  /** Length of the kernel's queue of connections not yet accepted, passed to `Deno.listen`. */
+  tcpBacklog?: number;
+  /** Sets `SO_REUSEPORT` (Linux), passed to `Deno.listen`. @default {false} */
+  reusePort?: boolean;
 }
 
 /** A TLS connection over TCP, as the helpers return it. */
@@ -208,6 +264,9 @@ function specOf(
   kind: "tls-client" | "tls-server",
   o: TlsClientOptions & TlsServerOptions,
 ): ContextSpec {
+  if (o.keyFormat !== undefined && o.keyFormat !== "pem") {
+    throw new TypeError(`keyFormat must be "pem": got ${String(o.keyFormat)}`);
+  }
   return {
     kind,
     minVersion: versionOf(o.minVersion, TLS1_2_VERSION),
@@ -219,6 +278,10 @@ function specOf(
     alpnProtocols: o.alpnProtocols,
     cert: o.cert,
     key: o.key,
+    passphrase: o.passphrase,
+    pfx: o.pfx,
+    groups: o.groups,
+    ocspResponse: kind === "tls-server" ? o.ocspResponse : undefined,
     unsafelyDisableVerification: kind === "tls-client" ? o.unsafelyDisableVerification : false,
     requestClientCert: kind === "tls-server" ? o.requestClientCert : false,
     requireClientCert: kind === "tls-server" ? o.requireClientCert : false,
@@ -272,6 +335,7 @@ function prepareClient<T extends Transport>(
 ): void {
   conn.setConnectState();
   nameClient(conn, o, helper);
+  resumeAndStaple(conn, o, helper);
 }
 
 /**
@@ -315,9 +379,19 @@ export async function connectTls(options: ConnectTlsOptions): Promise<TlsConnect
   // Deno's default; a given hostname must be a real name, never "" quietly unchecked.
   const named = { ...options, hostname: options.hostname ?? "127.0.0.1" };
   validateClientNames(named, "connectTls");
+  validateResumeAndStaple(options, "connectTls");
   clientContext(options); // bad options fail before connecting
   options.signal?.throwIfAborted();
-  const tcp = await Deno.connect({ hostname: named.hostname, port: options.port });
+  const tcp = await Deno.connect({
+    hostname: named.hostname,
+    port: options.port,
+    ...(options.autoSelectFamily === undefined
+      ? {}
+      : { autoSelectFamily: options.autoSelectFamily }),
+    ...(options.autoSelectFamilyAttemptDelay === undefined
+      ? {}
+      : { autoSelectFamilyAttemptDelay: options.autoSelectFamilyAttemptDelay }),
+  });
   let conn: TlsConnection | undefined;
   try {
     // Asked again: a busy cache may have closed the one above while we connected.
@@ -371,6 +445,7 @@ export async function startTls<T extends Exclude<Transport, null>>(
   options: TlsClientOptions = {},
 ): Promise<Connection<T>> {
   validateClientNames(options, "startTls");
+  validateResumeAndStaple(options, "startTls");
   const tls = new Connection(clientContext(options), conn, { native: options.native === true });
   try {
     prepareClient(tls, options, "startTls");
@@ -615,15 +690,25 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
  * @param options Deno's options plus denossl's (client certificate policy,
  *   versions, ciphers, handshake deadline, context).
  * @returns The listener.
- * @throws {TypeError} When neither `cert`/`key` nor `context` is given.
+ * @throws {TypeError} When neither `cert`/`key`, `pfx` nor `context` is given.
+ * @throws {RangeError} When `groups` names a group OpenSSL does not know.
+ * @throws {SSLError} When the key cannot be decrypted (wrong or missing `passphrase`).
  */
 export function listenTls(options: ListenTlsOptions): TlsListener {
+  if (options.transport !== undefined && options.transport !== "tcp") {
+    throw new TypeError(`listenTls: transport must be "tcp": got ${String(options.transport)}`);
+  }
   // The listener's own context, not the cache's: it must outlive any eviction.
   const owned = options.context ? null : buildContext(specOf("tls-server", options));
   let inner: Deno.TcpListener;
   try {
     handshakeDeadline(options.handshakeTimeout, undefined);
-    inner = Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port });
+    inner = Deno.listen({
+      hostname: options.hostname ?? "0.0.0.0",
+      port: options.port ?? 0,
+      ...(options.tcpBacklog === undefined ? {} : { tcpBacklog: options.tcpBacklog }),
+      ...(options.reusePort === undefined ? {} : { reusePort: options.reusePort }),
+    });
   } catch (e) {
     owned?.close();
     throw e;

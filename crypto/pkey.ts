@@ -25,6 +25,14 @@ const registry = handleRegistry("EVP_PKEY", (ptr) => native().crypto.EVP_PKEY_fr
 
 /** The empty C string: the passphrase given to OpenSSL when the caller gave none. */
 const NO_PASSPHRASE = new Uint8Array(1);
+/** A passphrase given as bytes, NUL-terminated for OpenSSL's default callback. */
+function bytesCstr(passphrase: Uint8Array): Uint8Array<ArrayBuffer> {
+  if (passphrase.includes(0)) throw new TypeError("The passphrase must not contain a NUL byte");
+  const out = new Uint8Array(passphrase.length + 1);
+  out.set(passphrase);
+  return out;
+}
+
 /** The cipher {@link PKey.toPEM} uses when given a passphrase but no cipher. */
 const DEFAULT_CIPHER = "aes-256-cbc";
 
@@ -174,8 +182,9 @@ export class PKey {
    * public key (`PUBLIC KEY`).
    *
    * @param pem The PEM text or bytes.
-   * @param passphrase The passphrase of an encrypted key.
+   * @param passphrase The passphrase of an encrypted key, as text or bytes.
    * @returns The key.
+   * @throws {TypeError} When the passphrase holds a NUL byte.
    * @throws {SSLError} When the PEM is not a key, is encrypted and no
    *   passphrase was given, or the passphrase is wrong; the message says which.
    *
@@ -188,10 +197,13 @@ export class PKey {
    * console.log(back.equals(key)); // true
    * ```
    */
-  static fromPEM(pem: string | Uint8Array, passphrase?: string): PKey {
+  static fromPEM(pem: string | Uint8Array, passphrase?: string | Uint8Array): PKey {
     const bytes = inputBytes(pem, "PEM key");
-    if (passphrase !== undefined && typeof passphrase !== "string") {
-      throw new TypeError("The passphrase must be a string");
+    if (
+      passphrase !== undefined && typeof passphrase !== "string" &&
+      !(passphrase instanceof Uint8Array)
+    ) {
+      throw new TypeError("The passphrase must be a string or a Uint8Array");
     }
     const text = typeof pem === "string" ? pem : utf8(bytes);
     const { crypto } = native();
@@ -203,7 +215,11 @@ export class PKey {
       if (ptr === null) throw cryptoError("Could not parse PEM public key");
       return new PKey(ptr);
     }
-    const pass = passphrase === undefined ? NO_PASSPHRASE : cstr(passphrase, "passphrase");
+    const pass = passphrase === undefined
+      ? NO_PASSPHRASE
+      : typeof passphrase === "string"
+      ? cstr(passphrase, "passphrase")
+      : bytesCstr(passphrase);
     clearErrors();
     const ptr = withInputBio(bytes, (bio) => crypto.PEM_read_bio_PrivateKey(bio, null, null, pass));
     if (ptr !== null) return new PKey(ptr);
@@ -221,7 +237,7 @@ export class PKey {
     if (passphrase === undefined) {
       throw new SSLError(
         errors,
-        "Could not decrypt PEM private key: the key is encrypted and no passphrase was given",
+        "Could not decrypt PEM private key: the key is encrypted and no passphrase was given (pass it as the second argument)",
       );
     }
     throw new SSLError(errors, explain(errors, "Could not decrypt PEM private key"));

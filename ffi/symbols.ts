@@ -196,6 +196,7 @@ export const SSL_SYMBOLS = {
   SSL_SESSION_get_master_key: { parameters: ["pointer", "buffer", "usize"], result: "usize" }, // size_t SSL_SESSION_get_master_key(const SSL_SESSION *sess, unsigned char *out, size_t outlen)
   SSL_SESSION_get_id: { parameters: ["pointer", "buffer"], result: "pointer" }, // const unsigned char *SSL_SESSION_get_id(const SSL_SESSION *s, unsigned int *len)
   SSL_SESSION_get_protocol_version: { parameters: ["pointer"], result: "i32" }, // int SSL_SESSION_get_protocol_version(const SSL_SESSION *s)
+  SSL_SESSION_get0_peer: { parameters: ["pointer"], result: "pointer" }, // X509 *SSL_SESSION_get0_peer(SSL_SESSION *s)
   SSL_SESSION_get0_cipher: { parameters: ["pointer"], result: "pointer" }, // const SSL_CIPHER *SSL_SESSION_get0_cipher(const SSL_SESSION *s)
   SSL_SESSION_get_time: { parameters: ["pointer"], result: LONG }, // long SSL_SESSION_get_time(const SSL_SESSION *s)
   SSL_SESSION_get_timeout: { parameters: ["pointer"], result: LONG }, // long SSL_SESSION_get_timeout(const SSL_SESSION *s)
@@ -287,6 +288,8 @@ export const CRYPTO_SYMBOLS = {
   X509_STORE_CTX_get_error_depth: { parameters: ["pointer"], result: "i32" }, // int X509_STORE_CTX_get_error_depth(const X509_STORE_CTX *ctx)
   X509_VERIFY_PARAM_set1_host: { parameters: ["pointer", "buffer", "usize"], result: "i32" }, // int X509_VERIFY_PARAM_set1_host(X509_VERIFY_PARAM *param, const char *name, size_t namelen)
   X509_VERIFY_PARAM_set1_ip_asc: { parameters: ["pointer", "buffer"], result: "i32" }, // int X509_VERIFY_PARAM_set1_ip_asc(X509_VERIFY_PARAM *param, const char *ipasc)
+  X509_check_host: { parameters: ["pointer", "buffer", "usize", "u32", "pointer"], result: "i32" }, // int X509_check_host(X509 *x, const char *chk, size_t chklen, unsigned int flags, char **peername)
+  X509_check_ip_asc: { parameters: ["pointer", "buffer", "u32"], result: "i32" }, // int X509_check_ip_asc(X509 *x, const char *address, unsigned int flags)
   X509_VERIFY_PARAM_set_hostflags: { parameters: ["pointer", "u32"], result: "void" }, // void X509_VERIFY_PARAM_set_hostflags(X509_VERIFY_PARAM *param, unsigned int flags)
 
   // ---- process lifetime --------------------------------------------------------

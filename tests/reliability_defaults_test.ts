@@ -208,6 +208,18 @@ const OPTIONS: Record<string, "setting" | "opt-out"> = {
   port: "setting",
   requestClientCert: "setting",
   requireClientCert: "setting",
+  groups: "setting", // replaces the helpers' groups on purpose, by name; unknown names are refused
+  passphrase: "setting",
+  pfx: "setting", // the same credentials as cert and key, in one bundle
+  keyFormat: "setting", // PEM only, as Deno
+  session: "setting", // resumption re-runs no certificate check, as in Deno and OpenSSL
+  requestOcsp: "setting",
+  ocspResponse: "setting",
+  autoSelectFamily: "setting",
+  autoSelectFamilyAttemptDelay: "setting",
+  transport: "setting",
+  tcpBacklog: "setting",
+  reusePort: "setting",
   unsafelyAllowLegacyProtocols: "opt-out",
   unsafelyDisableHostnameVerification: "opt-out",
   unsafelyDisableVerification: "opt-out",
