@@ -82,6 +82,19 @@ Deno.test("examples/: every example file is listed here and run by this test", a
   assert.deepEqual(files.sort(), Object.keys(EXPECTED).sort());
 });
 
+Deno.test("examples/: every example type-checks (deno check), as deno run alone would not", async () => {
+  const result = await new Deno.Command(Deno.execPath(), {
+    args: ["check", "--quiet", ...Object.keys(EXPECTED)],
+    cwd: ROOT.pathname,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(DEADLINE_MS),
+  }).output();
+  const dec = new TextDecoder();
+  assert.equal(result.code, 0, dec.decode(result.stdout) + dec.decode(result.stderr));
+});
+
 for (const [file, patterns] of Object.entries(EXPECTED)) {
   Deno.test(`${file} runs with deno run -A (local peers only) and prints what it should`, async () => {
     const { code, out } = await run(file);
