@@ -20,7 +20,8 @@
  * @module
  */
 
-import { OpenSSLLoadError } from "./mod.ts";
+import { OpenSSLLoadError, opensslVersion } from "./mod.ts";
+import denoJson from "./deno.json" with { type: "json" };
 import {
   CliError,
   EXIT,
@@ -29,11 +30,12 @@ import {
   parseHostPort,
   parsePort,
   readFileArg,
+  readPassphrase,
   stringOption,
   usageError,
   type Values,
 } from "./cli/_args.ts";
-import { exitCodeOf, formatReport, inspect, verifyLine } from "./cli/_inspect.ts";
+import { exitCodeOf, formatPem, formatReport, inspect, verifyLine } from "./cli/_inspect.ts";
 import { serve } from "./cli/_serve.ts";
 import { demo } from "./cli/_demo.ts";
 
@@ -60,6 +62,7 @@ Commands:
 
 Options:
   -h, --help         Show help (also after a command: inspect --help)
+  -V, --version      Show denossl's version and the OpenSSL it loads
 
 ${EXIT_CODES}`;
 
@@ -78,6 +81,10 @@ Options:
   --cafile FILE        PEM CA certificates to trust in addition to the system store
   --cert FILE          PEM client certificate (and chain), for servers that ask for one
   --key FILE           the client certificate's private key (PEM)
+  --pass SOURCE        the key's passphrase, as openssl -passin takes it: pass:TEXT,
+                       env:VARIABLE or file:PATH (its first line)
+  --pem                print only the certificates the server sent, in PEM, leaf first
+                       (as openssl s_client -showcerts; save them for --cafile)
   --unsafe-no-verify   report a failed verification but exit 0
   --resume             connect a second time offering the session; report whether it resumed
   --timeout SECONDS    limit for connecting plus the handshake (default 10)
@@ -98,6 +105,7 @@ Options:
   --hostname ADDRESS   address to listen on (default 127.0.0.1)
   --cert FILE          PEM certificate, optionally followed by its chain (with --key)
   --key FILE           its private key (PEM)
+  --pass SOURCE        the key's passphrase: pass:TEXT, env:VARIABLE or file:PATH
   --alpn LIST          ALPN protocols to accept, comma-separated, most preferred first
   -h, --help           show this help
 
@@ -131,7 +139,9 @@ function timeoutOption(values: Values): number {
   if (text === undefined) return 10_000;
   const seconds = Number(text);
   if (!/^\d+(\.\d+)?$/.test(text) || !(seconds > 0 && seconds <= 3600)) {
-    throw usageError(`--timeout must be a number of seconds from 0 to 3600, got "${text}"`);
+    throw usageError(
+      `--timeout must be a number of seconds greater than 0 and at most 3600, got "${text}"`,
+    );
   }
   return Math.round(seconds * 1000);
 }
@@ -149,6 +159,8 @@ async function runInspect(args: string[]): Promise<number> {
     cafile: { type: "string" },
     cert: { type: "string" },
     key: { type: "string" },
+    pass: { type: "string" },
+    pem: { type: "boolean" },
     "unsafe-no-verify": { type: "boolean" },
     resume: { type: "boolean" },
     timeout: { type: "string" },
@@ -170,6 +182,9 @@ async function runInspect(args: string[]): Promise<number> {
   if ((certFile === undefined) !== (keyFile === undefined)) {
     throw usageError("--cert and --key go together");
   }
+  const passSpec = stringOption(values, "pass");
+  if (passSpec !== undefined && keyFile === undefined) throw usageError("--pass goes with --key");
+  const passphrase = passSpec === undefined ? undefined : await readPassphrase(passSpec);
   const timeoutMs = timeoutOption(values);
   const options = {
     host,
@@ -182,6 +197,7 @@ async function runInspect(args: string[]): Promise<number> {
     ...(certFile !== undefined
       ? { cert: await readFileArg(certFile, "--cert"), key: await readFileArg(keyFile!, "--key") }
       : {}),
+    ...(passphrase !== undefined ? { passphrase } : {}),
   };
   const { report, session } = await inspect(options);
   let resumption: { resumed: boolean; protocol: string } | undefined;
@@ -201,7 +217,9 @@ async function runInspect(args: string[]): Promise<number> {
   } finally {
     session?.close();
   }
-  if (values.json) {
+  if (values.pem) {
+    log(formatPem(report));
+  } else if (values.json) {
     log(JSON.stringify(resumption ? { ...report, resumption } : report, null, 2));
   } else {
     log(formatReport(report));
@@ -222,8 +240,9 @@ async function runInspect(args: string[]): Promise<number> {
     const reason = verifyLine(report.verification).replace(/^verify: FAILED /, "");
     console.error(`denossl inspect: certificate verification failed ${reason}`);
   } else if (code !== EXIT.OK) {
-    const hint = /certificate required/.test(report.afterHandshake ?? "")
-      ? " (it wants a client certificate: --cert, --key)"
+    // The error's own sentence says what happened; this says which options answer it.
+    const hint = /client certificate/.test(report.afterHandshake ?? "")
+      ? " (use --cert, --key)"
       : "";
     console.error(
       `denossl inspect: the server sent an alert after the handshake: ${report.afterHandshake}${hint}`,
@@ -238,6 +257,7 @@ async function runServe(args: string[]): Promise<number> {
     hostname: { type: "string" },
     cert: { type: "string" },
     key: { type: "string" },
+    pass: { type: "string" },
     alpn: { type: "string" },
   });
   if (values.help) {
@@ -257,6 +277,9 @@ async function runServe(args: string[]): Promise<number> {
   const alpn = alpnText === undefined ? undefined : parseAlpn(alpnText);
   const cert = certFile === undefined ? undefined : await readFileArg(certFile, "--cert");
   const key = keyFile === undefined ? undefined : await readFileArg(keyFile, "--key");
+  const passSpec = stringOption(values, "pass");
+  if (passSpec !== undefined && keyFile === undefined) throw usageError("--pass goes with --key");
+  const passphrase = passSpec === undefined ? undefined : await readPassphrase(passSpec);
 
   const signals: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT", "SIGBREAK"]
@@ -272,6 +295,7 @@ async function runServe(args: string[]): Promise<number> {
       log,
       stop,
       ...(cert !== undefined ? { cert, key: key! } : {}),
+      ...(passphrase !== undefined ? { passphrase } : {}),
       ...(alpn !== undefined ? { alpn } : {}),
     });
   } finally {
@@ -287,6 +311,17 @@ async function runDemo(args: string[]): Promise<number> {
   }
   positionals(pos, 0, "demo takes no arguments");
   return await demo(log);
+}
+
+/** `denossl 0.1.0 (OpenSSL 3.0.19 ...)`; says why when OpenSSL cannot be loaded. */
+function versionText(): string {
+  let openssl: string;
+  try {
+    openssl = opensslVersion().text;
+  } catch (e) {
+    openssl = `OpenSSL not loaded: ${(e as Error).message.split("\n")[0]}`;
+  }
+  return `denossl ${denoJson.version} (${openssl})`;
 }
 
 function debugging(): boolean {
@@ -348,6 +383,10 @@ export async function main(args: string[]): Promise<number> {
     if (command === undefined) throw usageError("missing command");
     if (command === "-h" || command === "--help") {
       log(USAGE);
+      return EXIT.OK;
+    }
+    if (command === "-V" || command === "--version" || command === "version") {
+      log(versionText());
       return EXIT.OK;
     }
     if (command === "help") {

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { isIpLiteral } from "../ffi/ip.ts";
 import { parseArgs } from "node:util";
 
 /** Exit codes of every command, as `--help` and the README document them. */
@@ -133,7 +134,12 @@ export function parsePort(text: string, what: string, allowZero = false): number
  */
 export function parseHostPort(text: string): { host: string; port: number } {
   const bracketed = text.match(/^\[([^\]]+)\]:(.*)$/);
-  if (bracketed) return { host: bracketed[1]!, port: parsePort(bracketed[2]!, "the port") };
+  if (bracketed) {
+    if (!isIpLiteral(bracketed[1]!)) {
+      throw usageError(`expected an IPv6 address inside [ ], got "${bracketed[1]}"`);
+    }
+    return { host: bracketed[1]!, port: parsePort(bracketed[2]!, "the port") };
+  }
   const colons = text.split(":").length - 1;
   if (colons > 1) {
     throw usageError(`expected HOST:PORT, got "${text}" (write an IPv6 address as [ADDRESS]:PORT)`);
@@ -142,7 +148,54 @@ export function parseHostPort(text: string): { host: string; port: number } {
   if (colon < 0) throw usageError(`expected HOST:PORT, got "${text}" (the port is missing)`);
   if (colon === 0) throw usageError(`expected HOST:PORT, got "${text}" (the host is missing)`);
   const host = text.slice(0, colon);
+  if (!isIpLiteral(host) && !HOST_NAME.test(host)) {
+    throw usageError(
+      `"${host}" is not a host name or an IP address (letters, digits, "-" and "." only)`,
+    );
+  }
   return { host, port: parsePort(text.slice(colon + 1), "the port") };
+}
+
+/** A DNS name as a user types one: labels of letters, digits, "-" and "_", one trailing dot at most. */
+const HOST_NAME =
+  /^(?=.{1,253}\.?$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
+
+/**
+ * Reads a passphrase given the way `openssl -passin` takes one, so that it
+ * never has to be on the command line: `pass:TEXT`, `env:VARIABLE`, or
+ * `file:PATH` (its first line).
+ *
+ * @param spec The option's value.
+ * @param what The option, for errors.
+ * @returns The passphrase.
+ * @throws {CliError} Exit 2 for an unknown form, an unset variable or an unreadable file.
+ */
+export async function readPassphrase(spec: string, what = "--pass"): Promise<string> {
+  const colon = spec.indexOf(":");
+  const kind = colon < 0 ? "" : spec.slice(0, colon);
+  const rest = colon < 0 ? "" : spec.slice(colon + 1);
+  switch (kind) {
+    case "pass":
+      return rest;
+    case "env": {
+      let value: string | undefined;
+      try {
+        value = Deno.env.get(rest);
+      } catch {
+        throw usageError(`${what} env:${rest}: no permission to read the environment`);
+      }
+      if (rest === "" || value === undefined) {
+        throw usageError(`${what} env:${rest}: the variable is not set`);
+      }
+      return value;
+    }
+    case "file": {
+      const text = await readFileArg(rest, what);
+      return text.split(/\r?\n/)[0]!;
+    }
+    default:
+      throw usageError(`${what} takes pass:TEXT, env:VARIABLE or file:PATH, as openssl -passin`);
+  }
 }
 
 /**

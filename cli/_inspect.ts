@@ -43,6 +43,8 @@ export interface InspectOptions {
   cert?: string;
   /** The client certificate's key (PEM). */
   key?: string;
+  /** The passphrase of an encrypted `key`. */
+  passphrase?: string;
   /** Report a failed verification without failing (exit 0). */
   unsafeNoVerify?: boolean;
   /** Milliseconds for connecting plus the handshake. */
@@ -79,6 +81,8 @@ export interface CertificateReport {
   sha256: string;
   /** Whether it is a CA certificate. */
   isCA: boolean;
+  /** The certificate in PEM, as the server sent it. */
+  pem: string;
 }
 
 /** One verification failure OpenSSL reported. */
@@ -165,6 +169,7 @@ function describe(cert: X509, now: number): CertificateReport {
       signatureAlgorithm: cert.signatureAlgorithm,
       sha256: cert.fingerprint("sha256"),
       isCA: cert.isCA,
+      pem: cert.toPEM(),
     };
   } finally {
     subject.close();
@@ -259,7 +264,7 @@ function clientContext(
         throw usageError(`--cert: ${(e as Error).message}`);
       }
       try {
-        ctx.usePrivateKey(o.key);
+        ctx.usePrivateKey(o.key, o.passphrase);
         ctx.checkPrivateKey();
       } catch (e) {
         throw usageError(`--key: ${(e as Error).message}`);
@@ -494,6 +499,21 @@ export function verifyLine(v: InspectReport["verification"]): string {
  * @returns Lines of text, ending with the verification result.
  */
 export function formatReport(r: InspectReport): string {
+  return formatLines(r).join("\n");
+}
+
+/**
+ * The certificates the server sent, as it sent them (leaf first), in PEM:
+ * what `openssl s_client -showcerts` prints, ready to save for `--cafile`.
+ *
+ * @param r The report.
+ * @returns The PEM blocks.
+ */
+export function formatPem(r: InspectReport): string {
+  return r.chain.map((c) => c.pem.trimEnd()).join("\n");
+}
+
+function formatLines(r: InspectReport): string[] {
   const now = Date.now();
   const lines: string[] = [];
   const row = (label: string, value: string): number => lines.push(`  ${label.padEnd(12)}${value}`);
@@ -555,7 +575,10 @@ export function formatReport(r: InspectReport): string {
     sub("key", `${keyText(c.key)}, signed with ${c.signatureAlgorithm}${c.isCA ? ", CA" : ""}`);
     sub("SHA-256", c.sha256);
   }
-  if (r.verifiedChain.length) lines.push(`verified chain: ${r.verifiedChain.join(" > ")}`);
+  // Labelled only when it is one: a chain that failed verification is no "verified chain".
+  if (r.verification.ok && r.verifiedChain.length) {
+    lines.push(`verified chain: ${r.verifiedChain.join(" > ")}`);
+  }
   if (r.afterHandshake !== null) {
     lines.push(`after the handshake the server said: ${r.afterHandshake}`);
   }
@@ -563,5 +586,5 @@ export function formatReport(r: InspectReport): string {
   for (const f of r.verification.failures) {
     lines.push(`  depth ${f.depth} (${f.subject}): code ${f.code}: ${f.message}`);
   }
-  return lines.join("\n");
+  return lines;
 }

@@ -20,6 +20,8 @@ export interface ServeOptions {
   cert?: string;
   /** PEM private key. */
   key?: string;
+  /** The passphrase of an encrypted `key`. */
+  passphrase?: string;
   /** ALPN protocols to accept, in preference order. */
   alpn?: readonly string[];
   /** How to run this command line again, for the hint printed at start. */
@@ -87,6 +89,7 @@ export async function serve(o: ServeOptions): Promise<number> {
       port: o.port,
       cert,
       key: key!,
+      ...(o.passphrase !== undefined ? { passphrase: o.passphrase } : {}),
       ...(o.alpn?.length ? { alpnProtocols: [...o.alpn] } : {}),
     });
   } catch (e) {

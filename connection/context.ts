@@ -302,7 +302,7 @@ export class Context extends ContextBase {
     clearErrors();
     this._check(
       native().ssl.SSL_CTX_check_private_key(ctx) === 1,
-      "The private key does not match the certificate",
+      "Checking the private key against the certificate failed",
     );
   }
 

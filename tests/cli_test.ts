@@ -469,7 +469,7 @@ Deno.test("cli.ts inspect against openssl s_server with a chain", async (t) => {
         assertOneLineError(
           r,
           1,
-          /the server sent an alert after the handshake: .*tlsv13 alert certificate required.*\(it wants a client certificate: --cert, --key\)\n$/,
+          /the server sent an alert after the handshake: .*client certificate.*tlsv13 alert certificate required.*\(use --cert, --key\)\n$/,
         );
         assert.match(
           r.stdout,
