@@ -170,7 +170,6 @@ Deno.test("README and docs/*.md: every relative link points to an existing file"
       const target = m[1]!;
       if (/^[a-z]+:/.test(target)) continue; // https:, mailto:
       const url = new URL(target, new URL(page, ROOT));
-      const rel = url.pathname.slice(ROOT.pathname.length);
       try {
         await Deno.stat(url);
       } catch {
