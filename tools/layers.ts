@@ -41,6 +41,8 @@ export const LAYERS = ["ffi", "errors", "crypto", "connection", "entry"] as cons
  * @returns Its index in {@link LAYERS}, or -1 when it belongs to none.
  */
 export function layerOf(path: string): number {
+  // The package manifest is data the entry points read (the CLI's --version): entry level.
+  if (path === "deno.json") return LAYERS.length - 1;
   if (path === "mod.ts" || path === "cli.ts" || path.startsWith("cli/")) return LAYERS.length - 1;
   const folder = path.split("/")[0] ?? "";
   return (LAYERS as readonly string[]).indexOf(folder);
