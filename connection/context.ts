@@ -249,7 +249,7 @@ export class Context extends ContextBase {
    * decrypted with `passphrase`, else with what the callback set with
    * {@link setPasswdCb} returns.
    *
-   * @param key A `PKey` or PEM text.
+   * @param key A `PKey`, PEM text (optionally encrypted) or unencrypted DER bytes.
    * @param passphrase The passphrase of an encrypted PEM key.
    * @throws {SSLError} When the key cannot be parsed, decrypted or used, or
    *   is encrypted and no passphrase is available.
@@ -279,7 +279,10 @@ export class Context extends ContextBase {
       }
       pkey = pass === undefined ? PKey.fromPEM(key) : PKey.fromPEM(key, pass);
       owned = true;
-    } else throw new TypeError("Private key must be a PKey or a PEM string");
+    } else if (key instanceof Uint8Array) {
+      pkey = PKey.fromDER(key);
+      owned = true;
+    } else throw new TypeError("Private key must be a PKey, PEM text or DER bytes");
     try {
       clearErrors();
       this._check(

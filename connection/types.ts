@@ -128,9 +128,9 @@ export type PasswdCallback = (
  */
 export type CertificateInput = X509 | string | Uint8Array;
 /**
- * A private key given as an object or PEM text.
+ * A private key given as an object, PEM text (optionally encrypted) or DER bytes (unencrypted).
  */
-export type KeyInput = PKey | string;
+export type KeyInput = PKey | string | Uint8Array;
 
 /**
  * Returned by an ALPN select callback when none of the client's protocols

@@ -256,6 +256,25 @@ Deno.test("Connection verification", async (t) => {
       },
     );
 
+    await t.step(
+      "usePrivateKey takes the key as DER bytes too (as made by the openssl CLI), and refuses other types",
+      async () => {
+        const der = await new Deno.Command("openssl", {
+          args: ["pkey", "-in", pki.leaf.keyFile, "-outform", "DER"],
+          stdout: "piped",
+        }).output();
+        assert.ok(der.success);
+        using sctx = new Context(TLS_METHOD);
+        sctx.useCertificate(pki.leaf.certPEM);
+        sctx.usePrivateKey(der.stdout);
+        sctx.checkPrivateKey();
+        assert.throws(
+          () => sctx.usePrivateKey(42 as unknown as string),
+          /Private key must be a PKey, PEM text or DER bytes/,
+        );
+      },
+    );
+
     await t.step("a three-level chain verifies when served with addExtraChainCert", () => {
       using sctx = new Context(TLS_METHOD);
       sctx.useCertificate(pki.leaf.certPEM);
