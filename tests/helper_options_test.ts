@@ -20,7 +20,7 @@ import {
   type TlsConnection,
   type TlsListener,
 } from "../mod.ts";
-import { freePort, Peer, withDeadline } from "./_peers.ts";
+import { freePort, Peer, type Scope, withDeadline } from "./_peers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -137,6 +137,33 @@ async function greeting(conn: TlsConnection): Promise<string> {
 const leafServer: ListenTlsOptions = { cert: leaf.chainPEM, key: leaf.keyPEM };
 const trustCa = { hostname: "localhost", caCerts: [ca.certPEM] };
 
+/** `openssl s_server` on a free port with the fixtures' leaf and intermediate, for `naccept` clients. */
+async function sServer(
+  scope: Scope,
+  naccept: number,
+  extra: string[],
+): Promise<{ port: number; peer: Peer }> {
+  const port = freePort();
+  const peer = scope.adopt(
+    new Peer("openssl", [
+      "s_server",
+      "-accept",
+      `127.0.0.1:${port}`,
+      "-naccept",
+      String(naccept),
+      "-cert",
+      `${dir}/chain.pem`,
+      "-key",
+      `${dir}/leaf.key`,
+      "-cert_chain",
+      `${dir}/intermediate.pem`,
+      ...extra,
+    ], { stdin: true }),
+  );
+  await peer.listening(port, scope.signal);
+  return { port, peer };
+}
+
 Deno.test("session: connectTls and startTls resume a session from getSession(); one made for another name is a TypeError", async (t) => {
   await withServer(leafServer, async (port) => {
     let session: Session | null = null;
@@ -235,25 +262,7 @@ Deno.test("OCSP stapling: ocspResponse staples to clients that ask (requestOcsp,
     "connectTls({ requestOcsp: true }) reads openssl s_server -status_file's staple",
     () =>
       withDeadline("s_server -status_file", async (scope) => {
-        const port = freePort();
-        const peer = scope.adopt(
-          new Peer("openssl", [
-            "s_server",
-            "-accept",
-            `127.0.0.1:${port}`,
-            "-naccept",
-            "1",
-            "-cert",
-            `${dir}/chain.pem`,
-            "-key",
-            `${dir}/leaf.key`,
-            "-cert_chain",
-            `${dir}/intermediate.pem`,
-            "-status_file",
-            `${dir}/staple.der`,
-          ], { stdin: true }),
-        );
-        await peer.listening(port, scope.signal);
+        const { port } = await sServer(scope, 1, ["-status_file", `${dir}/staple.der`]);
         await using conn = await connectTls({ ...trustCa, port, requestOcsp: true });
         assert.deepEqual(conn.getOcspResponse(), staple);
       }),
@@ -361,25 +370,7 @@ Deno.test("groups: the key exchange groups are the ones named, against denossl a
     'openssl s_server -groups P-521: refused by default, served with groups ["P-521"]',
     () =>
       withDeadline("s_server -groups", async (scope) => {
-        const port = freePort();
-        const peer = scope.adopt(
-          new Peer("openssl", [
-            "s_server",
-            "-accept",
-            `127.0.0.1:${port}`,
-            "-naccept",
-            "2",
-            "-cert",
-            `${dir}/chain.pem`,
-            "-key",
-            `${dir}/leaf.key`,
-            "-cert_chain",
-            `${dir}/intermediate.pem`,
-            "-groups",
-            "P-521",
-          ], { stdin: true }),
-        );
-        await peer.listening(port, scope.signal);
+        const { port } = await sServer(scope, 2, ["-groups", "P-521"]);
         await assert.rejects(connectTls({ ...trustCa, port }), SSLError);
         await using conn = await connectTls({ ...trustCa, port, groups: ["P-521"] });
         assert.equal(conn.getGroupName(), "secp521r1");
