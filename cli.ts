@@ -31,6 +31,7 @@ import {
   parsePort,
   readFileArg,
   readPassphrase,
+  requirePassphrase,
   stringOption,
   usageError,
   type Values,
@@ -81,8 +82,8 @@ Options:
   --cafile FILE        PEM CA certificates to trust in addition to the system store
   --cert FILE          PEM client certificate (and chain), for servers that ask for one
   --key FILE           the client certificate's private key (PEM)
-  --pass SOURCE        the key's passphrase, as openssl -passin takes it: pass:TEXT,
-                       env:VARIABLE or file:PATH (its first line)
+  --pass SOURCE        the key's passphrase, as openssl -passin takes it: env:VARIABLE,
+                       file:PATH (its first line), or pass:TEXT (visible to other processes)
   --pem                print only the certificates the server sent, in PEM, leaf first
                        (as openssl s_client -showcerts; save them for --cafile)
   --unsafe-no-verify   report a failed verification but exit 0
@@ -105,7 +106,7 @@ Options:
   --hostname ADDRESS   address to listen on (default 127.0.0.1)
   --cert FILE          PEM certificate, optionally followed by its chain (with --key)
   --key FILE           its private key (PEM)
-  --pass SOURCE        the key's passphrase: pass:TEXT, env:VARIABLE or file:PATH
+  --pass SOURCE        the key's passphrase: env:VARIABLE, file:PATH or pass:TEXT
   --alpn LIST          ALPN protocols to accept, comma-separated, most preferred first
   -h, --help           show this help
 
@@ -138,12 +139,12 @@ function timeoutOption(values: Values): number {
   const text = stringOption(values, "timeout");
   if (text === undefined) return 10_000;
   const seconds = Number(text);
-  if (!/^\d+(\.\d+)?$/.test(text) || !(seconds > 0 && seconds <= 3600)) {
+  if (!/^(\d+(\.\d*)?|\.\d+)$/.test(text) || !(seconds > 0 && seconds <= 3600)) {
     throw usageError(
       `--timeout must be a number of seconds greater than 0 and at most 3600, got "${text}"`,
     );
   }
-  return Math.round(seconds * 1000);
+  return Math.max(1, Math.round(seconds * 1000)); // 0.0001 s is 1 ms, not "no time at all"
 }
 
 function positionals(positional: string[], max: number, usage: string): void {
@@ -186,6 +187,8 @@ async function runInspect(args: string[]): Promise<number> {
   if (passSpec !== undefined && keyFile === undefined) throw usageError("--pass goes with --key");
   const passphrase = passSpec === undefined ? undefined : await readPassphrase(passSpec);
   const timeoutMs = timeoutOption(values);
+  const keyText = keyFile === undefined ? undefined : await readFileArg(keyFile, "--key");
+  if (keyText !== undefined) requirePassphrase(keyText, passphrase);
   const options = {
     host,
     port,
@@ -195,7 +198,7 @@ async function runInspect(args: string[]): Promise<number> {
     ...(alpnText !== undefined ? { alpn: parseAlpn(alpnText) } : {}),
     ...(cafile !== undefined ? { caCerts: [await readFileArg(cafile, "--cafile")] } : {}),
     ...(certFile !== undefined
-      ? { cert: await readFileArg(certFile, "--cert"), key: await readFileArg(keyFile!, "--key") }
+      ? { cert: await readFileArg(certFile, "--cert"), key: keyText! }
       : {}),
     ...(passphrase !== undefined ? { passphrase } : {}),
   };
@@ -280,6 +283,7 @@ async function runServe(args: string[]): Promise<number> {
   const passSpec = stringOption(values, "pass");
   if (passSpec !== undefined && keyFile === undefined) throw usageError("--pass goes with --key");
   const passphrase = passSpec === undefined ? undefined : await readPassphrase(passSpec);
+  if (key !== undefined) requirePassphrase(key, passphrase);
 
   const signals: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT", "SIGBREAK"]

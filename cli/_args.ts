@@ -135,7 +135,7 @@ export function parsePort(text: string, what: string, allowZero = false): number
 export function parseHostPort(text: string): { host: string; port: number } {
   const bracketed = text.match(/^\[([^\]]+)\]:(.*)$/);
   if (bracketed) {
-    if (!isIpLiteral(bracketed[1]!)) {
+    if (!isIpLiteral(bracketed[1]!) || !bracketed[1]!.includes(":")) {
       throw usageError(`expected an IPv6 address inside [ ], got "${bracketed[1]}"`);
     }
     return { host: bracketed[1]!, port: parsePort(bracketed[2]!, "the port") };
@@ -161,6 +161,22 @@ const HOST_NAME =
   /^(?=.{1,253}\.?$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
 
 /**
+ * Refuses an encrypted PEM key given without `--pass`, with the option to use.
+ *
+ * @param keyPem The key file's text.
+ * @param passphrase What `--pass` gave, if anything.
+ * @throws {CliError} Exit 2 when the key is encrypted and no passphrase was given.
+ */
+export function requirePassphrase(keyPem: string, passphrase: string | undefined): void {
+  if (passphrase !== undefined) return;
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(keyPem)) {
+    throw usageError(
+      "--key is encrypted: give its passphrase with --pass env:VARIABLE, file:PATH or pass:TEXT",
+    );
+  }
+}
+
+/**
  * Reads a passphrase given the way `openssl -passin` takes one, so that it
  * never has to be on the command line: `pass:TEXT`, `env:VARIABLE`, or
  * `file:PATH` (its first line).
@@ -178,15 +194,14 @@ export async function readPassphrase(spec: string, what = "--pass"): Promise<str
     case "pass":
       return rest;
     case "env": {
+      if (rest === "") throw usageError(`${what} env: needs a variable name (env:VARIABLE)`);
       let value: string | undefined;
       try {
         value = Deno.env.get(rest);
       } catch {
         throw usageError(`${what} env:${rest}: no permission to read the environment`);
       }
-      if (rest === "" || value === undefined) {
-        throw usageError(`${what} env:${rest}: the variable is not set`);
-      }
+      if (value === undefined) throw usageError(`${what} env:${rest}: the variable is not set`);
       return value;
     }
     case "file": {
@@ -194,7 +209,7 @@ export async function readPassphrase(spec: string, what = "--pass"): Promise<str
       return text.split(/\r?\n/)[0]!;
     }
     default:
-      throw usageError(`${what} takes pass:TEXT, env:VARIABLE or file:PATH, as openssl -passin`);
+      throw usageError(`${what} takes env:VARIABLE, file:PATH or pass:TEXT, as openssl -passin`);
   }
 }
 

@@ -129,7 +129,7 @@ export interface InspectReport {
   clientCertificate: string | null;
   /** The certificates the server sent, leaf first. */
   chain: CertificateReport[];
-  /** Subjects of the chain verification built, leaf to trust anchor. */
+  /** Subjects of the verified chain, leaf to trust anchor; empty when verification failed. */
   verifiedChain: string[];
   /** The verification result. */
   verification: {
@@ -420,7 +420,8 @@ export async function inspect(
       ocsp,
       clientCertificate,
       chain,
-      verifiedChain,
+      // Only a chain that verified is a "verified chain", in JSON as in text.
+      verifiedChain: state.failures.length === 0 && chain.length > 0 ? verifiedChain : [],
       verification: {
         ok: state.failures.length === 0 && chain.length > 0,
         enforced: !o.unsafeNoVerify,

@@ -7,6 +7,7 @@
  */
 
 export { makePki, type Pki } from "./_pki.ts";
+import "./_tools.ts";
 import { makePki, type Pki } from "./_pki.ts";
 import {
   Connection,

@@ -9,6 +9,7 @@
  * @module
  */
 
+import "./_tools.ts";
 import { type IssuedCertificate, TestCA, type TestKeyType } from "../mod.ts";
 
 /** One PKI per key type, shared by the cases of a file. */

@@ -7,6 +7,7 @@
  * @module
  */
 
+import "./_tools.ts";
 import assert from "node:assert/strict";
 import { listenTls, TestCA, type TlsListener } from "../mod.ts";
 
@@ -95,6 +96,15 @@ Deno.test("cli.ts inspect --pem prints exactly the certificates the server sent,
       assert.equal(r.code, 3, r.stdout + r.stderr);
       assert.match(r.stdout, /\nverify: FAILED /);
       assert.doesNotMatch(r.stdout, /verified chain/);
+    });
+
+    await t.step("--json: verifiedChain is filled when verified, empty when not", async () => {
+      const ok = JSON.parse((await cli(["inspect", target, "--cafile", caFile, "--json"])).stdout);
+      assert.equal(ok.verification.ok, true);
+      assert.equal(ok.verifiedChain.length, 3);
+      const failed = JSON.parse((await cli(["inspect", target, "--json"])).stdout);
+      assert.equal(failed.verification.ok, false);
+      assert.deepEqual(failed.verifiedChain, []);
     });
   } finally {
     listener.close();
@@ -185,8 +195,9 @@ Deno.test("cli.ts inspect --pass reads an encrypted client key's passphrase as o
     await t.step("an unknown form, an unset variable, a missing file: exit 2", async () => {
       for (
         const [pass, message] of [
-          ["s3cret", /pass:TEXT, env:VARIABLE or file:PATH/],
+          ["s3cret", /env:VARIABLE, file:PATH or pass:TEXT/],
           ["env:DENOSSL_UNSET_VARIABLE", /not set/],
+          ["env:", /needs a variable name/],
           [`file:${dir}/nope.txt`, /cannot read --pass file/],
         ] as const
       ) {
@@ -194,6 +205,11 @@ Deno.test("cli.ts inspect --pass reads an encrypted client key's passphrase as o
         assert.equal(r.code, 2, r.stdout + r.stderr);
         assert.match(r.stderr, message);
       }
+    });
+    await t.step("an encrypted --key without --pass: exit 2, naming --pass", async () => {
+      const r = await cli(base);
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      assert.match(r.stderr, /--key is encrypted: give its passphrase with --pass env:VARIABLE/);
     });
     await t.step("--pass without --key is a usage error", async () => {
       const r = await cli(["inspect", `127.0.0.1:${listener.addr.port}`, "--pass", "pass:x"]);
@@ -208,7 +224,7 @@ Deno.test("cli.ts inspect --pass reads an encrypted client key's passphrase as o
 });
 
 Deno.test("cli.ts usage errors: a host that is no host name is exit 2; --timeout says what it takes", async () => {
-  for (const target of ["!!!garbage:443", "exa mple.com:443", "[not-ipv6]:443"]) {
+  for (const target of ["!!!garbage:443", "exa mple.com:443", "[not-ipv6]:443", "[1.2.3.4]:443"]) {
     const r = await cli(["inspect", target]);
     assert.equal(r.code, 2, `${target}: ${r.stderr}`);
     assert.match(r.stderr, /not a host name or an IP address|IPv6 address inside/);
@@ -216,4 +232,7 @@ Deno.test("cli.ts usage errors: a host that is no host name is exit 2; --timeout
   const r = await cli(["inspect", "localhost:443", "--timeout", "0"]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /greater than 0 and at most 3600, got "0"/);
+  // ".5" is a number of seconds too (a refused connection, not a usage error).
+  const half = await cli(["inspect", "127.0.0.1:1", "--timeout", ".5"]);
+  assert.equal(half.code, 1, half.stderr);
 });

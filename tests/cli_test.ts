@@ -7,6 +7,7 @@
  * @module
  */
 
+import "./_tools.ts";
 import assert from "node:assert/strict";
 import { connectTls, listenTls, TestCA } from "../mod.ts";
 import { makeOpensslPki, type OpensslPki as Pki } from "./_pki.ts";

@@ -1,3 +1,4 @@
+import "./_tools.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ClosedError, SSLError } from "../errors/ssl_error.ts";

@@ -5,6 +5,7 @@
  * made with the `openssl` CLI.
  */
 
+import "./_tools.ts";
 import assert from "node:assert/strict";
 import { native } from "../ffi/library.ts";
 import { bioBytes, cstr } from "../ffi/memory.ts";

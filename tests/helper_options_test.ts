@@ -6,6 +6,7 @@
  * and bundles are made with `openssl genpkey -aes256` and `openssl pkcs12 -export`.
  */
 
+import "./_tools.ts";
 import assert from "node:assert/strict";
 import {
   connectTls,

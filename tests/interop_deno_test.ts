@@ -5,6 +5,7 @@
  * denossl side and checked there.
  */
 
+import "./_tools.ts";
 import assert from "node:assert/strict";
 import {
   connectTls,

@@ -6,6 +6,7 @@
  * exports, clean close. Every case runs under a deadline that kills the peer.
  */
 
+import "./_tools.ts";
 import assert from "node:assert/strict";
 import {
   bioReadDatagrams,

@@ -4,6 +4,7 @@
  * server, and as a server for a Node client. Every case runs under a deadline.
  */
 
+import "./_tools.ts";
 import assert from "node:assert/strict";
 import {
   connectTls,

@@ -3,6 +3,7 @@
  * server for `s_client`. Every case runs under a deadline that kills the peer.
  */
 
+import "./_tools.ts";
 import assert from "node:assert/strict";
 import {
   connectTls,

@@ -3,6 +3,7 @@
  * duplicate of the descriptor), waiting on the shared reactor.
  */
 
+import "./_tools.ts";
 import assert from "node:assert/strict";
 import {
   ClosedError,

@@ -37,3 +37,19 @@ Deno.test("tools/preflight.ts: with both on PATH, silent and exit 0", async () =
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, "");
 });
+
+Deno.test("a test file that drives openssl, run on its own without it on PATH, fails at once with the same one line", async () => {
+  const t0 = performance.now();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["test", "--allow-all", new URL("./interop_openssl_test.ts", import.meta.url).pathname],
+    env: { PATH: "/nonexistent", NO_COLOR: "1", HOME: Deno.env.get("HOME") ?? "/tmp" },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.notEqual(out.code, 0);
+  assert.match(text, /denossl tests need commands that are not on PATH: install openssl .*; node /);
+  assert.doesNotMatch(text, /NotFound/);
+  assert.ok(performance.now() - t0 < 30_000);
+});

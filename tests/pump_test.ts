@@ -6,6 +6,7 @@
  * @module
  */
 
+import "./_tools.ts";
 import assert from "node:assert/strict";
 import {
   ClosedError,

@@ -14,6 +14,7 @@
  * encryption) and anonymous (no certificate), are the ones tested.
  */
 
+import "./_tools.ts";
 import assert from "node:assert/strict";
 import {
   CertificateBuilder,

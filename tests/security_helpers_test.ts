@@ -6,6 +6,7 @@
  * context cache that closes what it evicts. Certificates come from crypto/.
  */
 
+import "./_tools.ts";
 import assert from "node:assert/strict";
 import net from "node:net";
 import {

@@ -1,3 +1,4 @@
+import "./_tools.ts";
 import assert from "node:assert/strict";
 import {
   acceptTls,
