@@ -187,6 +187,8 @@ async function runInspect(args: string[]): Promise<number> {
   if (passSpec !== undefined && keyFile === undefined) throw usageError("--pass goes with --key");
   const passphrase = passSpec === undefined ? undefined : await readPassphrase(passSpec);
   const timeoutMs = timeoutOption(values);
+  // --cert first: its errors are reported before the key's.
+  const certText = certFile === undefined ? undefined : await readFileArg(certFile, "--cert");
   const keyText = keyFile === undefined ? undefined : await readFileArg(keyFile, "--key");
   if (keyText !== undefined) requirePassphrase(keyText, passphrase);
   const options = {
@@ -197,9 +199,7 @@ async function runInspect(args: string[]): Promise<number> {
     ...(servername !== undefined ? { servername } : {}),
     ...(alpnText !== undefined ? { alpn: parseAlpn(alpnText) } : {}),
     ...(cafile !== undefined ? { caCerts: [await readFileArg(cafile, "--cafile")] } : {}),
-    ...(certFile !== undefined
-      ? { cert: await readFileArg(certFile, "--cert"), key: keyText! }
-      : {}),
+    ...(certFile !== undefined ? { cert: certText!, key: keyText! } : {}),
     ...(passphrase !== undefined ? { passphrase } : {}),
   };
   const { report, session } = await inspect(options);
