@@ -31,7 +31,7 @@ const RESOLVED: Promise<void> = Promise.resolve();
 /** Size of the buffer a connection reads its transport into. */
 const IN_BUFFER_SIZE = 64 * 1024;
 /** Its starting size: enough for small messages; it grows to 16 KiB, then 64 KiB, when filled. */
-export const IN_BUFFER_START = 4 * 1024;
+const IN_BUFFER_START = 4 * 1024;
 
 /** For promises whose rejection someone else handles. */
 function ignore(): void {}
