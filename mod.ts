@@ -117,6 +117,7 @@ export type {
   AddrOf,
   ConnectionOptions,
   FdTransport,
+  KtlsStatus,
   SplitTransport,
   StreamPairTransport,
   StreamTransport,

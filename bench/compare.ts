@@ -31,6 +31,7 @@ const { values: flags } = parseArgs({
     only: { type: "string" },
     openssl: { type: "string" },
     baseline: { type: "string" },
+    ktls: { type: "boolean", default: false },
   },
 });
 /** Another checkout of denossl whose peers run as extra contenders ("before" of a before/after). */
@@ -91,7 +92,24 @@ let cBench = "";
 let cPair = "";
 
 function contenders(): Contender[] {
-  return [...current(), ...(BASELINE === undefined ? [] : baseline())];
+  return [
+    ...current(),
+    ...(flags.ktls ? [ktls()] : []),
+    ...(BASELINE === undefined ? [] : baseline()),
+  ];
+}
+
+/** Native mode with kernel TLS asked for (--ktls); the bulk rows' detail says whether it took. */
+function ktls(): Contender {
+  const peer = (): string[] => [...denoRun("denossl_peer.ts"), "--native", "--ktls"];
+  return {
+    id: "denossl_ktls",
+    label: "denossl (native mode, kTLS asked for)",
+    server: (c, k) => [...peer(), "server", c, k],
+    client: (ca, p, a) => [...peer(), "client", ca, String(p), ...a],
+    resume: true,
+    note: "--ktls: { native: true, ktls: true } on both ends; see bench/KTLS.md",
+  };
 }
 
 /** The --baseline checkout's denossl contenders, run interleaved with this one's. */

@@ -102,6 +102,7 @@ export const SSL_SYMBOLS = {
     result: LONG, // long
   },
   SSL_set_options: { parameters: ["pointer", "u64"], result: "u64" }, // uint64_t SSL_set_options(SSL *s, uint64_t op)
+  SSL_get_options: { parameters: ["pointer"], result: "u64" }, // uint64_t SSL_get_options(const SSL *s)
   SSL_set_bio: { parameters: ["pointer", "pointer", "pointer"], result: "void" }, // void SSL_set_bio(SSL *s, BIO *rbio, BIO *wbio)
   SSL_get_rbio: { parameters: ["pointer"], result: "pointer" }, // BIO *SSL_get_rbio(const SSL *s)
   SSL_get_wbio: { parameters: ["pointer"], result: "pointer" }, // BIO *SSL_get_wbio(const SSL *s)

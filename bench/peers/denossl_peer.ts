@@ -1,9 +1,10 @@
 /**
  * denossl over a Deno.TcpConn, both ends: stream mode, or native mode with
- * `--native` (OpenSSL reads and writes the socket itself).
+ * `--native` (OpenSSL reads and writes the socket itself); `--ktls` adds `ktls: true` to native
+ * mode (kernel TLS where the kernel and OpenSSL have it) and prints whether it took.
  *
- *   deno run -A denossl_peer.ts [--native] server <cert.pem> <key.pem>
- *   deno run -A denossl_peer.ts [--native] client <ca.pem> <port> <mode> [args]
+ *   deno run -A denossl_peer.ts [--native [--ktls]] server <cert.pem> <key.pem>
+ *   deno run -A denossl_peer.ts [--native [--ktls]] client <ca.pem> <port> <mode> [args]
  *
  * @module
  */
@@ -13,11 +14,12 @@ import { runClient, serve } from "./_proto.ts";
 import type { Conn, Dialer } from "./_proto.ts";
 
 const NATIVE = Deno.args[0] === "--native";
-const [role, a, b, ...rest] = NATIVE ? Deno.args.slice(1) : Deno.args;
+const KTLS = NATIVE && Deno.args[1] === "--ktls";
+const [role, a, b, ...rest] = Deno.args.slice(Number(NATIVE) + Number(KTLS));
 
 /** Wraps a TCP connection, refusing to measure the wrong mode. */
 function wrap(ctx: Context, tcp: Deno.TcpConn): Connection<Deno.TcpConn> {
-  const conn = new Connection(ctx, tcp, { native: NATIVE });
+  const conn = new Connection(ctx, tcp, KTLS ? { native: true, ktls: true } : { native: NATIVE });
   if (conn.transportMode !== (NATIVE ? "native" : "stream")) {
     throw new Error(`expected ${NATIVE ? "native" : "stream"} mode: ${conn.nativeFallbackReason}`);
   }
@@ -71,7 +73,9 @@ if (role === "server") {
       return conn;
     },
     describe(conn: Conn): Record<string, string> {
-      return { cipher: (conn as Connection).getCipherName() ?? "?" };
+      const c = conn as Connection;
+      const ktls = KTLS ? { ktls: c.ktls.reason ?? "send and receive" } : {};
+      return { cipher: c.getCipherName() ?? "?", ...ktls };
     },
   };
   if (hasSessions) {
