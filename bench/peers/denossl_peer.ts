@@ -9,13 +9,33 @@
  * @module
  */
 
-import { Connection, Context, TLS1_3_VERSION, TLS_METHOD, VERIFY_PEER } from "../../mod.ts";
+import {
+  Connection,
+  Context,
+  opensslVersion,
+  TLS1_3_VERSION,
+  TLS_METHOD,
+  VERIFY_PEER,
+} from "../../mod.ts";
+import { native } from "../../ffi/library.ts";
+import { sys } from "../../ffi/sys.ts";
+import { countCalls, countMethods, reportOnSignals } from "./_count.ts";
 import { runClient, serve } from "./_proto.ts";
 import type { Conn, Dialer } from "./_proto.ts";
 
-const NATIVE = Deno.args[0] === "--native";
-const KTLS = NATIVE && Deno.args[1] === "--ktls";
-const [role, a, b, ...rest] = Deno.args.slice(Number(NATIVE) + Number(KTLS));
+// --count (bench/account.ts only): count FFI calls and socket ops, report on SIGUSR2.
+const COUNT = Deno.args[0] === "--count";
+const args = COUNT ? Deno.args.slice(1) : Deno.args;
+const NATIVE = args[0] === "--native";
+const KTLS = NATIVE && args[1] === "--ktls";
+const [role, a, b, ...rest] = args.slice(Number(NATIVE) + Number(KTLS));
+if (COUNT) {
+  opensslVersion(); // loads the libraries, so that their tables can be wrapped
+  countCalls(native().ssl, "ssl.");
+  countCalls(native().crypto, "crypto.");
+  countCalls(sys(), "libc.");
+  reportOnSignals();
+}
 
 /** Wraps a TCP connection, refusing to measure the wrong mode. */
 function wrap(ctx: Context, tcp: Deno.TcpConn): Connection<Deno.TcpConn> {
@@ -52,6 +72,7 @@ if (role === "server") {
   console.log(listener.addr.port);
   for await (const tcp of listener) {
     tcp.setNoDelay(true);
+    if (COUNT) countMethods(tcp, ["read", "write"], "op.");
     const conn = wrap(ctx, tcp);
     conn.setAcceptState();
     serve(conn);

@@ -12,6 +12,7 @@
 
 import { runClient, serve } from "./_proto.ts";
 import type { Conn } from "./_proto.ts";
+import { countCalls, countMethods, reportOnSignals } from "./_count.ts";
 
 const LIB = Deno.env.get("DENOSSL_LIBSSL") ?? "libssl.so.3";
 const CRYPTO = Deno.env.get("DENOSSL_LIBCRYPTO") ?? "libcrypto.so.3";
@@ -150,12 +151,20 @@ async function open(
   };
 }
 
-const [role, a, b, ...rest] = Deno.args;
+// --count (bench/account.ts only): count FFI calls and socket ops, report on SIGUSR2.
+const COUNT = Deno.args[0] === "--count";
+const [role, a, b, ...rest] = COUNT ? Deno.args.slice(1) : Deno.args;
+if (COUNT) {
+  countCalls(ssl, "ssl.");
+  countCalls(crypto, "crypto.");
+  reportOnSignals();
+}
 if (role === "server") {
   const ctx = context(true, a!, b!);
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   console.log(listener.addr.port);
   for await (const tcp of listener) {
+    if (COUNT) countMethods(tcp, ["read", "write"], "op.");
     open(ctx, tcp, true).then(serve, () => {/* a client that went away mid-handshake */});
   }
 } else {
