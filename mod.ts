@@ -202,3 +202,4 @@ export type {
   TlsServerOptions,
   TlsVersion,
 } from "./connection/tls.ts";
+export type { PskClientCallback, PskIdentity, PskServerCallback } from "./connection/types.ts";

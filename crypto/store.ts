@@ -334,6 +334,38 @@ export class X509Store {
   }
 
   /**
+   * The verification flags set on this store ({@link X509StoreFlags} bits).
+   *
+   * @returns The flags.
+   * @throws {ClosedError} When closed.
+   */
+  getFlags(): number {
+    const { crypto } = native();
+    return Number(crypto.X509_VERIFY_PARAM_get_flags(crypto.X509_STORE_get0_param(this._handle)));
+  }
+
+  /**
+   * Requires chains verified against this store to be fit for a purpose, as
+   * `openssl verify -purpose` does; a context that verifies with this store
+   * applies it in the handshake instead of its own default (`sslserver` for
+   * a client, `sslclient` for a server).
+   *
+   * @param purpose The purpose.
+   * @returns This store.
+   * @throws {TypeError} When the purpose is unknown.
+   * @throws {ClosedError} When closed.
+   */
+  setPurpose(purpose: VerifyPurpose): this {
+    const id = Object.hasOwn(PURPOSES, purpose) ? PURPOSES[purpose] : undefined;
+    if (id === undefined) throw new TypeError(`Unknown purpose ${String(purpose)}`);
+    clearErrors();
+    if (native().crypto.X509_STORE_set_purpose(this._handle, id) !== 1) {
+      throw cryptoError(`Could not set the purpose ${purpose}`);
+    }
+    return this;
+  }
+
+  /**
    * Verifies as of a fixed moment instead of now.
    *
    * @param time The moment.
