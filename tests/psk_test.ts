@@ -8,7 +8,6 @@
 import "./_tools.ts";
 import assert from "node:assert/strict";
 import {
-  Connection,
   connectTls,
   Context,
   listenTls,
@@ -17,6 +16,7 @@ import {
   TLS_METHOD,
   VerificationError,
 } from "../mod.ts";
+import { handshakeInMemory, memoryPair } from "./_pair.ts";
 import { freePort, makePki, Peer, type Scope, sServer, withDeadline } from "./_peers.ts";
 
 const enc = new TextEncoder();
@@ -87,11 +87,13 @@ async function readLine(conn: { read(p: Uint8Array): Promise<number | null> }): 
   return text;
 }
 
-for (const [label, flag, protocol] of [["TLS 1.3", "-tls1_3", "TLSv1.3"], [
-  "TLS 1.2",
-  "-tls1_2",
-  "TLSv1.2",
-]] as const) {
+for (
+  const [label, flag, protocol] of [["TLS 1.3", "-tls1_3", "TLSv1.3"], [
+    "TLS 1.2",
+    "-tls1_2",
+    "TLSv1.2",
+  ]] as const
+) {
   Deno.test(`connectTls with pskCallback talks ${label} to openssl s_server -psk -nocert`, async () => {
     await withDeadline("psk client", async (scope) => {
       const key = newKey();
@@ -163,7 +165,10 @@ for (const [label, flag, protocol] of [["TLS 1.3", "-tls1_3", "TLSv1.3"], [
       assert.ok(error instanceof SSLError, `expected an SSLError, got ${error}`);
       assert.ok(error instanceof Deno.errors.InvalidData);
       // TLS 1.3: s_server rejects the binder (illegal_parameter here); TLS 1.2: the Finished MAC fails.
-      assert.match(error.message, /illegal parameter|decrypt error|bad record mac|decryption failed/i);
+      assert.match(
+        error.message,
+        /illegal parameter|decrypt error|bad record mac|decryption failed/i,
+      );
     });
   });
 
@@ -256,34 +261,6 @@ Deno.test("a client with pskCallback still verifies a server that shows a certif
   }
 });
 
-/** Two memory connections with PSK callbacks, driven to the end or to a throw. */
-function memoryHandshake(
-  clientCtx: Context,
-  serverCtx: Context,
-): { client: Connection; server: Connection; drive(): void } {
-  const client = new Connection(clientCtx, null);
-  const server = new Connection(serverCtx, null);
-  client.setConnectState();
-  server.setAcceptState();
-  const wire = new Uint8Array(65536);
-  const pump = (from: Connection, to: Connection): void => {
-    while (from.bioPending() > 0) to.bioWrite(wire.subarray(0, from.bioReadInto(wire)));
-  };
-  return {
-    client,
-    server,
-    drive(): void {
-      for (let round = 0; round < 10; round++) {
-        if (client.isHandshakeDone() && server.isHandshakeDone()) return;
-        client.tryHandshake();
-        pump(client, server);
-        server.tryHandshake();
-        pump(server, client);
-      }
-    },
-  };
-}
-
 Deno.test("PSK callbacks fail closed", async (t) => {
   const key = newKey();
   for (const version of [0, TLS1_2_VERSION]) {
@@ -299,9 +276,9 @@ Deno.test("PSK callbacks fail closed", async (t) => {
       using serverCtx = new Context(TLS_METHOD);
       serverCtx.setCipherList("ECDHE-PSK-CHACHA20-POLY1305");
       serverCtx.setPskServerCallback(() => key);
-      const { client, server, drive } = memoryHandshake(clientCtx, serverCtx);
-      using _c = client;
-      using _s = server;
+      using pair = memoryPair(clientCtx, serverCtx);
+      const { client, server } = pair;
+      const drive = (): void => handshakeInMemory(client, server);
       assert.throws(drive, (e) => e === boom);
       assert.equal(client.isHandshakeDone(), false);
     });
@@ -316,9 +293,9 @@ Deno.test("PSK callbacks fail closed", async (t) => {
       serverCtx.setPskServerCallback(() => {
         throw boom;
       });
-      const { client, server, drive } = memoryHandshake(clientCtx, serverCtx);
-      using _c = client;
-      using _s = server;
+      using pair = memoryPair(clientCtx, serverCtx);
+      const { client, server } = pair;
+      const drive = (): void => handshakeInMemory(client, server);
       assert.throws(drive, (e) => e === boom);
       assert.equal(server.isHandshakeDone(), false);
     });
@@ -328,9 +305,8 @@ Deno.test("PSK callbacks fail closed", async (t) => {
     clientCtx.setPskClientCallback(() => ({ identity: IDENTITY, psk: key }));
     using serverCtx = new Context(TLS_METHOD);
     serverCtx.setPskServerCallback(() => Promise.resolve(key) as unknown as Uint8Array);
-    const { client, server, drive } = memoryHandshake(clientCtx, serverCtx);
-    using _c = client;
-    using _s = server;
+    using pair = memoryPair(clientCtx, serverCtx);
+    const drive = (): void => handshakeInMemory(pair.client, pair.server);
     assert.throws(drive, /PSK server callback returned a Promise/);
   });
   await t.step("a malformed client answer is a TypeError or RangeError", () => {
@@ -347,9 +323,9 @@ Deno.test("PSK callbacks fail closed", async (t) => {
       clientCtx.setPskClientCallback(() => answer as never);
       using serverCtx = new Context(TLS_METHOD);
       serverCtx.setPskServerCallback(() => key);
-      const { client, server, drive } = memoryHandshake(clientCtx, serverCtx);
-      using _c = client;
-      using _s = server;
+      using pair = memoryPair(clientCtx, serverCtx);
+      const { client, server } = pair;
+      const drive = (): void => handshakeInMemory(client, server);
       assert.throws(drive, error);
     }
   });
