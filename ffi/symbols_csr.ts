@@ -34,6 +34,9 @@ export const CSR_CRYPTO_SYMBOLS = {
   X509_REQ_add_extensions: { parameters: ["pointer", "pointer"], result: "i32" }, // int X509_REQ_add_extensions(X509_REQ *req, const STACK_OF(X509_EXTENSION) *ext)
   X509_REQ_get_extensions: { parameters: ["pointer"], result: "pointer" }, // STACK_OF(X509_EXTENSION) *X509_REQ_get_extensions(X509_REQ *req)
   X509_REQ_check_private_key: { parameters: ["pointer", "pointer"], result: "i32" }, // int X509_REQ_check_private_key(X509_REQ *x509, EVP_PKEY *pkey)
-  X509_EXTENSION_dup: { parameters: ["pointer"], result: "pointer" }, // X509_EXTENSION *X509_EXTENSION_dup(const X509_EXTENSION *ex)
+  X509V3_EXT_nconf: {
+    parameters: ["pointer", "buffer", "buffer", "buffer"],
+    result: "pointer",
+  }, // X509_EXTENSION *X509V3_EXT_nconf(CONF *conf, X509V3_CTX *ctx, const char *name, const char *value)
   X509V3_EXT_d2i: { parameters: ["pointer"], result: "pointer" }, // void *X509V3_EXT_d2i(X509_EXTENSION *ext)
 } as const satisfies Deno.ForeignLibraryInterface;
