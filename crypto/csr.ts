@@ -254,10 +254,11 @@ export class X509Req {
    */
   get publicKey(): PKey {
     const handle = this._handle;
+    const { crypto } = native();
     clearErrors();
-    const key = native().crypto.X509_REQ_get_pubkey(handle);
+    const key = crypto.X509_REQ_get0_pubkey(handle);
     if (key === null) throw cryptoError("Could not read the request's public key");
-    return PKey._wrap(key);
+    return PKey._publicOf(key);
   }
 
   /**

@@ -489,7 +489,11 @@ export class X509 {
     clearErrors();
     const key = native().crypto.X509_get_pubkey(handle);
     if (key === null) throw cryptoError("Could not read the certificate's public key");
-    return PKey._wrap(key);
+    try {
+      return PKey._publicOf(key); // a certificate built here holds its private key too
+    } finally {
+      native().crypto.EVP_PKEY_free(key);
+    }
   }
 
   /**

@@ -97,7 +97,10 @@ const HINTS: ReadonlyMap<string, Hint> = new Map<string, Hint>([
   [`${ERR_LIB_PEM}:108`, "no PEM block of the expected type was found"],
   // SSL_R_BINDER_DOES_NOT_VERIFY, SSL_R_PSK_IDENTITY_NOT_FOUND
   [`${ERR_LIB_SSL}:253`, "the client's pre-shared key is not this server's key for that identity"],
-  [`${ERR_LIB_SSL}:223`, "the peer does not know this PSK identity, or no pre-shared key was given"],
+  [
+    `${ERR_LIB_SSL}:223`,
+    "the peer does not know this PSK identity, or no pre-shared key was given",
+  ],
 ]);
 
 /** Fatal alerts the peer sent (`SSL_AD_*`), by alert number. */
