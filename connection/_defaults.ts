@@ -36,6 +36,7 @@ import { normalizeHostName } from "./_hostname.ts";
 import { Session } from "./session.ts";
 import { loadPKCS12 } from "../crypto/pkcs12.ts";
 import { configurePsk, HELPER_PSK_CIPHERS, type PskSpec } from "./_psk.ts";
+import { addCrls } from "./_store.ts";
 
 /**
  * TLS 1.2 (and DTLS 1.2) suites of the helpers: forward-secret ECDHE with
@@ -96,6 +97,8 @@ export interface ContextSpec {
   requireClientCert?: boolean | undefined;
   /** TLS-PSK: the callback (and a server's identity hint). */
   psk?: PskSpec | undefined;
+  /** PEM CRLs the peer's chain is checked against. */
+  crls?: string[] | undefined;
 }
 
 const METHODS = {
@@ -137,6 +140,7 @@ export function buildContext(spec: ContextSpec): Context {
     if (server) configureServer(ctx, spec);
     else configureClient(ctx, spec);
     if (spec.psk) configurePsk(ctx, spec.psk, server);
+    if (spec.crls !== undefined) addCrls(ctx._handle, spec.crls);
     return ctx;
   } catch (e) {
     ctx.close();
@@ -342,6 +346,7 @@ function cacheKey(spec: ContextSpec): string {
     !!spec.requireClientCert,
     keyPart(spec.psk?.callback),
     spec.psk?.hint ?? null,
+    spec.crls ?? null,
   ]);
   let hex = "";
   for (const b of hmacSha256(cacheSecret, toBytes(text))) hex += b.toString(16).padStart(2, "0");

@@ -54,6 +54,11 @@ export interface TlsCommonOptions {
    * client certificates must chain to.
    */
   caCerts?: string[];
+  /**
+   * PEM CRLs, as Node's `crl`: every certificate of the peer's chain must be
+   * covered by its issuer's CRL here and not revoked (`CRL_CHECK_ALL`).
+   */
+  crls?: string[];
   /** ALPN protocols, most preferred first. */
   alpnProtocols?: string[];
   /** Lowest protocol version. @default {"TLSv1.2"} */
@@ -301,6 +306,7 @@ function specOf(
     requestClientCert: kind === "tls-server" ? o.requestClientCert : false,
     requireClientCert: kind === "tls-server" ? o.requireClientCert : false,
     psk: pskSpec(kind === "tls-server", o),
+    crls: o.crls,
   };
 }
 

@@ -225,6 +225,51 @@ Deno.test("an mTLS server whose store holds the CRL refuses a client certificate
     },
   );
 
+  await t.step("through the helpers: listenTls's crls option, as Node's crl", async () => {
+    await using listener = listenTls({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: serverLeaf.chainPEM,
+      key: serverLeaf.keyPEM,
+      requireClientCert: true,
+      caCerts: [pki.caPEM],
+      crls: [pki.crlPEM],
+    });
+    for (const [who, revoked] of [[pki.alice, true], [pki.bob, false]] as const) {
+      const accepted = listener.accept().then(async (conn) => {
+        try {
+          return await conn.handshake().then(() => null, (e) => e);
+        } finally {
+          await conn[Symbol.asyncDispose]();
+        }
+      });
+      await using conn = await connectTls({
+        hostname: "127.0.0.1",
+        serverName: "localhost",
+        port: listener.addr.port,
+        caCerts: [serverCA.certPEM],
+        cert: who.certPEM,
+        key: who.keyPEM,
+      });
+      await conn.read(new Uint8Array(1)).catch(() => {});
+      const failure = await accepted;
+      if (revoked) {
+        assert.ok(failure instanceof VerificationError, `got ${failure}`);
+        assert.equal(failure.verifyCode, X509_V_ERR_CERT_REVOKED);
+      } else assert.equal(failure, null);
+    }
+    assert.throws(
+      () =>
+        listenTls({
+          port: 0,
+          cert: serverLeaf.chainPEM,
+          key: serverLeaf.keyPEM,
+          crls: "pem" as never,
+        }),
+      TypeError,
+    );
+  });
+
   await t.step("the same certificate passes without the CRL", () => {
     using store = storeWith(null);
     using server = mtlsServer(store);

@@ -218,6 +218,7 @@ const OPTIONS: Record<string, "setting" | "opt-out"> = {
   ocspResponse: "setting",
   pskCallback: "setting", // adds a forward-secret PSK suite; a certificate shown is still verified
   pskIdentityHint: "setting",
+  crls: "setting", // adds revocation checks; a chain certificate without its CRL is refused
   autoSelectFamily: "setting",
   autoSelectFamilyAttemptDelay: "setting",
   transport: "setting",
