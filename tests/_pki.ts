@@ -80,7 +80,8 @@ function keyArgs(type: KeyType): string[] {
   }
 }
 
-async function openssl(args: string[], cwd: string): Promise<void> {
+/** Runs the `openssl` CLI in `cwd`; throws with its stderr when it fails. */
+export async function openssl(args: string[], cwd: string): Promise<void> {
   const out = await new Deno.Command("openssl", { args, cwd, stdout: "piped", stderr: "piped" })
     .output();
   if (!out.success) {

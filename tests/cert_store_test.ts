@@ -24,6 +24,7 @@ import {
 } from "../mod.ts";
 import { handshakeInMemory, memoryPair } from "./_pair.ts";
 import { liveHandles } from "../ffi/_handles.ts";
+import { openssl } from "./_pki.ts";
 
 /** `X509_V_ERR_CERT_REVOKED`. */
 const X509_V_ERR_CERT_REVOKED = 23;
@@ -33,14 +34,6 @@ const X509_V_ERR_UNABLE_TO_GET_CRL = 3;
 const X509_V_ERR_INVALID_PURPOSE = 26;
 /** `X509_V_ERR_CERT_HAS_EXPIRED`. */
 const X509_V_ERR_CERT_HAS_EXPIRED = 10;
-
-async function openssl(args: string[], cwd: string): Promise<void> {
-  const out = await new Deno.Command("openssl", { args, cwd, stdout: "piped", stderr: "piped" })
-    .output();
-  if (!out.success) {
-    throw new Error(`openssl ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-}
 
 const CA_CONFIG = `
 [ca]

@@ -17,7 +17,7 @@ import {
   VerificationError,
 } from "../mod.ts";
 import { handshakeInMemory, memoryPair } from "./_pair.ts";
-import { freePort, makePki, Peer, type Scope, sServer, withDeadline } from "./_peers.ts";
+import { makePki, Peer, type Scope, sServer, withDeadline } from "./_peers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -32,31 +32,13 @@ function newKey(): Uint8Array {
 }
 
 /** `openssl s_server -psk ... -nocert` on a free port: no certificate at all. */
-async function pskServer(
+function pskServer(
   scope: Scope,
   key: Uint8Array,
   version: "-tls1_3" | "-tls1_2",
   extra: string[] = [],
 ): Promise<{ peer: Peer; port: number }> {
-  const port = freePort();
-  const peer = scope.adopt(
-    new Peer("openssl", [
-      "s_server",
-      "-accept",
-      `127.0.0.1:${port}`,
-      "-naccept",
-      "1",
-      "-nocert",
-      "-psk",
-      hex(key),
-      "-psk_identity",
-      IDENTITY,
-      version,
-      ...extra,
-    ], { stdin: true }),
-  );
-  await peer.listening(port, scope.signal);
-  return { peer, port };
+  return sServer(scope, null, ["-psk", hex(key), "-psk_identity", IDENTITY, version, ...extra]);
 }
 
 /** `openssl s_client -psk` towards a port, stdin piped. */
