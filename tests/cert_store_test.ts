@@ -24,7 +24,7 @@ import {
 } from "../mod.ts";
 import { handshakeInMemory, memoryPair } from "./_pair.ts";
 import { liveHandles } from "../ffi/_handles.ts";
-import { openssl } from "./_pki.ts";
+import { openssl, opensslRoot } from "./_pki.ts";
 
 /** `X509_V_ERR_CERT_REVOKED`. */
 const X509_V_ERR_CERT_REVOKED = 23;
@@ -79,23 +79,7 @@ async function makeCrlPki(): Promise<CrlPki> {
     await Deno.writeTextFile(`${dir}/crlnumber`, "01\n");
     await Deno.writeTextFile(`${dir}/ca.cnf`, CA_CONFIG);
     const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-    await openssl([
-      "req",
-      "-x509",
-      ...ec,
-      "-keyout",
-      "ca.key",
-      "-out",
-      "ca.pem",
-      "-subj",
-      "/CN=denossl CRL Test CA",
-      "-days",
-      "30",
-      "-addext",
-      "basicConstraints=critical,CA:TRUE",
-      "-addext",
-      "keyUsage=critical,keyCertSign,cRLSign",
-    ], dir);
+    await opensslRoot(dir, "ca", "/CN=denossl CRL Test CA", "ec");
     for (const name of ["alice", "bob"]) {
       await openssl(
         [
