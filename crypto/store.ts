@@ -391,10 +391,11 @@ export class X509Store {
    * @throws {ClosedError} When closed.
    */
   setPurpose(purpose: VerifyPurpose): this {
+    const handle = this._handle;
     const id = Object.hasOwn(PURPOSES, purpose) ? PURPOSES[purpose] : undefined;
     if (id === undefined) throw new TypeError(`Unknown purpose ${String(purpose)}`);
     clearErrors();
-    if (native().crypto.X509_STORE_set_purpose(this._handle, id) !== 1) {
+    if (native().crypto.X509_STORE_set_purpose(handle, id) !== 1) {
       throw cryptoError(`Could not set the purpose ${purpose}`);
     }
     return this;
