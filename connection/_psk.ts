@@ -18,7 +18,7 @@
  * @module
  */
 
-import { native } from "../ffi/library.ts";
+import { native, opensslVersion } from "../ffi/library.ts";
 import { cstr, readCString } from "../ffi/memory.ts";
 import { clearErrors, recordCallbackError, sslErrorFromQueue } from "../errors/queue.ts";
 import { counted, describe, ownerOf, refuseThenable, requireFunction } from "../ffi/callbacks.ts";
@@ -38,6 +38,24 @@ const PSK_MAX_PSK_LEN = 512;
  * (no forward secrecy) and DHE-PSK suites are there only through `ciphers`.
  */
 export const HELPER_PSK_CIPHERS = "ECDHE-PSK-CHACHA20-POLY1305";
+
+/** The loaded libssl's PSK symbols, or a clear error when it was built without PSK. */
+function pskSymbols(): {
+  setClient: NonNullable<ReturnType<typeof native>["ssl"]["SSL_CTX_set_psk_client_callback"]>;
+  setServer: NonNullable<ReturnType<typeof native>["ssl"]["SSL_CTX_set_psk_server_callback"]>;
+  useHint: NonNullable<ReturnType<typeof native>["ssl"]["SSL_CTX_use_psk_identity_hint"]>;
+} {
+  const { ssl } = native();
+  const setClient = ssl.SSL_CTX_set_psk_client_callback;
+  const setServer = ssl.SSL_CTX_set_psk_server_callback;
+  const useHint = ssl.SSL_CTX_use_psk_identity_hint;
+  if (!setClient || !setServer || !useHint) {
+    throw new Error(
+      `TLS-PSK is not supported by the loaded OpenSSL ${opensslVersion().text} (built with no-psk)`,
+    );
+  }
+  return { setClient, setServer, useHint };
+}
 
 /** The PSK callbacks a context holds, keyed by the context. */
 const slots = new WeakMap<object, { client?: PskClientCallback; server?: PskServerCallback }>();
@@ -148,9 +166,10 @@ export function setPskClientCallback(
   callback: PskClientCallback,
 ): void {
   requireFunction(callback);
+  const { setClient } = pskSymbols();
   clientTrampoline ??= new Deno.UnsafeCallback(CLIENT_CB, counted(pskClient));
   slotsOf(owner).client = callback;
-  native().ssl.SSL_CTX_set_psk_client_callback(ctx, clientTrampoline.pointer);
+  setClient(ctx, clientTrampoline.pointer);
 }
 
 // ---- server -----------------------------------------------------------------------------
@@ -197,10 +216,11 @@ export function setPskServerCallback(
   hint?: string,
 ): void {
   requireFunction(callback);
+  const { setServer } = pskSymbols();
   if (hint !== undefined) usePskIdentityHint(ctx, hint);
   serverTrampoline ??= new Deno.UnsafeCallback(SERVER_CB, counted(pskServer));
   slotsOf(owner).server = callback;
-  native().ssl.SSL_CTX_set_psk_server_callback(ctx, serverTrampoline.pointer);
+  setServer(ctx, serverTrampoline.pointer);
 }
 
 /**
@@ -213,8 +233,9 @@ export function setPskServerCallback(
  */
 export function usePskIdentityHint(ctx: Deno.PointerObject, hint: string): void {
   const bytes = identityBytes(hint, "PSK identity hint");
+  const { useHint } = pskSymbols();
   clearErrors();
-  if (native().ssl.SSL_CTX_use_psk_identity_hint(ctx, bytes) !== 1) {
+  if (useHint(ctx, bytes) !== 1) {
     throw sslErrorFromQueue("Could not set the PSK identity hint");
   }
 }

@@ -8,13 +8,23 @@
 
 import { ULONG } from "./ctypes.ts";
 
-/** libssl symbols of pre-shared keys and of the context's store. */
+/** libssl symbols of pre-shared keys (optional: OpenSSL built with `no-psk` lacks them) and of the context's store. */
 export const PSK_SSL_SYMBOLS = {
-  SSL_CTX_set_psk_client_callback: { parameters: ["pointer", "function"], result: "void" }, // void SSL_CTX_set_psk_client_callback(SSL_CTX *ctx, SSL_psk_client_cb_func cb)
-  SSL_CTX_set_psk_server_callback: { parameters: ["pointer", "function"], result: "void" }, // void SSL_CTX_set_psk_server_callback(SSL_CTX *ctx, SSL_psk_server_cb_func cb)
-  SSL_CTX_use_psk_identity_hint: { parameters: ["pointer", "buffer"], result: "i32" }, // int SSL_CTX_use_psk_identity_hint(SSL_CTX *ctx, const char *identity_hint)
-  SSL_get_psk_identity: { parameters: ["pointer"], result: "pointer" }, // const char *SSL_get_psk_identity(const SSL *s)
-  SSL_get_psk_identity_hint: { parameters: ["pointer"], result: "pointer" }, // const char *SSL_get_psk_identity_hint(const SSL *s)
+  SSL_CTX_set_psk_client_callback: {
+    parameters: ["pointer", "function"],
+    result: "void",
+    optional: true,
+  }, // void SSL_CTX_set_psk_client_callback(SSL_CTX *ctx, SSL_psk_client_cb_func cb)
+  SSL_CTX_set_psk_server_callback: {
+    parameters: ["pointer", "function"],
+    result: "void",
+    optional: true,
+  }, // void SSL_CTX_set_psk_server_callback(SSL_CTX *ctx, SSL_psk_server_cb_func cb)
+  SSL_CTX_use_psk_identity_hint: {
+    parameters: ["pointer", "buffer"],
+    result: "i32",
+    optional: true,
+  }, // int SSL_CTX_use_psk_identity_hint(SSL_CTX *ctx, const char *identity_hint)
   SSL_CTX_set1_cert_store: { parameters: ["pointer", "pointer"], result: "void" }, // void SSL_CTX_set1_cert_store(SSL_CTX *, X509_STORE *)
 } as const satisfies Deno.ForeignLibraryInterface;
 
