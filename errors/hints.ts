@@ -67,7 +67,13 @@ const HINTS: ReadonlyMap<string, Hint> = new Map<string, Hint>([
   [`${ERR_LIB_SSL}:181`, "no cipher suite is enabled for the TLS versions in use"],
   // SSL_R_NO_SHARED_GROUPS, SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM
   [`${ERR_LIB_SSL}:410`, "the peer and this side have no key exchange group in common"],
-  [`${ERR_LIB_SSL}:118`, "the peer and this side have no signature algorithm in common"],
+  [
+    `${ERR_LIB_SSL}:118`,
+    (ssl) =>
+      serverWithoutCertificate(ssl)
+        ? "this server has no certificate, and the client brought no pre-shared key it could use (a TLS 1.3 PSK needs a SHA-256 suite)"
+        : "the peer and this side have no signature algorithm in common",
+  ],
   // SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE
   [`${ERR_LIB_SSL}:199`, "the client sent no certificate, and this server requires one"],
   // SSL_R_NO_APPLICATION_PROTOCOL

@@ -187,6 +187,37 @@ Deno.test("a denossl PSK server refuses an unknown TLS 1.2 identity with unknown
   });
 });
 
+Deno.test("a PSK-only denossl server tells why a client it cannot use is refused (TLS 1.3 PSKs go with SHA-256)", async (t) => {
+  const key = newKey();
+  for (
+    const [label, options] of [
+      ["a client restricted to TLS_AES_256_GCM_SHA384", {
+        ciphersuites: "TLS_AES_256_GCM_SHA384",
+        pskCallback: () => ({ identity: IDENTITY, psk: key }),
+      }],
+      ["a client without a key", { unsafelyDisableVerification: true }],
+    ] as const
+  ) {
+    await t.step(label, async () => {
+      await using listener = listenTls({ hostname: "127.0.0.1", port: 0, pskCallback: () => key });
+      const served = listener.accept().then(async (conn) => {
+        try {
+          return await conn.handshake().then(() => null, (e) => e);
+        } finally {
+          await conn[Symbol.asyncDispose]();
+        }
+      });
+      await assert.rejects(
+        connectTls({ hostname: "127.0.0.1", port: listener.addr.port, ...options }),
+        SSLError,
+      );
+      const error = await served;
+      assert.ok(error instanceof SSLError, `got ${error}`);
+      assert.match(error.message, /no certificate, and the client brought no pre-shared key/);
+    });
+  }
+});
+
 Deno.test("the helpers enable PSK suites only when pskCallback is given", async (t) => {
   await t.step("a client without pskCallback cannot talk to a PSK-only server", async () => {
     await withDeadline("no psk", async (scope) => {
