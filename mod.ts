@@ -193,6 +193,9 @@ export type {
   TestKeyType,
   TestValidityOptions,
 } from "./crypto/test_ca.ts";
+export { X509Req } from "./crypto/csr.ts";
+export type { X509ReqExtension, X509ReqOptions } from "./crypto/csr.ts";
+export type { IssueFromRequestOptions } from "./crypto/test_ca.ts";
 export { acceptTls, connectTls, listenTls, startTls, TlsListener } from "./connection/tls.ts";
 export type {
   ConnectTlsOptions,
@@ -203,3 +206,4 @@ export type {
   TlsServerOptions,
   TlsVersion,
 } from "./connection/tls.ts";
+export type { PskClientCallback, PskIdentity, PskServerCallback } from "./connection/types.ts";

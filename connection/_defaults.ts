@@ -35,6 +35,8 @@ import { isIpLiteral } from "../ffi/ip.ts";
 import { normalizeHostName } from "./_hostname.ts";
 import { Session } from "./session.ts";
 import { loadPKCS12 } from "../crypto/pkcs12.ts";
+import { configurePsk, HELPER_PSK_CIPHERS, type PskSpec } from "./_psk.ts";
+import { addCrls } from "./_store.ts";
 
 /**
  * TLS 1.2 (and DTLS 1.2) suites of the helpers: forward-secret ECDHE with
@@ -93,6 +95,10 @@ export interface ContextSpec {
   requestClientCert?: boolean | undefined;
   /** Server: require a verified client certificate. */
   requireClientCert?: boolean | undefined;
+  /** TLS-PSK: the callback (and a server's identity hint). */
+  psk?: PskSpec | undefined;
+  /** PEM CRLs the peer's chain is checked against. */
+  crls?: string[] | undefined;
 }
 
 const METHODS = {
@@ -133,6 +139,8 @@ export function buildContext(spec: ContextSpec): Context {
     if (spec.srtpProfiles?.length) ctx.setTlsextUseSrtp(spec.srtpProfiles);
     if (server) configureServer(ctx, spec);
     else configureClient(ctx, spec);
+    if (spec.psk) configurePsk(ctx, spec.psk, server);
+    if (spec.crls !== undefined) addCrls(ctx._handle, spec.crls);
     return ctx;
   } catch (e) {
     ctx.close();
@@ -153,9 +161,11 @@ function checkCredentials(spec: ContextSpec, server: boolean, datagram: boolean)
   ) {
     throw new TypeError("passphrase must be a string or a function returning one");
   }
-  if (server && pfx === undefined && (!spec.cert || !spec.key)) {
+  if (server && pfx === undefined && (!spec.cert || !spec.key) && (spec.cert || !spec.psk)) {
     throw new TypeError(
-      `A ${datagram ? "DTLS" : "TLS"} server needs cert and key (PEM), pfx, or a context`,
+      `A ${
+        datagram ? "DTLS" : "TLS"
+      } server needs cert and key (PEM), pfx, pskCallback, or a context`,
     );
   }
   if (!server && (spec.cert || spec.key) && (!spec.cert || !spec.key)) {
@@ -223,7 +233,9 @@ function configureVersions(ctx: Context, spec: ContextSpec, datagram: boolean): 
   if (spec.maxVersion) ctx.setMaxProtoVersion(spec.maxVersion);
   const level = ctx.getSecurityLevel();
   // Legacy versions have no AEAD suite: they get OpenSSL's whole list when asked for.
-  ctx.setCipherList(spec.ciphers ?? (below ? "DEFAULT:@SECLEVEL=0" : HELPER_CIPHERS));
+  // PSK suites only when PSK is asked for: ECDHE-PSK, forward-secret and AEAD as the rest.
+  const helperCiphers = spec.psk ? `${HELPER_CIPHERS}:${HELPER_PSK_CIPHERS}` : HELPER_CIPHERS;
+  ctx.setCipherList(spec.ciphers ?? (below ? "DEFAULT:@SECLEVEL=0" : helperCiphers));
   // "@SECLEVEL=0" in a cipher string enables NULL (no encryption) and anonymous (no
   // certificate, so no verification) suites: an opt-out that must say "unsafe".
   if (ctx.getSecurityLevel() < level && !spec.unsafelyAllowLegacyProtocols) {
@@ -332,6 +344,9 @@ function cacheKey(spec: ContextSpec): string {
     !!spec.unsafelyDisableVerification,
     !!spec.requestClientCert,
     !!spec.requireClientCert,
+    keyPart(spec.psk?.callback),
+    spec.psk?.hint ?? null,
+    spec.crls ?? null,
   ]);
   let hex = "";
   for (const b of hmacSha256(cacheSecret, toBytes(text))) hex += b.toString(16).padStart(2, "0");

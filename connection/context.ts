@@ -24,12 +24,15 @@ import { clearErrors } from "../errors/queue.ts";
 import { SSLError } from "../errors/ssl_error.ts";
 import { X509 } from "../crypto/x509.ts";
 import { PKey } from "../crypto/pkey.ts";
-import type { CertificateInput, KeyInput } from "./types.ts";
+import type { CertificateInput, KeyInput, PskClientCallback, PskServerCallback } from "./types.ts";
+import type { X509Store } from "../crypto/store.ts";
 import type { X509Name } from "../crypto/name.ts";
 import { ContextBase } from "./context_base.ts";
 import * as negotiation from "./_negotiation.ts";
 import * as keys from "./_keys.ts";
 import * as dtls from "./_dtls.ts";
+import * as psk from "./_psk.ts";
+import * as storeOf from "./_store.ts";
 
 export {
   DTLS_CLIENT_METHOD,
@@ -576,6 +579,62 @@ export class Context extends ContextBase {
    */
   loadClientCa(cafile: string): void {
     keys.loadClientCa(this._mutable(), cafile);
+  }
+
+  /**
+   * Verifies peers with `store` (`SSL_CTX_set1_cert_store`): its certificates,
+   * CRLs, flags, purpose and time apply in the handshake. The context takes
+   * its own reference.
+   *
+   * @param store The store; it replaces the context's own.
+   * @throws {TypeError} When `store` is not an `X509Store`.
+   */
+  setCertStore(store: X509Store): void {
+    storeOf.setCertStore(this._mutable(), store);
+  }
+
+  /**
+   * The context's live trust store (`SSL_CTX_get_cert_store`), as pyOpenSSL's
+   * `get_cert_store`: CRLs and flags added to it apply to later handshakes.
+   *
+   * @returns The store; closing it frees only this reference.
+   */
+  getCertStore(): X509Store {
+    return storeOf.getCertStore(this._handle);
+  }
+
+  /**
+   * Sets the client's TLS-PSK callback (`SSL_CTX_set_psk_client_callback`, Python's
+   * `set_psk_client_callback`). TLS 1.3 PSKs go with SHA-256 suites.
+   *
+   * @param callback See {@link PskClientCallback}.
+   * @throws {TypeError} When `callback` is not a function.
+   */
+  setPskClientCallback(callback: PskClientCallback): void {
+    psk.setPskClientCallback(this, this._mutable(), callback);
+  }
+
+  /**
+   * Sets the server's TLS-PSK callback (`SSL_CTX_set_psk_server_callback`, Python's
+   * `set_psk_server_callback`).
+   *
+   * @param callback See {@link PskServerCallback}.
+   * @param identityHint The hint sent to TLS 1.2 clients, as {@link usePskIdentityHint}.
+   * @throws {TypeError} When `callback` is not a function.
+   */
+  setPskServerCallback(callback: PskServerCallback, identityHint?: string): void {
+    psk.setPskServerCallback(this, this._mutable(), callback, identityHint);
+  }
+
+  /**
+   * Sets the identity hint a TLS 1.2 PSK server sends
+   * (`SSL_CTX_use_psk_identity_hint`); TLS 1.3 has no hint.
+   *
+   * @param hint Up to 256 bytes of UTF-8, no NUL.
+   * @throws {TypeError} When the hint is too long or holds a NUL.
+   */
+  usePskIdentityHint(hint: string): void {
+    psk.usePskIdentityHint(this._mutable(), hint);
   }
 
   /**

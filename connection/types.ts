@@ -486,3 +486,82 @@ export interface SrtpKeyingMaterial {
  * A channel binding type (RFC 5929, RFC 9266).
  */
 export type ChannelBindingType = "tls-unique" | "tls-exporter";
+
+/**
+ * What a TLS-PSK client offers: an identity the server knows and the key it
+ * shares with the server, as Node's `pskCallback` returns them.
+ *
+ * @example
+ * ```ts
+ * import type { PskIdentity } from "@denossl/denossl";
+ * const offer: PskIdentity = { identity: "device-17", psk: new Uint8Array(32).fill(7) };
+ * ```
+ */
+export interface PskIdentity {
+  /** The identity: UTF-8, 1 to 256 bytes, no NUL. */
+  identity: string;
+  /** The key: 1 to 512 bytes (32 or more random bytes in practice). */
+  psk: Uint8Array;
+}
+
+/**
+ * Chooses a client's pre-shared key (`SSL_CTX_set_psk_client_callback`), as
+ * Node's client `pskCallback` and Python's `set_psk_client_callback`. It
+ * runs while the ClientHello is built (TLS 1.3, `hint` null) and again when
+ * a TLS 1.2 server picks a PSK suite (`hint`: the server's identity hint, or
+ * null). Return null to offer no key; a throw or a Promise fails the
+ * handshake and comes out of the call that drove it.
+ *
+ * @example A client and a server that share a key, in memory
+ * ```ts
+ * import { Connection, Context, TLS_METHOD } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * const key = crypto.getRandomValues(new Uint8Array(32));
+ * using clientCtx = new Context(TLS_METHOD);
+ * clientCtx.setPskClientCallback(() => ({ identity: "device-17", psk: key }));
+ * using serverCtx = new Context(TLS_METHOD);
+ * const seen: string[] = [];
+ * serverCtx.setPskServerCallback((identity) => {
+ *   seen.push(identity);
+ *   return identity === "device-17" ? key : null;
+ * });
+ * using client = new Connection(clientCtx, null);
+ * using server = new Connection(serverCtx, null);
+ * client.setConnectState();
+ * server.setAcceptState();
+ * const wire = new Uint8Array(65536);
+ * const pump = (from: Connection, to: Connection): void => {
+ *   while (from.bioPending() > 0) to.bioWrite(wire.subarray(0, from.bioReadInto(wire)));
+ * };
+ * for (let round = 0; round < 10 && !(client.isHandshakeDone() && server.isHandshakeDone()); round++) {
+ *   client.tryHandshake();
+ *   pump(client, server);
+ *   server.tryHandshake();
+ *   pump(server, client);
+ * }
+ * assert.deepEqual(seen, ["device-17"]);
+ * assert.equal(client.getPeerCertificate(), null); // the key authenticated the server
+ * ```
+ */
+export type PskClientCallback = (
+  hint: string | null,
+  connection: Connection,
+) => PskIdentity | null;
+
+/**
+ * Finds the key of a client's PSK identity (`SSL_CTX_set_psk_server_callback`),
+ * as Node's server `pskCallback` and Python's `set_psk_server_callback`.
+ * Return null for an unknown identity: TLS 1.2 then fails with
+ * `unknown_psk_identity`, TLS 1.3 goes on with a certificate if the server
+ * has one. A throw or a Promise fails the handshake and comes out of the
+ * call that drove it. See {@link PskClientCallback} for an example.
+ *
+ * @example Keys by identity
+ * ```ts
+ * import type { PskServerCallback } from "@denossl/denossl";
+ * const keys = new Map([["device-17", new Uint8Array(32).fill(7)]]);
+ * const find: PskServerCallback = (identity) => keys.get(identity) ?? null;
+ * ```
+ */
+export type PskServerCallback = (identity: string, connection: Connection) => Uint8Array | null;

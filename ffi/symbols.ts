@@ -17,6 +17,8 @@
 import { LONG, ULONG } from "./ctypes.ts";
 import { X509_SYMBOLS } from "./symbols_x509.ts";
 import { DTLS_CRYPTO_SYMBOLS, DTLS_SSL_SYMBOLS } from "./symbols_dtls.ts";
+import { PSK_SSL_SYMBOLS, STORE_CRYPTO_SYMBOLS } from "./symbols_psk.ts";
+import { CSR_CRYPTO_SYMBOLS } from "./symbols_csr.ts";
 
 /** libssl symbols. */
 export const SSL_SYMBOLS = {
@@ -228,6 +230,7 @@ export const SSL_SYMBOLS = {
 
   // ---- DTLS (symbols_dtls.ts) ---------------------------------------------------
   ...DTLS_SSL_SYMBOLS,
+  ...PSK_SSL_SYMBOLS,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** libcrypto symbols: version, error queue, BIOs, memory. */
@@ -298,6 +301,8 @@ export const CRYPTO_SYMBOLS = {
 
   ...X509_SYMBOLS,
   ...DTLS_CRYPTO_SYMBOLS,
+  ...STORE_CRYPTO_SYMBOLS,
+  ...CSR_CRYPTO_SYMBOLS,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /**
