@@ -45,6 +45,8 @@ import {
   watchSettled,
 } from "../ffi/callbacks.ts";
 import { Session } from "./session.ts";
+import { sessionContextOf } from "./_suspend.ts";
+import { storeNewSession } from "./_session_store.ts";
 import { NO_OVERLAPPING_PROTOCOLS } from "./types.ts";
 import type { Connection } from "./connection.ts";
 import type { CallbackSlots, ContextBase } from "./context_base.ts";
@@ -70,13 +72,6 @@ interface Owner {
   setVerify(mode: number, callback?: unknown): void;
   setVerifyDepth(depth: number): void;
 }
-
-/**
- * The context a connection started with, once an SNI callback switched it:
- * OpenSSL keeps calling that context's new-session callback. Keyed by the
- * connection, which outlives neither entry nor context.
- */
-const sessionContexts = new WeakMap<object, ContextBase>();
 
 function ownerHooks(ssl: Deno.PointerValue): { conn: Owner; hooks: CallbackSlots } | undefined {
   const conn = ownerOf<Owner>(ssl);
@@ -218,58 +213,6 @@ export function alpnSelected(ssl: Deno.PointerObject): string | null {
   return ptr === null || length[0] === 0 ? null : utf8(copyBytes(ptr, length[0]!));
 }
 
-// ---- SNI ------------------------------------------------------------------------------
-
-const SERVERNAME_CB = { parameters: ["pointer", "pointer", "pointer"], result: "i32" } as const;
-let servernameTrampoline: Deno.UnsafeCallback<typeof SERVERNAME_CB> | undefined;
-
-function servername(ssl: Deno.PointerValue, al: Deno.PointerValue): number {
-  try {
-    const found = ownerHooks(ssl);
-    const callback = found?.hooks.servername;
-    if (!found || !callback) return SSL_TLSEXT_ERR_OK;
-    const { conn } = found;
-    const before = conn.getContext();
-    if (!sessionContexts.has(conn)) sessionContexts.set(conn, before);
-    refuseThenable(
-      callback(conn as unknown as Connection),
-      "servername",
-      "switch contexts (or not) and return",
-    );
-    const after = conn.getContext();
-    if (after !== before) {
-      // SSL_set_SSL_CTX switches certificate, key and trust store, not the verification
-      // settings SSL_new copied: apply the new context's, as servers such as nginx do.
-      conn.setVerify(after.getVerifyMode(), after._verifyCallback);
-      const depth = after.getVerifyDepth();
-      if (depth >= 0) conn.setVerifyDepth(depth);
-    }
-    return SSL_TLSEXT_ERR_OK;
-  } catch (e) {
-    recordCallbackError(e);
-    setInt32(al, SSL_AD_INTERNAL_ERROR);
-    return SSL_TLSEXT_ERR_ALERT_FATAL;
-  }
-}
-
-/**
- * Installs the SNI callback of a context.
- *
- * @param owner The context.
- * @param ctx Its `SSL_CTX*`, checked mutable by the caller.
- * @param callback The callback.
- */
-export function setServernameCallback(
-  owner: ContextBase,
-  ctx: Deno.PointerObject,
-  callback: ServernameCallback,
-): void {
-  requireFunction(callback);
-  servernameTrampoline ??= new Deno.UnsafeCallback(SERVERNAME_CB, counted(servername));
-  owner._callbacks.servername = callback;
-  SSL_CTX_set_tlsext_servername_callback(ctx, servernameTrampoline.pointer);
-}
-
 // ---- client hello -----------------------------------------------------------------------
 
 /** `TLSEXT_TYPE_server_name`. */
@@ -372,53 +315,6 @@ export function readClientHello(ssl: Deno.PointerObject): ClientHello {
   };
 }
 
-const CLIENT_HELLO_CB = { parameters: ["pointer", "pointer", "pointer"], result: "i32" } as const;
-let clientHelloTrampoline: Deno.UnsafeCallback<typeof CLIENT_HELLO_CB> | undefined;
-
-function clientHello(ssl: Deno.PointerValue, al: Deno.PointerValue): number {
-  try {
-    const found = ownerHooks(ssl);
-    const callback = found?.hooks.clientHello;
-    if (!found || !callback || ssl === null) return SSL_CLIENT_HELLO_SUCCESS;
-    const verdict: unknown = callback(found.conn as unknown as Connection, readClientHello(ssl));
-    refuseThenable(verdict, "client hello", "return true, false or nothing");
-    if (verdict === false) {
-      setInt32(al, SSL_AD_HANDSHAKE_FAILURE);
-      return SSL_CLIENT_HELLO_ERROR;
-    }
-    if (verdict !== true && verdict !== undefined) {
-      throw new TypeError(
-        `The client hello callback returned ${
-          describe(verdict)
-        }: it must return true, false or nothing`,
-      );
-    }
-    return SSL_CLIENT_HELLO_SUCCESS;
-  } catch (e) {
-    recordCallbackError(e);
-    setInt32(al, SSL_AD_INTERNAL_ERROR);
-    return SSL_CLIENT_HELLO_ERROR;
-  }
-}
-
-/**
- * Installs the client hello callback of a context.
- *
- * @param owner The context.
- * @param ctx Its `SSL_CTX*`, checked mutable by the caller.
- * @param callback The callback.
- */
-export function setClientHelloCallback(
-  owner: ContextBase,
-  ctx: Deno.PointerObject,
-  callback: ClientHelloCallback,
-): void {
-  requireFunction(callback);
-  clientHelloTrampoline ??= new Deno.UnsafeCallback(CLIENT_HELLO_CB, counted(clientHello));
-  owner._callbacks.clientHello = callback;
-  native().ssl.SSL_CTX_set_client_hello_cb(ctx, clientHelloTrampoline.pointer, null);
-}
-
 // ---- new sessions ------------------------------------------------------------------------
 
 const NEW_SESSION_CB = { parameters: ["pointer", "pointer"], result: "i32" } as const;
@@ -427,9 +323,10 @@ let newSessionTrampoline: Deno.UnsafeCallback<typeof NEW_SESSION_CB> | undefined
 function newSession(ssl: Deno.PointerValue, session: Deno.PointerValue): number {
   try {
     const conn = ownerOf<Owner>(ssl);
-    if (!conn || session === null) return 0;
+    if (!conn || session === null || ssl === null) return 0;
     // OpenSSL calls the session context's callback: the context the connection started with.
-    const ctx = sessionContexts.get(conn) ?? conn.getContext();
+    const ctx = sessionContextOf(conn);
+    storeNewSession(ssl, ctx, session);
     const callback = ctx._callbacks.newSession;
     if (!callback) return 0;
     // Returning 0 leaves OpenSSL's reference with OpenSSL; the Session takes its own.
@@ -453,8 +350,17 @@ export function setNewSessionCallback(
   callback: NewSessionCallback,
 ): void {
   requireFunction(callback);
-  newSessionTrampoline ??= new Deno.UnsafeCallback(NEW_SESSION_CB, counted(newSession));
   owner._callbacks.newSession = callback;
+  installNewSession(ctx);
+}
+
+/**
+ * Installs the new-session trampoline (for a callback, or a session store).
+ *
+ * @param ctx The `SSL_CTX*`.
+ */
+export function installNewSession(ctx: Deno.PointerObject): void {
+  newSessionTrampoline ??= new Deno.UnsafeCallback(NEW_SESSION_CB, counted(newSession));
   native().ssl.SSL_CTX_sess_set_new_cb(ctx, newSessionTrampoline.pointer);
 }
 
