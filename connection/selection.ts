@@ -42,6 +42,7 @@ const SSL_CTRL_CHAIN_CERT = 89;
  *   if (!leaf) return false;
  *   conn.useCertificate(leaf.cert);
  *   conn.usePrivateKey(leaf.key);
+ *   return true;
  * };
  * for (const leaf of leaves.values()) leaf.close();
  * ```
