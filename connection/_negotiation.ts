@@ -1,8 +1,10 @@
 /**
- * The shared callback trampolines of negotiation (ALPN, SNI, client hello,
- * OCSP stapling, new sessions) and observation (key log, info), and the
+ * The shared callback trampolines of negotiation (ALPN, OCSP stapling, new
+ * sessions) and observation (key log, info), the ClientHello reader, and the
  * helpers that `Context` and `Connection` call to install them. Internal:
- * the callback types and `NO_OVERLAPPING_PROTOCOLS` live in `types.ts`.
+ * the callback types and `NO_OVERLAPPING_PROTOCOLS` live in `types.ts`; the
+ * SNI, client hello and certificate trampolines, which may suspend, in
+ * `_selection.ts`.
  *
  * Each trampoline is one `Deno.UnsafeCallback` made on first use and never
  * closed (OpenSSL may call it as long as any `SSL_CTX` holds it) nor ref'd.
@@ -23,11 +25,6 @@ import { native } from "../ffi/library.ts";
 import { usize } from "../ffi/ctypes.ts";
 import { address, copyBytes, readCString, toBytes, utf8 } from "../ffi/memory.ts";
 import {
-  SSL_AD_HANDSHAKE_FAILURE,
-  SSL_AD_INTERNAL_ERROR,
-  SSL_CLIENT_HELLO_ERROR,
-  SSL_CLIENT_HELLO_SUCCESS,
-  SSL_CTX_set_tlsext_servername_callback,
   SSL_CTX_set_tlsext_status_cb,
   SSL_get_tlsext_status_ocsp_resp,
   SSL_set_tlsext_status_ocsp_resp,
@@ -53,13 +50,11 @@ import type { CallbackSlots, ContextBase } from "./context_base.ts";
 import type {
   AlpnSelectCallback,
   ClientHello,
-  ClientHelloCallback,
   InfoCallback,
   KeylogCallback,
   NewSessionCallback,
   OcspClientCallback,
   OcspServerCallback,
-  ServernameCallback,
 } from "./types.ts";
 
 export { NO_OVERLAPPING_PROTOCOLS };
@@ -77,10 +72,6 @@ function ownerHooks(ssl: Deno.PointerValue): { conn: Owner; hooks: CallbackSlots
   const conn = ownerOf<Owner>(ssl);
   if (!conn) return undefined;
   return { conn, hooks: conn.getContext()._callbacks };
-}
-
-function setInt32(ptr: Deno.PointerValue, value: number): void {
-  if (ptr !== null) new Int32Array(Deno.UnsafePointerView.getArrayBuffer(ptr, 4))[0] = value;
 }
 
 // ---- ALPN ---------------------------------------------------------------------------

@@ -110,7 +110,9 @@ function helloSessionId(ssl: Deno.PointerObject): Uint8Array | null {
   if (sv !== null) {
     const max = Number(native().ssl.SSL_ctrl(ssl, SSL_CTRL_GET_MAX_PROTO_VERSION, long(0), null));
     let tls13 = false;
-    for (let i = 1; i + 1 < sv.length; i += 2) tls13 ||= ((sv[i]! << 8) | sv[i + 1]!) === TLS1_3_VERSION;
+    for (let i = 1; i + 1 < sv.length; i += 2) {
+      tls13 ||= ((sv[i]! << 8) | sv[i + 1]!) === TLS1_3_VERSION;
+    }
     // TLS 1.3 will be chosen: its legacy session ID is random (middlebox compatibility).
     if (tls13 && (max === 0 || max >= TLS1_3_VERSION)) return null;
   }
@@ -204,7 +206,13 @@ function getSession(
   if (session === null) {
     crypto.ERR_clear_error(); // a bad entry is a miss, not this handshake's error
     const store = sessionContextOf(conn)._callbacks.sessionStore;
-    if (store) storeFailed(store, new TypeError("The session store returned bytes that are not a session"), "get");
+    if (store) {
+      storeFailed(
+        store,
+        new TypeError("The session store returned bytes that are not a session"),
+        "get",
+      );
+    }
     return null;
   }
   // OpenSSL takes the one reference d2i gave (copy = 0: it must not add its own).

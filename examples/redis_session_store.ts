@@ -93,12 +93,23 @@ export async function startRedis(): Promise<LocalRedis> {
   const port = probe.addr.port;
   probe.close();
   const child = new Deno.Command("redis-server", {
-    args: ["--port", `${port}`, "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"],
+    args: [
+      "--port",
+      `${port}`,
+      "--bind",
+      "127.0.0.1",
+      "--dir",
+      dir,
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+    ],
     stdin: "null",
     stdout: "null",
     stderr: "null",
   }).spawn();
-  for (let i = 0; ; i++) {
+  for (let i = 0;; i++) {
     try {
       (await Deno.connect({ hostname: "127.0.0.1", port })).close();
       break;
@@ -109,7 +120,7 @@ export async function startRedis(): Promise<LocalRedis> {
   }
   return {
     url: `redis://127.0.0.1:${port}`,
-    async stop() {
+    async stop(): Promise<void> {
       try {
         child.kill("SIGKILL");
       } catch {
@@ -143,7 +154,10 @@ if (import.meta.main) {
   const store = redisSessionStore(redis, (e, op) => console.log(`session store ${op} failed:`, e));
   // Two servers, as two processes or machines would be: only the store is shared.
   const options = { hostname: "127.0.0.1", port: 0, cert: leaf.chainPEM, key: leaf.keyPEM };
-  const servers = [listenTls({ ...options, sessionStore: store }), listenTls({ ...options, sessionStore: store })];
+  const servers = [
+    listenTls({ ...options, sessionStore: store }),
+    listenTls({ ...options, sessionStore: store }),
+  ];
   const serving = servers.map(serve);
   let session: Session | null = null;
   for (const [i, server] of servers.entries()) {

@@ -11,8 +11,8 @@
 import assert from "node:assert/strict";
 import {
   type CertCallback,
-  connectTls,
   Connection,
+  connectTls,
   Context,
   listenTls,
   SSLError,
@@ -91,7 +91,7 @@ async function socketPair(
   return {
     client,
     server,
-    async [Symbol.asyncDispose]() {
+    async [Symbol.asyncDispose](): Promise<void> {
       await client[Symbol.asyncDispose]();
       await server[Symbol.asyncDispose]();
     },
@@ -278,27 +278,30 @@ Deno.test("synchronous face: doHandshake throws the want-error, pendingSelection
     using clientCtx = clientContext();
     await syncLoop(serverCtx, clientCtx, "b.test", WantClientHelloError);
   });
-  await t.step("a rejection comes out of the next doHandshake, and pendingSelection never rejects", async () => {
-    using serverCtx = contextFor("a.test");
-    const boom = new Boom("no such name");
-    serverCtx.setCertCallback(() => Promise.reject(boom));
-    using clientCtx = clientContext();
-    using client = new Connection(clientCtx, null);
-    using server = new Connection(serverCtx, null);
-    client.setConnectState();
-    server.setAcceptState();
-    assert.equal(client.tryHandshake(), false);
-    pump(client, server);
-    assert.throws(() => server.doHandshake(), WantX509LookupError);
-    assert.throws(() => server.doHandshake(), WantX509LookupError, "still pending: asks again");
-    await server.pendingSelection;
-    assert.throws(() => server.doHandshake(), (e: unknown) => {
-      assert.ok(e instanceof SSLError);
-      assert.equal(e.cause, boom);
-      return true;
-    });
-    assert.equal(server.pendingSelection, null);
-  });
+  await t.step(
+    "a rejection comes out of the next doHandshake, and pendingSelection never rejects",
+    async () => {
+      using serverCtx = contextFor("a.test");
+      const boom = new Boom("no such name");
+      serverCtx.setCertCallback(() => Promise.reject(boom));
+      using clientCtx = clientContext();
+      using client = new Connection(clientCtx, null);
+      using server = new Connection(serverCtx, null);
+      client.setConnectState();
+      server.setAcceptState();
+      assert.equal(client.tryHandshake(), false);
+      pump(client, server);
+      assert.throws(() => server.doHandshake(), WantX509LookupError);
+      assert.throws(() => server.doHandshake(), WantX509LookupError, "still pending: asks again");
+      await server.pendingSelection;
+      assert.throws(() => server.doHandshake(), (e: unknown) => {
+        assert.ok(e instanceof SSLError);
+        assert.equal(e.cause, boom);
+        return true;
+      });
+      assert.equal(server.pendingSelection, null);
+    },
+  );
 });
 
 /** A pyOpenSSL-style loop over memory BIOs that awaits the pending selection on `want`. */
@@ -314,7 +317,11 @@ async function syncLoop(
   client.setConnectState();
   server.setAcceptState();
   let waited = 0;
-  for (let round = 0; round < 20 && !(client.isHandshakeDone() && server.isHandshakeDone()); round++) {
+  for (
+    let round = 0;
+    round < 20 && !(client.isHandshakeDone() && server.isHandshakeDone());
+    round++
+  ) {
     try {
       client.doHandshake();
     } catch (e) {

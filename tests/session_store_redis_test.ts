@@ -55,7 +55,9 @@ class ServerProcess {
     for (;;) {
       const found = this.events.slice(from).find((e) => key in e);
       if (found) return found;
-      if (Date.now() > deadline) throw new Error(`no "${key}" event: ${JSON.stringify(this.events)}`);
+      if (Date.now() > deadline) {
+        throw new Error(`no "${key}" event: ${JSON.stringify(this.events)}`);
+      }
       await new Promise<void>((resolve) => {
         this.#waiters.push(resolve);
         setTimeout(resolve, 200);
@@ -103,42 +105,48 @@ Deno.test("two server processes resume each other's sessions through Redis; with
     };
 
     for (const version of ["TLSv1.2", "TLSv1.3"] as const) {
-      await t.step(`${version}: a session from process A (stream) resumes at process B (native), and back`, async () => {
-        const first = await visit(portA, version);
-        assert.equal(first.word, "full");
-        using session = first.session!;
-        const second = await visit(portB, version, session);
-        assert.equal(second.word, "resumed");
-        assert.equal(second.reused, true);
-        using again = second.session!;
-        // B's own new session (TLS 1.3 issues fresh ones on resumption too) resumes at A.
-        const third = await visit(portA, version, version === "TLSv1.3" ? again : session);
-        assert.equal(third.word, "resumed");
-        third.session?.close();
-      });
+      await t.step(
+        `${version}: a session from process A (stream) resumes at process B (native), and back`,
+        async () => {
+          const first = await visit(portA, version);
+          assert.equal(first.word, "full");
+          using session = first.session!;
+          const second = await visit(portB, version, session);
+          assert.equal(second.word, "resumed");
+          assert.equal(second.reused, true);
+          using again = second.session!;
+          // B's own new session (TLS 1.3 issues fresh ones on resumption too) resumes at A.
+          const third = await visit(portA, version, version === "TLSv1.3" ? again : session);
+          assert.equal(third.word, "resumed");
+          third.session?.close();
+        },
+      );
     }
     assert.ok(b.events.some((e) => e.served === "resumed" && e.mode === "native"));
     assert.ok(a.events.some((e) => e.served === "resumed" && e.mode === "stream"));
 
-    await t.step("Redis killed: full handshakes, each server says why, no connection fails", async () => {
-      const first = await visit(portA, "TLSv1.2");
-      using session = first.session!;
-      const fromA = a.events.length;
-      const fromB = b.events.length;
-      await redis.stop();
-      redisUp = false;
-      const again = await visit(portB, "TLSv1.2", session);
-      assert.equal(again.word, "full");
-      assert.equal(again.reused, false);
-      again.session?.close();
-      const logged = await b.next("storeError", fromB);
-      assert.equal(logged.storeError, "get");
-      const fresh = await visit(portA, "TLSv1.3");
-      assert.equal(fresh.word, "full");
-      fresh.session?.close();
-      assert.equal((await a.next("storeError", fromA)).storeError, "set");
-      for (const p of [a, b]) assert.deepEqual(p.events.filter((e) => "failed" in e), []);
-    });
+    await t.step(
+      "Redis killed: full handshakes, each server says why, no connection fails",
+      async () => {
+        const first = await visit(portA, "TLSv1.2");
+        using session = first.session!;
+        const fromA = a.events.length;
+        const fromB = b.events.length;
+        await redis.stop();
+        redisUp = false;
+        const again = await visit(portB, "TLSv1.2", session);
+        assert.equal(again.word, "full");
+        assert.equal(again.reused, false);
+        again.session?.close();
+        const logged = await b.next("storeError", fromB);
+        assert.equal(logged.storeError, "get");
+        const fresh = await visit(portA, "TLSv1.3");
+        assert.equal(fresh.word, "full");
+        fresh.session?.close();
+        assert.equal((await a.next("storeError", fromA)).storeError, "set");
+        for (const p of [a, b]) assert.deepEqual(p.events.filter((e) => "failed" in e), []);
+      },
+    );
   } finally {
     await a.stop();
     await b.stop();

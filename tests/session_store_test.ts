@@ -12,8 +12,8 @@
 import assert from "node:assert/strict";
 import {
   acceptTls,
-  connectTls,
   Connection,
+  connectTls,
   Context,
   listenTls,
   type Session,
@@ -118,7 +118,12 @@ async function visit(
 
 for (const native of [false, true]) {
   const mode = native ? "native" : "stream";
-  for (const [version, what] of [[TLS1_2_VERSION, "TLS 1.2 session IDs"], [TLS1_3_VERSION, "stateful TLS 1.3 sessions"]] as const) {
+  for (
+    const [version, what] of [[TLS1_2_VERSION, "TLS 1.2 session IDs"], [
+      TLS1_3_VERSION,
+      "stateful TLS 1.3 sessions",
+    ]] as const
+  ) {
     Deno.test(`${mode} mode: two servers sharing a store resume each other's ${what}`, async () => {
       const store = mapStore();
       using a = serverContext(store);
@@ -155,9 +160,14 @@ for (const native of [false, true]) {
 
   Deno.test(`${mode} mode: a store that throws, rejects or is late means a full handshake and an onError call, never a failed connection`, async (t) => {
     const cases: [string, SessionStore["get"], number | undefined, RegExp][] = [
-      ["throws", () => {
-        throw new Error("store down");
-      }, undefined, /store down/],
+      [
+        "throws",
+        () => {
+          throw new Error("store down");
+        },
+        undefined,
+        /store down/,
+      ],
       ["rejects", () => Promise.reject(new Error("connection refused")), undefined, /refused/],
       ["never answers", () => new Promise(() => {}), 100, /took over 100 ms/],
       ["answers garbage", () => new Uint8Array([1, 2, 3]), undefined, /not a session/],
@@ -186,9 +196,11 @@ for (const native of [false, true]) {
 }
 
 Deno.test("a store whose set throws or rejects is told through onError, and the connection is served", async () => {
-  for (const set of [() => {
-    throw new Error("full");
-  }, () => Promise.reject(new Error("full"))]) {
+  for (
+    const set of [() => {
+      throw new Error("full");
+    }, () => Promise.reject(new Error("full"))]
+  ) {
     const store = { ...mapStore(), set };
     const errors: SessionStoreOperation[] = [];
     store.onError = (_e, operation) => void errors.push(operation);

@@ -12,8 +12,10 @@ import { connectRedis, redisSessionStore } from "../../examples/redis_session_st
 const cfg = JSON.parse(Deno.args[0]!);
 const say = (o: unknown): void => console.log(JSON.stringify(o));
 const redis = await connectRedis(cfg.redisUrl);
-const store = redisSessionStore(redis, (e, op) =>
-  say({ storeError: op, message: e instanceof Error ? e.message : String(e) }));
+const store = redisSessionStore(
+  redis,
+  (e, op) => say({ storeError: op, message: e instanceof Error ? e.message : String(e) }),
+);
 const listener = listenTls({
   hostname: "127.0.0.1",
   port: 0,
