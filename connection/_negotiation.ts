@@ -41,9 +41,6 @@ import {
   requireFunction,
   watchSettled,
 } from "../ffi/callbacks.ts";
-import { Session } from "./session.ts";
-import { sessionContextOf } from "./_suspend.ts";
-import { storeNewSession } from "./_session_store.ts";
 import { NO_OVERLAPPING_PROTOCOLS } from "./types.ts";
 import type { Connection } from "./connection.ts";
 import type { CallbackSlots, ContextBase } from "./context_base.ts";
@@ -52,7 +49,6 @@ import type {
   ClientHello,
   InfoCallback,
   KeylogCallback,
-  NewSessionCallback,
   OcspClientCallback,
   OcspServerCallback,
 } from "./types.ts";
@@ -215,7 +211,14 @@ const EXT_ALPN = 16;
 /** `TLSEXT_TYPE_supported_versions`. */
 const EXT_SUPPORTED_VERSIONS = 43;
 
-function helloExtension(ssl: Deno.PointerObject, type: number): Uint8Array | null {
+/**
+ * One extension of the ClientHello being processed (valid only inside the client hello callback).
+ *
+ * @param ssl The server's `SSL*`.
+ * @param type The extension type (`TLSEXT_TYPE_*`).
+ * @returns Its bytes, or null when absent.
+ */
+export function helloExtension(ssl: Deno.PointerObject, type: number): Uint8Array | null {
   const data = new BigUint64Array(1);
   const length = new BigUint64Array(1);
   if (native().ssl.SSL_client_hello_get0_ext(ssl, type, data, length) !== 1) return null;
@@ -304,55 +307,6 @@ export function readClientHello(ssl: Deno.PointerObject): ClientHello {
     groups,
     extensions,
   };
-}
-
-// ---- new sessions ------------------------------------------------------------------------
-
-const NEW_SESSION_CB = { parameters: ["pointer", "pointer"], result: "i32" } as const;
-let newSessionTrampoline: Deno.UnsafeCallback<typeof NEW_SESSION_CB> | undefined;
-
-function newSession(ssl: Deno.PointerValue, session: Deno.PointerValue): number {
-  try {
-    const conn = ownerOf<Owner>(ssl);
-    if (!conn || session === null || ssl === null) return 0;
-    // OpenSSL calls the session context's callback: the context the connection started with.
-    const ctx = sessionContextOf(conn);
-    storeNewSession(ssl, ctx, session);
-    const callback = ctx._callbacks.newSession;
-    if (!callback) return 0;
-    // Returning 0 leaves OpenSSL's reference with OpenSSL; the Session takes its own.
-    watchSettled(callback(conn as unknown as Connection, Session._borrow(session)), ssl, conn);
-  } catch (e) {
-    recordCallbackError(e);
-  }
-  return 0;
-}
-
-/**
- * Installs the new-session callback of a context.
- *
- * @param owner The context.
- * @param ctx Its `SSL_CTX*`, checked mutable by the caller.
- * @param callback The callback.
- */
-export function setNewSessionCallback(
-  owner: ContextBase,
-  ctx: Deno.PointerObject,
-  callback: NewSessionCallback,
-): void {
-  requireFunction(callback);
-  owner._callbacks.newSession = callback;
-  installNewSession(ctx);
-}
-
-/**
- * Installs the new-session trampoline (for a callback, or a session store).
- *
- * @param ctx The `SSL_CTX*`.
- */
-export function installNewSession(ctx: Deno.PointerObject): void {
-  newSessionTrampoline ??= new Deno.UnsafeCallback(NEW_SESSION_CB, counted(newSession));
-  native().ssl.SSL_CTX_sess_set_new_cb(ctx, newSessionTrampoline.pointer);
 }
 
 // ---- key log and info ----------------------------------------------------------------------

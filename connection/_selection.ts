@@ -30,7 +30,7 @@ import {
 } from "../ffi/constants.ts";
 import { recordCallbackError } from "../errors/queue.ts";
 import { counted, describe, isThenable, ownerOf, requireFunction } from "../ffi/callbacks.ts";
-import { installNewSession, readClientHello } from "./_negotiation.ts";
+import { readClientHello } from "./_negotiation.ts";
 import {
   rejection,
   rememberSessionContext,
@@ -40,7 +40,7 @@ import {
   type SuspendKind,
   take,
 } from "./_suspend.ts";
-import { configureSessionStore, lookupAtHello } from "./_session_store.ts";
+import { configureSessionStore, installNewSession, lookupAtHello } from "./_session_store.ts";
 import type { Connection } from "./connection.ts";
 import type { ContextBase } from "./context_base.ts";
 import type { ClientHelloCallback, ServernameCallback } from "./types.ts";

@@ -1,7 +1,9 @@
 /**
- * The external session cache: a server's sessions kept in an application's
- * {@link SessionStore} through OpenSSL's new, get and remove session
- * callbacks, with lookups that may be asynchronous. Internal.
+ * Sessions on the server's and the client's side: the new-session trampoline
+ * (the application's callback), and the external session cache, a server's
+ * sessions kept in an application's {@link SessionStore} through OpenSSL's
+ * new, get and remove session callbacks, with lookups that may be
+ * asynchronous. Internal.
  *
  * OpenSSL 3.0 cannot suspend its get-session callback (BoringSSL's
  * `SSL_magic_pending_session_ptr` does not exist there), so the lookup runs
@@ -26,9 +28,14 @@ import {
   SSL_CTX_set_session_cache_mode,
   TLS1_3_VERSION,
 } from "../ffi/constants.ts";
-import { counted, isThenable, ownerOf, requireFunction } from "../ffi/callbacks.ts";
+import { recordCallbackError } from "../errors/queue.ts";
+import { counted, isThenable, ownerOf, requireFunction, watchSettled } from "../ffi/callbacks.ts";
+import { helloExtension } from "./_negotiation.ts";
+import { Session } from "./session.ts";
 import { sessionContextOf, type Settled, STILL_PENDING, suspend } from "./_suspend.ts";
+import type { Connection } from "./connection.ts";
 import type { ContextBase } from "./context_base.ts";
+import type { NewSessionCallback } from "./types.ts";
 import type { SessionStore, SessionStoreOperation } from "./selection.ts";
 
 /** How long a lookup may take before the handshake goes on without it, in ms. */
@@ -87,14 +94,6 @@ function fireAndLog(store: SessionStore, operation: "set" | "delete", call: () =
   } catch (e) {
     storeFailed(store, e, operation);
   }
-}
-
-function helloExtension(ssl: Deno.PointerObject, type: number): Uint8Array | null {
-  const data = new BigUint64Array(1);
-  const length = new BigUint64Array(1);
-  if (native().ssl.SSL_client_hello_get0_ext(ssl, type, data, length) !== 1) return null;
-  const ptr = Deno.UnsafePointer.create(data[0]!);
-  return ptr === null ? new Uint8Array(0) : copyBytes(ptr, Number(length[0]));
 }
 
 /** The session ID a ClientHello asks to resume, or null when it asks none the store can hold. */
@@ -181,6 +180,55 @@ export function lookupAtHello(
   }
   found.set(conn, { id: key, der: derOf(store, value) });
   return true;
+}
+
+// ---- new sessions ------------------------------------------------------------------------
+
+const NEW_SESSION_CB = { parameters: ["pointer", "pointer"], result: "i32" } as const;
+let newSessionTrampoline: Deno.UnsafeCallback<typeof NEW_SESSION_CB> | undefined;
+
+function newSession(ssl: Deno.PointerValue, session: Deno.PointerValue): number {
+  try {
+    const conn = ownerOf<{ getContext(): ContextBase }>(ssl);
+    if (!conn || session === null || ssl === null) return 0;
+    // OpenSSL calls the session context's callback: the context the connection started with.
+    const ctx = sessionContextOf(conn);
+    storeNewSession(ssl, ctx, session);
+    const callback = ctx._callbacks.newSession;
+    if (!callback) return 0;
+    // Returning 0 leaves OpenSSL's reference with OpenSSL; the Session takes its own.
+    watchSettled(callback(conn as unknown as Connection, Session._borrow(session)), ssl, conn);
+  } catch (e) {
+    recordCallbackError(e);
+  }
+  return 0;
+}
+
+/**
+ * Installs the new-session callback of a context.
+ *
+ * @param owner The context.
+ * @param ctx Its `SSL_CTX*`, checked mutable by the caller.
+ * @param callback The callback.
+ */
+export function setNewSessionCallback(
+  owner: ContextBase,
+  ctx: Deno.PointerObject,
+  callback: NewSessionCallback,
+): void {
+  requireFunction(callback);
+  owner._callbacks.newSession = callback;
+  installNewSession(ctx);
+}
+
+/**
+ * Installs the new-session trampoline (for a callback, or a session store).
+ *
+ * @param ctx The `SSL_CTX*`.
+ */
+export function installNewSession(ctx: Deno.PointerObject): void {
+  newSessionTrampoline ??= new Deno.UnsafeCallback(NEW_SESSION_CB, counted(newSession));
+  native().ssl.SSL_CTX_sess_set_new_cb(ctx, newSessionTrampoline.pointer);
 }
 
 // ---- OpenSSL's session callbacks ---------------------------------------------------------

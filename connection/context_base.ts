@@ -33,6 +33,7 @@ import { releaseHandle, trackHandle } from "../ffi/_handles.ts";
 import { verifyTrampoline } from "./_verify.ts";
 import * as negotiation from "./_negotiation.ts";
 import * as selection from "./_selection.ts";
+import { setNewSessionCallback } from "./_session_store.ts";
 import * as dtls from "./_dtls.ts";
 import * as keys from "./_keys.ts";
 import type { Connection } from "./connection.ts";
@@ -475,7 +476,7 @@ export class ContextBase {
    * @throws {TypeError} When `callback` is not a function.
    */
   setNewSessionCallback(callback: NewSessionCallback): void {
-    negotiation.setNewSessionCallback(this, this._mutable(), callback);
+    setNewSessionCallback(this, this._mutable(), callback);
   }
 
   /**

@@ -51,7 +51,19 @@ export type CertCallback = (
   connection: Connection,
 ) => boolean | void | Promise<boolean | void>;
 
-/** Which call of a {@link SessionStore} failed, as its `onError` is told. */
+/**
+ * Which call of a {@link SessionStore} failed, as its `onError` is told.
+ *
+ * @example Count failures by call
+ * ```ts
+ * import type { SessionStoreOperation } from "@denossl/denossl";
+ * const failures = new Map<SessionStoreOperation, number>();
+ * const onError = (_e: unknown, op: SessionStoreOperation): void =>
+ *   void failures.set(op, (failures.get(op) ?? 0) + 1);
+ * onError(new Error("down"), "get");
+ * console.log(failures.get("get")); // 1
+ * ```
+ */
 export type SessionStoreOperation = "get" | "set" | "delete";
 
 /**

@@ -23,7 +23,7 @@ import {
   WantReadError,
   WantX509LookupError,
 } from "../mod.ts";
-import { pump } from "./_pair.ts";
+import { pump, tcpPair } from "./_pair.ts";
 
 class Boom extends Error {}
 
@@ -64,13 +64,6 @@ function clientContext(): Context {
   ctx.addCaCerts(ca.cert);
   ctx.setVerify(VERIFY_PEER);
   return ctx;
-}
-
-async function tcpPair(): Promise<[Deno.TcpConn, Deno.TcpConn]> {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const accepted = listener.accept();
-  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-  return [client, await accepted];
 }
 
 /** A client for `name` and a server over a TCP pair, in stream or native mode. */

@@ -26,7 +26,7 @@ import {
   VERIFY_PEER,
   WantClientHelloError,
 } from "../mod.ts";
-import { handshakeInMemory, pump } from "./_pair.ts";
+import { handshakeInMemory, pump, tcpPair } from "./_pair.ts";
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -79,13 +79,6 @@ function clientContext(version: number): Context {
   return ctx;
 }
 
-async function tcpPair(): Promise<[Deno.TcpConn, Deno.TcpConn]> {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const accepted = listener.accept();
-  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-  return [client, await accepted];
-}
-
 /**
  * One connection from `clientCtx` to a server on `serverCtx`: handshake, one
  * byte from the server (so that TLS 1.3 tickets are read), then close.
@@ -114,6 +107,28 @@ async function visit(
   assert.equal(await client.read(new Uint8Array(1)), 1);
   assert.equal(client.sessionReused(), server.sessionReused());
   return { reused: server.sessionReused(), session: client.getSession(), ms };
+}
+
+/**
+ * A session made with a server on `storeA`'s context, offered to a server on `storeB`'s.
+ *
+ * @returns The second visit.
+ */
+async function resumeAcross(
+  storeA: SessionStore,
+  storeB: SessionStore,
+  native: boolean,
+  version = TLS1_2_VERSION,
+): Promise<{ reused: boolean; ms: number }> {
+  using a = serverContext(storeA);
+  using b = serverContext(storeB);
+  using clientCtx = clientContext(version);
+  const first = await visit(a, clientCtx, native);
+  assert.equal(first.reused, false);
+  using session = first.session!;
+  const second = await visit(b, clientCtx, native, session);
+  second.session?.close();
+  return second;
 }
 
 for (const native of [false, true]) {
@@ -146,16 +161,10 @@ for (const native of [false, true]) {
       await delay(40);
       return sessions.get(id) ?? null;
     });
-    using a = serverContext(store);
-    using b = serverContext(store);
-    using clientCtx = clientContext(TLS1_2_VERSION);
-    const first = await visit(a, clientCtx, native);
-    using session = first.session!;
-    const second = await visit(b, clientCtx, native, session);
+    const second = await resumeAcross(store, store, native);
     assert.equal(second.reused, true);
     assert.ok(second.ms >= 35, `the handshake waited for the store (${second.ms} ms)`);
     assert.equal(store.gets, 1, "no lookup without a session to resume");
-    second.session?.close();
   });
 
   Deno.test(`${mode} mode: a store that throws, rejects or is late means a full handshake and an onError call, never a failed connection`, async (t) => {
@@ -177,19 +186,13 @@ for (const native of [false, true]) {
         const good = mapStore();
         const bad = mapStore(failing as never);
         if (timeout !== undefined) bad.timeout = timeout;
-        using a = serverContext(good);
-        using b = serverContext(bad);
-        using clientCtx = clientContext(TLS1_2_VERSION);
-        const first = await visit(a, clientCtx, native);
-        using session = first.session!;
-        const second = await visit(b, clientCtx, native, session);
+        const second = await resumeAcross(good, bad, native);
         assert.equal(second.reused, false);
         assert.equal(bad.errors.length, 1);
         const [error, operation] = bad.errors[0]!;
         assert.equal(operation, "get");
         assert.match(String((error as Error).message), message);
         if (timeout !== undefined) assert.ok(second.ms >= timeout - 10);
-        second.session?.close();
       });
     }
   });
