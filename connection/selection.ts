@@ -94,7 +94,11 @@ export interface SessionStore {
   get(id: string): Uint8Array | null | undefined | Promise<Uint8Array | null | undefined>;
   /** Keeps a new session for `ttl` seconds. */
   set(id: string, der: Uint8Array, ttl: number): void | Promise<void>;
-  /** Forgets a session OpenSSL invalidated. */
+  /**
+   * Forgets a session OpenSSL invalidated: after a fatal alert on its
+   * connection, or a connection freed without close_notify (OpenSSL's own
+   * cache drops those too).
+   */
   delete(id: string): void | Promise<void>;
   /** Told when a call threw, rejected or timed out (the handshake went on without the store). */
   onError?(error: unknown, operation: SessionStoreOperation): void;

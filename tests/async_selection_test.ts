@@ -17,6 +17,7 @@ import {
   listenTls,
   SSLError,
   TestCA,
+  TLS1_2_VERSION,
   TLS_METHOD,
   VERIFY_PEER,
   WantClientHelloError,
@@ -338,6 +339,50 @@ async function syncLoop(
   assert.equal(waited, 1);
   assert.equal(client.getPeerCertificate()?.subject.commonName, name);
 }
+
+Deno.test("a resumed session has no certificate stage: an async servername callback's Promise still decides before handshake() resolves", async (t) => {
+  for (const fail of [false, true]) {
+    await t.step(fail ? "a rejection fails the server's handshake" : "resolved: done", async () => {
+      using serverCtx = contextFor("a.test");
+      serverCtx.setSessionIdContext("resume");
+      const boom = new Boom("late");
+      let armed = false;
+      let settled = false;
+      serverCtx.setTlsextServernameCallback((): Promise<void> | void => {
+        if (!armed) return; // the first, full handshake: synchronous
+        return delay(30).then(() => {
+          settled = true;
+          if (fail) throw boom;
+        });
+      });
+      using clientCtx = clientContext();
+      clientCtx.setMaxProtoVersion(TLS1_2_VERSION);
+      let session;
+      {
+        await using pair = await socketPair(serverCtx, clientCtx, "a.test", false);
+        await handshake(pair);
+        session = pair.client.getSession()!;
+      }
+      armed = true;
+      await using pair = await socketPair(serverCtx, clientCtx, "a.test", false);
+      pair.client.setSession(session);
+      session.close();
+      const [client, server] = await Promise.allSettled([
+        pair.client.handshake(),
+        pair.server.handshake(),
+      ]);
+      assert.equal(client.status, "fulfilled");
+      assert.equal(pair.server.sessionReused(), true);
+      assert.equal(settled, true, "the server's handshake waited for the Promise");
+      if (fail) {
+        assert.equal(server.status, "rejected");
+        assert.equal((server as PromiseRejectedResult).reason.cause, boom);
+      } else {
+        assert.equal(server.status, "fulfilled");
+      }
+    });
+  }
+});
 
 Deno.test("after the tests: the fixtures close", () => {
   for (const leaf of leaves.values()) leaf.close();

@@ -249,6 +249,24 @@ Deno.test("synchronous face: a delayed get throws WantClientHelloError, pendingS
   assert.equal(server.sessionReused(), true);
 });
 
+Deno.test("a session OpenSSL invalidates (its connection freed without close_notify) is deleted from the store", () => {
+  const store = mapStore();
+  const deleted: string[] = [];
+  store.delete = (id) => void deleted.push(id);
+  using a = serverContext(store);
+  using clientCtx = clientContext(TLS1_2_VERSION);
+  const client = new Connection(clientCtx, null);
+  const server = new Connection(a, null);
+  client.setConnectState();
+  server.setAcceptState();
+  handshakeInMemory(client, server);
+  assert.equal(store.sessions.size, 1);
+  const [id] = store.sessions.keys();
+  client.close();
+  server.close(); // no shutdown(): OpenSSL removes the session from its cache, and so from the store
+  assert.deepEqual(deleted, [id]);
+});
+
 Deno.test("listenTls and acceptTls take a sessionStore: two listeners resume each other's sessions", async () => {
   const store = mapStore();
   const options = { hostname: "127.0.0.1", port: 0, cert: leaf.certPEM, key: leaf.keyPEM };
