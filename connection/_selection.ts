@@ -118,9 +118,14 @@ function servername(ssl: Deno.PointerValue, al: Deno.PointerValue): number {
     const before = conn.getContext();
     const value: unknown = callback(conn as unknown as Connection);
     if (isThenable(value)) {
-      // This callback cannot suspend: the certificate stage waits for the Promise.
-      suspend(ssl, "servername", value, () => adoptContext(conn, before));
-      native().ssl.SSL_set_cert_cb(ssl, certTrampolinePointer(), null);
+      // This callback cannot suspend: the certificate stage waits for the Promise. A context
+      // switch replaces the connection's certificate callback: set ours again once it settled.
+      const waitAtCertificate = (): void => {
+        if (ownerOf(ssl) === conn) native().ssl.SSL_set_cert_cb(ssl, certTrampolinePointer(), null);
+      };
+      waitAtCertificate();
+      const settled = Promise.resolve(value).finally(waitAtCertificate);
+      suspend(ssl, "servername", settled, () => adoptContext(conn, before));
       return SSL_TLSEXT_ERR_OK;
     }
     adoptContext(conn, before);

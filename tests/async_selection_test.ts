@@ -159,11 +159,13 @@ for (const native of [false, true]) {
           throw boom;
         })],
       ["servername", (ctx, boom) =>
-        ctx.setTlsextServernameCallback(async () => {
+        ctx.setTlsextServernameCallback(async (conn) => {
           await delay(5);
+          conn.setContext(other); // a switch first: the rejection still fails the handshake
           throw boom;
         })],
     ];
+    using other = contextFor("b.test");
     for (const [name, install] of cases) {
       await t.step(name, async () => {
         using serverCtx = contextFor("a.test");
