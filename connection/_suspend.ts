@@ -126,6 +126,7 @@ export function dropPending(key: bigint): void {
  * @throws What its rejection means, as {@link rejection} words it.
  */
 export function afterHandshake(key: bigint): Outcome {
+  if (pendings.size === 0) return OK; // nearly always: one comparison per handshake call
   const pending = pendings.get(key);
   if (pending === undefined || pending.kind !== "servername") return OK;
   if (!pending.settled) return WANT_X509_LOOKUP;
