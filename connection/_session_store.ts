@@ -39,7 +39,7 @@ import type { NewSessionCallback } from "./types.ts";
 import type { SessionStore, SessionStoreOperation } from "./selection.ts";
 
 /** How long a lookup may take before the handshake goes on without it, in ms. */
-export const DEFAULT_SESSION_STORE_TIMEOUT = 1000;
+const DEFAULT_SESSION_STORE_TIMEOUT = 1000;
 /** `SSL_MAX_SSL_SESSION_ID_LENGTH`: a stateful TLS 1.3 ticket is a session ID this long. */
 const SESSION_ID_LENGTH = 32;
 /** `TLSEXT_TYPE_pre_shared_key`. */
@@ -71,7 +71,7 @@ function hex(bytes: Uint8Array): string {
  * @param error What went wrong.
  * @param operation Which call.
  */
-export function storeFailed(
+function storeFailed(
   store: SessionStore,
   error: unknown,
   operation: SessionStoreOperation,
@@ -292,7 +292,7 @@ function removeSession(ctx: Deno.PointerValue, session: Deno.PointerValue): void
  * @param ctx The session's context.
  * @param session The new `SSL_SESSION*`.
  */
-export function storeNewSession(
+function storeNewSession(
   ssl: Deno.PointerObject,
   ctx: ContextBase,
   session: Deno.PointerObject,
