@@ -156,6 +156,14 @@ export type {
   ListenDtlsOptions,
 } from "./connection/dtls_udp.ts";
 export { Session } from "./connection/session.ts";
+export { WantClientHelloError } from "./errors/ssl_error.ts";
+export { ConnectionSelection } from "./connection/selection.ts";
+export type {
+  CertCallback,
+  SessionStore,
+  SessionStoreOperation,
+  SessionStoreOptions,
+} from "./connection/selection.ts";
 export {
   SSL_CB_ACCEPT_EXIT,
   SSL_CB_ACCEPT_LOOP,

@@ -37,6 +37,7 @@ import { Session } from "./session.ts";
 import { loadPKCS12 } from "../crypto/pkcs12.ts";
 import { configurePsk, HELPER_PSK_CIPHERS, type PskSpec } from "./_psk.ts";
 import { addCrls } from "./_store.ts";
+import type { SessionStore } from "./selection.ts";
 
 /**
  * TLS 1.2 (and DTLS 1.2) suites of the helpers: forward-secret ECDHE with
@@ -89,6 +90,8 @@ export interface ContextSpec {
   groups?: string[] | undefined;
   /** Server: the OCSP response to staple, or a function of the server name returning it. */
   ocspResponse?: Uint8Array | ((servername: string | null) => Uint8Array | null) | undefined;
+  /** Server: an external session cache. */
+  sessionStore?: SessionStore | undefined;
   /** Client: skip certificate verification. */
   unsafelyDisableVerification?: boolean | undefined;
   /** Server: ask for a client certificate. */
@@ -260,7 +263,10 @@ function configureServer(ctx: Context, spec: ContextSpec): void {
   // A server that verifies clients must name its session cache, or OpenSSL fails every
   // resumption attempt ("session id context uninitialized"); one random name per context
   // also keeps sessions from resuming across contexts.
-  ctx.setSessionIdContext(crypto.getRandomValues(new Uint8Array(16)));
+  ctx.setSessionIdContext(
+    spec.sessionStore ? sharedSessionIdContext(spec) : crypto.getRandomValues(new Uint8Array(16)),
+  );
+  if (spec.sessionStore) ctx.setSessionStore(spec.sessionStore);
   useCredentials(ctx, spec);
   if (spec.ocspResponse !== undefined) staple(ctx, spec.ocspResponse);
   if (spec.requestClientCert || spec.requireClientCert) {
@@ -276,6 +282,22 @@ function configureServer(ctx: Context, spec: ContextSpec): void {
       offered.find((p) => clientProtocols.includes(p)) ?? ""
     );
   }
+}
+
+/**
+ * The session ID context of servers that share a session store: the same in
+ * every process serving the same certificate with the same client policy,
+ * so that they resume each other's sessions (and only those).
+ */
+function sharedSessionIdContext(spec: ContextSpec): Uint8Array {
+  const text = JSON.stringify([
+    spec.cert ?? null,
+    keyPart(spec.pfx),
+    spec.caCerts ?? null,
+    !!spec.requestClientCert,
+    !!spec.requireClientCert,
+  ]);
+  return hmacSha256(toBytes("denossl session id context"), toBytes(text)).subarray(0, 32);
 }
 
 function staple(ctx: Context, response: NonNullable<ContextSpec["ocspResponse"]>): void {
@@ -305,7 +327,7 @@ const CACHE_LIMIT = 64;
 /** Keys the digest, so the map holds no private key text nor a guessable hash of it. */
 const cacheSecret = crypto.getRandomValues(new Uint8Array(32));
 
-/** Functions in a cache key are known by identity: a number each, never their source. */
+/** Functions and objects in a cache key are known by identity: a number each, never their source. */
 const identities = new WeakMap<object, number>();
 let lastIdentity = 0;
 
@@ -316,7 +338,7 @@ function keyPart(value: unknown): unknown {
     for (const b of value) hex += b.toString(16).padStart(2, "0");
     return hex;
   }
-  if (typeof value === "function") {
+  if (typeof value === "function" || (typeof value === "object" && value !== null)) {
     let id = identities.get(value);
     if (id === undefined) identities.set(value, id = ++lastIdentity);
     return `f:${id}`;
@@ -341,6 +363,7 @@ function cacheKey(spec: ContextSpec): string {
     keyPart(spec.pfx),
     spec.groups ?? null,
     keyPart(spec.ocspResponse),
+    keyPart(spec.sessionStore),
     !!spec.unsafelyDisableVerification,
     !!spec.requestClientCert,
     !!spec.requireClientCert,

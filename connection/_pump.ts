@@ -6,7 +6,15 @@
  */
 
 import { ClosedError } from "../errors/ssl_error.ts";
-import { OK, type Outcome, outcomeError, WANT_READ, WANT_WRITE } from "../errors/raise.ts";
+import {
+  OK,
+  type Outcome,
+  outcomeError,
+  WANT_READ,
+  WANT_WRITE,
+  ZERO_RETURN,
+} from "../errors/raise.ts";
+import { pendingWait } from "./_suspend.ts";
 import type { IdleReleasable } from "./_idle.ts";
 import type { SslCore } from "./_core.ts";
 import type { HandshakeInfo } from "./connection.ts";
@@ -133,11 +141,26 @@ export class Pump {
         await wire.fill();
       } else if (outcome === WANT_WRITE) {
         await wire.drain();
+      } else if (outcome !== ZERO_RETURN) {
+        await this.#resume(outcome);
       } else {
         await this.#sendAlert();
         throw outcomeError(outcome);
       }
     }
+  }
+
+  /**
+   * A callback suspended the handshake: waits until its Promise settles (or
+   * the connection closes), then the loop calls OpenSSL again.
+   *
+   * @param outcome The want-lookup or want-client-hello outcome.
+   */
+  async #resume(outcome: Outcome): Promise<void> {
+    const wait = pendingWait(this.#core.addr);
+    if (wait === null) throw outcomeError(outcome); // nothing of ours to wait for
+    await this.#wire.flush();
+    await wait;
   }
 
   /** Before reading or writing: the handshake, unless it is done. */
@@ -193,8 +216,10 @@ export class Pump {
         wire.landLent(p, n);
       } else if (outcome === WANT_WRITE) {
         await wire.drain();
-      } else {
+      } else if (outcome === ZERO_RETURN) {
         return null;
+      } else {
+        await this.#resume(outcome); // a renegotiation's callbacks
       }
     }
   }
@@ -254,8 +279,10 @@ export class Pump {
         await wire.fill();
       } else if (outcome === WANT_WRITE) {
         await wire.drain();
-      } else {
+      } else if (outcome === ZERO_RETURN) {
         throw outcomeError(outcome);
+      } else {
+        await this.#resume(outcome);
       }
     }
     await wire.flush();

@@ -10,6 +10,7 @@ import { toBytes } from "../ffi/memory.ts";
 import { OK, outcomeError, WANT_READ } from "../errors/raise.ts";
 import type { Context } from "./context.ts";
 import { ConnectionInfo } from "./info.ts";
+import { ConnectionSelection } from "./selection.ts";
 import { toPipe } from "./transport.ts";
 import type {
   AddrOf,
@@ -90,7 +91,7 @@ export interface HandshakeInfo extends Deno.TlsHandshakeInfo {
  * leaf.close();
  * ```
  */
-export class ConnectionBase<T extends Transport = Transport> extends ConnectionInfo {
+export class ConnectionBase<T extends Transport = Transport> extends ConnectionSelection {
   readonly #core: SslCore;
   readonly #transport: T;
   /** Memory mode's BIOs (null over a transport: the wire owns the BIOs then). */

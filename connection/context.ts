@@ -33,6 +33,8 @@ import * as keys from "./_keys.ts";
 import * as dtls from "./_dtls.ts";
 import * as psk from "./_psk.ts";
 import * as storeOf from "./_store.ts";
+import * as selection from "./_selection.ts";
+import type { CertCallback, SessionStore } from "./selection.ts";
 
 export {
   DTLS_CLIENT_METHOD,
@@ -701,5 +703,33 @@ export class Context extends ContextBase {
    */
   setTlsextUseSrtp(profiles: string | readonly string[]): void {
     dtls.setContextSrtp(this._mutable(), profiles);
+  }
+
+  /**
+   * Sets the certificate callback (`SSL_CTX_set_cert_cb`): it runs once the
+   * ClientHello was read, before a certificate is chosen, and may set the
+   * connection's own certificate and key or switch its context; a Promise
+   * suspends the handshake until it settles. See {@link CertCallback}.
+   *
+   * @param callback The callback.
+   * @throws {TypeError} When `callback` is not a function.
+   */
+  setCertCallback(callback: CertCallback): void {
+    selection.setCertCallback(this, this._mutable(), callback);
+  }
+
+  /**
+   * Keeps this server context's sessions in an external store, shared by
+   * every process that uses it (see {@link SessionStore}). OpenSSL's
+   * in-process cache is turned off (`SESS_CACHE_NO_INTERNAL`) and so are
+   * tickets (`OP_NO_TICKET`), so TLS 1.2 resumes by session ID and TLS 1.3
+   * by stateful sessions, both through the store. Servers that share a store
+   * need the same {@link setSessionIdContext}.
+   *
+   * @param store The store.
+   * @throws {TypeError} When `store` lacks `get`, `set` or `delete`.
+   */
+  setSessionStore(store: SessionStore): void {
+    selection.setSessionStore(this, this._mutable(), store);
   }
 }

@@ -22,6 +22,7 @@ import type { Transport } from "./transport.ts";
 import type { Session } from "./session.ts";
 import type { PskClientCallback, PskServerCallback } from "./types.ts";
 import { pskSpec } from "./_psk.ts";
+import type { SessionStoreOptions } from "./selection.ts";
 import { TLS1_1_VERSION, TLS1_2_VERSION, TLS1_3_VERSION, TLS1_VERSION } from "../ffi/constants.ts";
 import {
   buildContext,
@@ -213,7 +214,7 @@ export interface ConnectTlsOptions extends TlsClientOptions {
  * };
  * ```
  */
-export interface TlsServerOptions extends TlsCommonOptions {
+export interface TlsServerOptions extends TlsCommonOptions, SessionStoreOptions {
   /** PEM certificate, optionally followed by its chain. */
   cert?: string;
   /** PEM private key. */
@@ -302,6 +303,7 @@ function specOf(
     pfx: o.pfx,
     groups: o.groups,
     ocspResponse: kind === "tls-server" ? o.ocspResponse : undefined,
+    sessionStore: kind === "tls-server" ? o.sessionStore : undefined,
     unsafelyDisableVerification: kind === "tls-client" ? o.unsafelyDisableVerification : false,
     requestClientCert: kind === "tls-server" ? o.requestClientCert : false,
     requireClientCert: kind === "tls-server" ? o.requireClientCert : false,

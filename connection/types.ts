@@ -161,13 +161,17 @@ export type AlpnSelectCallback = (
  * certificate is chosen. Read the name with `connection.getServername()` and
  * switch with `connection.setContext(other)`: the certificate, key, trust
  * store, client CA list and verification mode, depth and callback of
- * `other` then apply, so the switch must happen before the callback returns:
- * a returned Promise fails the handshake with a `TypeError`. A throw fails
- * the handshake and comes out of the call that drove it.
+ * `other` then apply. It may return a Promise (a lookup by name): OpenSSL's
+ * servername callback cannot suspend, so the handshake goes on to the
+ * certificate stage and waits there (`WantX509LookupError` on the
+ * synchronous face) until the Promise settles; a context it switches to
+ * then still supplies the certificate, and a rejection fails the handshake
+ * with the reason as the error's `cause`. A throw fails the handshake and
+ * comes out of the call that drove it.
  *
  * `ContextBase`'s second example installs it.
  */
-export type ServernameCallback = (connection: Connection) => void;
+export type ServernameCallback = (connection: Connection) => void | Promise<void>;
 
 /**
  * What a client offered in its ClientHello, as a server's client hello
@@ -195,16 +199,20 @@ export interface ClientHello {
 /**
  * Inspects the ClientHello on the server before anything is negotiated
  * (`SSL_CTX_set_client_hello_cb`). Return false to refuse the client
- * (handshake_failure alert), true or nothing to go on; anything else, a
- * Promise included, fails the handshake with a `TypeError`. A throw fails
- * the handshake and comes out of the call that drove it.
+ * (handshake_failure alert), true or nothing to go on, or a Promise of one:
+ * the handshake then suspends (`SSL_CLIENT_HELLO_RETRY`;
+ * `WantClientHelloError` on the synchronous face) until it settles, and a
+ * rejection fails it with the reason as the error's `cause`. The callback
+ * may switch the context (`connection.setContext`). Anything else fails the
+ * handshake with a `TypeError`; a throw fails it and comes out of the call
+ * that drove it.
  *
  * `ContextBase`'s second example installs it.
  */
 export type ClientHelloCallback = (
   connection: Connection,
   hello: ClientHello,
-) => boolean | void;
+) => boolean | void | Promise<boolean | void>;
 
 /**
  * Receives each new session a connection establishes: on a client, the

@@ -19,6 +19,7 @@ import { X509_SYMBOLS } from "./symbols_x509.ts";
 import { DTLS_CRYPTO_SYMBOLS, DTLS_SSL_SYMBOLS } from "./symbols_dtls.ts";
 import { PSK_SSL_SYMBOLS, STORE_CRYPTO_SYMBOLS } from "./symbols_psk.ts";
 import { CSR_CRYPTO_SYMBOLS } from "./symbols_csr.ts";
+import { SELECT_SSL_SYMBOLS } from "./symbols_select.ts";
 
 /** libssl symbols. */
 export const SSL_SYMBOLS = {
@@ -104,7 +105,6 @@ export const SSL_SYMBOLS = {
     result: LONG, // long
   },
   SSL_set_options: { parameters: ["pointer", "u64"], result: "u64" }, // uint64_t SSL_set_options(SSL *s, uint64_t op)
-  SSL_get_options: { parameters: ["pointer"], result: "u64" }, // uint64_t SSL_get_options(const SSL *s)
   SSL_set_bio: { parameters: ["pointer", "pointer", "pointer"], result: "void" }, // void SSL_set_bio(SSL *s, BIO *rbio, BIO *wbio)
   SSL_get_rbio: { parameters: ["pointer"], result: "pointer" }, // BIO *SSL_get_rbio(const SSL *s)
   SSL_get_wbio: { parameters: ["pointer"], result: "pointer" }, // BIO *SSL_get_wbio(const SSL *s)
@@ -231,6 +231,7 @@ export const SSL_SYMBOLS = {
   // ---- DTLS (symbols_dtls.ts) ---------------------------------------------------
   ...DTLS_SSL_SYMBOLS,
   ...PSK_SSL_SYMBOLS,
+  ...SELECT_SSL_SYMBOLS,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** libcrypto symbols: version, error queue, BIOs, memory. */

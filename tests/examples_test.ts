@@ -51,6 +51,10 @@ const EXPECTED: Record<string, RegExp[]> = {
     /^asked for www\.example: got www\.example$/m,
     /^asked for unknown\.example: got www\.example$/m,
   ],
+  "examples/redis_session_store.ts": [
+    /^server 1: full$/m,
+    /^server 2: resumed$/m,
+  ],
   "examples/session_resumption.ts": [
     /^first connection: resumed false, saved a \d+-byte session$/m,
     /^second connection: resumed true$/m,
