@@ -79,6 +79,8 @@ export class Pump {
   readonly #wire: Wire;
   readonly #owner: { _handshakeInfo(): HandshakeInfo };
   #handshake: Promise<HandshakeInfo> | null = null;
+  /** The handshake finished once; a renegotiation later runs inside SSL_read/SSL_write. */
+  #handshook = false;
   /** A failure met while reading ahead (#readMore), thrown by the next read. */
   #readError: unknown = undefined;
   #abortReason: unknown = undefined;
@@ -132,6 +134,7 @@ export class Pump {
         throw e;
       }
       if (outcome === OK) {
+        this.#handshook = true;
         wire.handshakeDone();
         await wire.flush();
         return this.#owner._handshakeInfo();
@@ -163,9 +166,12 @@ export class Pump {
     await wait;
   }
 
-  /** Before reading or writing: the handshake, unless it is done. */
+  /**
+   * Before reading or writing: the handshake, unless it finished once (a flag, not
+   * SSL_is_init_finished: one FFI call less per read and per write).
+   */
   #handshakeDone(): boolean {
-    return this.#handshake !== null && this.#core.handshakeDone;
+    return this.#handshook;
   }
 
   /**
@@ -197,11 +203,11 @@ export class Pump {
       if (outcome === OK) {
         const n = core.count;
         const total = n < p.length ? this.#readMore(p, n) : n;
-        if (wire.outgoing() > 0) wire.flush();
+        wire.flush(); // it tests what is pending itself
         return total;
       }
       if (outcome === WANT_READ) {
-        if (wire.outgoing() > 0) wire.flush();
+        wire.flush(); // it tests what is pending itself
         const lent = wire.lend(p);
         if (lent === null) {
           await wire.fill();
@@ -273,7 +279,8 @@ export class Pump {
       }
       if (outcome === OK) {
         offset += core.count;
-        if (wire.outgoing() >= FLUSH_THRESHOLD) await wire.flush();
+        // Only between records of a large write: the last one is flushed below.
+        if (offset < p.length && wire.outgoing() >= FLUSH_THRESHOLD) await wire.flush();
       } else if (outcome === WANT_READ) {
         await wire.flush();
         await wire.fill();
