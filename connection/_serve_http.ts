@@ -25,9 +25,7 @@ export function toRequest(
     method,
     headers,
     signal,
-    ...(hasBody
-      ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: "half" }
-      : {}),
+    ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: "half" } : {}),
   } as RequestInit);
 }
 

@@ -17,15 +17,11 @@ import {
   type TlsConnection,
   type TlsListener,
 } from "./tls.ts";
-import type { Connection } from "./connection.ts";
+import type { ConnectionBase } from "./connection.ts";
 import { ClosedError, SysCallError } from "../errors/ssl_error.ts";
 import { authorizationOf, nodeCertificate, type PeerCertificate } from "./_node_facts.ts";
 
 export type { PeerCertificate } from "./_node_facts.ts";
-
-/** Any denossl connection over a transport. */
-// deno-lint-ignore no-explicit-any
-type AnyConnection = Connection<any>;
 
 /** Bytes asked of the connection per read, as Node's own socket reads. */
 const READ_SIZE = 64 * 1024;
@@ -61,7 +57,7 @@ function isUnexpectedEof(e: unknown): boolean {
 }
 
 /** Calls a transport method through the connection's passthrough, when the transport has it. */
-function callTransport(conn: AnyConnection, name: string, ...args: unknown[]): void {
+function callTransport(conn: ConnectionBase, name: string, ...args: unknown[]): void {
   const fn = (conn as unknown as Record<string, unknown>)[name];
   if (typeof fn === "function") fn(...args);
 }
@@ -105,8 +101,8 @@ function callTransport(conn: AnyConnection, name: string, ...args: unknown[]): v
  * ```
  */
 export class TlsSocket extends Duplex {
-  #conn: AnyConnection | null = null;
-  readonly #ready: Promise<AnyConnection>;
+  #conn: ConnectionBase | null = null;
+  readonly #ready: Promise<ConnectionBase>;
   #reading = false;
   #buf: Uint8Array | null = null;
   #timeoutMs = 0;
@@ -140,7 +136,7 @@ export class TlsSocket extends Duplex {
    *   out before it connects, as `tls.connect` does).
    * @param options Socket options.
    */
-  constructor(conn: AnyConnection | Promise<AnyConnection>, options: TlsSocketOptions = {}) {
+  constructor(conn: ConnectionBase | Promise<ConnectionBase>, options: TlsSocketOptions = {}) {
     super({ allowHalfOpen: options.allowHalfOpen === true, decodeStrings: true });
     if (!(conn instanceof Promise)) this.#conn = conn;
     this.#ready = Promise.resolve(conn).then(async (c) => {
@@ -157,7 +153,7 @@ export class TlsSocket extends Duplex {
     });
   }
 
-  #onReady(conn: AnyConnection): void {
+  #onReady(conn: ConnectionBase): void {
     if (this.destroyed) return;
     this.connecting = false;
     if (this.#noDelay !== undefined) callTransport(conn, "setNoDelay", this.#noDelay);
@@ -175,7 +171,7 @@ export class TlsSocket extends Duplex {
   }
 
   /** The denossl connection under this socket, once known (for everything Node has no name for). */
-  get connection(): AnyConnection | null {
+  get connection(): ConnectionBase | null {
     return this.#conn;
   }
 
@@ -194,7 +190,7 @@ export class TlsSocket extends Duplex {
     else this.#ready.then((c) => this.#pull(c), () => {});
   }
 
-  #pull(conn: AnyConnection): void {
+  #pull(conn: ConnectionBase): void {
     const buf = this.#buf ??= new Uint8Array(READ_SIZE);
     conn.read(buf).then((n) => {
       this.#reading = false;
@@ -233,7 +229,7 @@ export class TlsSocket extends Duplex {
   }
 
   #send(data: Uint8Array, callback: (error?: Error | null) => void): void {
-    const go = (conn: AnyConnection): void => {
+    const go = (conn: ConnectionBase): void => {
       conn.write(data).then(() => {
         this.bytesWritten += data.length;
         this.#touch();
@@ -527,7 +523,7 @@ function familyOf(hostname: string): string {
  * ```
  */
 export function toNodeSocket(
-  conn: AnyConnection | Promise<AnyConnection>,
+  conn: ConnectionBase | Promise<ConnectionBase>,
   options: TlsSocketOptions = {},
 ): TlsSocket {
   return new TlsSocket(conn, options);

@@ -9,7 +9,7 @@
 
 import http from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type ListenTlsOptions, listenTls, type TlsConnection, type TlsListener } from "./tls.ts";
+import { listenTls, type ListenTlsOptions, type TlsConnection, type TlsListener } from "./tls.ts";
 import { feedHttpServer, type TlsSocket } from "./node_socket.ts";
 import { toRequest, writeResponse } from "./_serve_http.ts";
 import { type VerifyResult, verifyResultOf } from "./_node_facts.ts";
@@ -180,7 +180,9 @@ class TlsFacts implements ServeTlsInfo {
   }
 
   get peerCertificate(): X509 | null {
-    if (this.#cert === undefined) this.#cert = this.#conn.closed ? null : this.#conn.getPeerCertificate();
+    if (this.#cert === undefined) {
+      this.#cert = this.#conn.closed ? null : this.#conn.getPeerCertificate();
+    }
     return this.#cert;
   }
 
@@ -272,7 +274,9 @@ class Server implements HttpServer {
     const aborter = new AbortController();
     const completed = new Promise<void>((resolve) => {
       res.once("close", () => {
-        if (!res.writableFinished) aborter.abort(new Deno.errors.ConnectionReset("client went away"));
+        if (!res.writableFinished) {
+          aborter.abort(new Deno.errors.ConnectionReset("client went away"));
+        }
         state.active--;
         if (this.#stopping && state.active === 0) socket.destroy();
         resolve();
@@ -370,6 +374,17 @@ class Server implements HttpServer {
  * ```
  */
 export function serve(options: ServeInit): HttpServer;
+/**
+ * Serves HTTPS with `handler`: see the form above, with the handler given apart.
+ *
+ * @param options Where to listen, the TLS options, and `Deno.serve`'s.
+ * @param handler The request handler.
+ * @returns The running server.
+ * @example
+ * ```ts ignore
+ * serve({ port: 8443, cert, key }, () => new Response("hello"));
+ * ```
+ */
 export function serve(options: ServeOptions, handler: ServeHandler): HttpServer;
 export function serve(options: ServeOptions | ServeInit, handler?: ServeHandler): HttpServer {
   const h = handler ?? (options as Partial<ServeInit>).handler;

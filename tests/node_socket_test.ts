@@ -59,16 +59,19 @@ function get(
 }
 
 Deno.test("https.request through an agent whose createConnection is denossl's, with a client certificate and a custom verify callback", async () => {
-  const server = serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: pki.server.chainPEM,
-    key: pki.server.keyPEM,
-    caCerts: [pki.ca.certPEM],
-    requireClientCert: true,
-    onListen() {},
-  }, (_req, { tls, remoteAddr }) =>
-    new Response(`${tls.peerCertificate?.subject.commonName} from port ${remoteAddr.port}`));
+  const server = serve(
+    {
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: pki.server.chainPEM,
+      key: pki.server.keyPEM,
+      caCerts: [pki.ca.certPEM],
+      requireClientCert: true,
+      onListen(): void {},
+    },
+    (_req, { tls, remoteAddr }) =>
+      new Response(`${tls.peerCertificate?.subject.commonName} from port ${remoteAddr.port}`),
+  );
   // The client's policy: the chain must verify, and the server's leaf must be the one pinned.
   const pinned = pki.server.cert.fingerprint();
   const seen: string[] = [];
@@ -131,15 +134,18 @@ Deno.test("a node:http server fed denossl connections serves curl: keep-alive, a
     let size = 0;
     req.on("data", (c: Uint8Array) => size += c.length);
     req.on("end", () => {
-      res.setHeader("x-facts", [
-        socket.remoteAddress,
-        socket.remoteFamily,
-        socket.localPort === listener.addr.port,
-        socket.getProtocol(),
-        socket.alpnProtocol,
-        socket.servername,
-        socket.encrypted,
-      ].join(" "));
+      res.setHeader(
+        "x-facts",
+        [
+          socket.remoteAddress,
+          socket.remoteFamily,
+          socket.localPort === listener.addr.port,
+          socket.getProtocol(),
+          socket.alpnProtocol,
+          socket.servername,
+          socket.encrypted,
+        ].join(" "),
+      );
       res.write(`${req.method} ${req.url} ${size} `);
       setTimeout(() => res.end("streamed\n"), 20); // the second part comes later: chunked
     });
@@ -189,7 +195,7 @@ Deno.test("the ws client talks through denossl to Deno's own WebSocket server", 
     port: 0,
     cert: pki.server.chainPEM,
     key: pki.server.keyPEM,
-    onListen() {},
+    onListen(): void {},
   }, (req) => {
     const { socket, response } = Deno.upgradeWebSocket(req);
     socket.onmessage = (e) => {
@@ -426,7 +432,9 @@ Deno.test("TlsSocket: setNoDelay and setKeepAlive reach the TCP transport, also 
       tcp.setKeepAlive(v);
     },
   };
-  const socket = toNodeSocket(startTls(transport, { hostname: "localhost", caCerts: [pki.ca.certPEM] }));
+  const socket = toNodeSocket(
+    startTls(transport, { hostname: "localhost", caCerts: [pki.ca.certPEM] }),
+  );
   socket.setNoDelay(true).setKeepAlive(true, 1000);
   assert.deepEqual(calls, [], "nothing reaches the transport before it is known");
   await once(socket, "secureConnect");

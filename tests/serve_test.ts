@@ -17,7 +17,11 @@ const pki = makePki("ec");
 const PKI_INTERMEDIATE = makePki("ec", { intermediate: true });
 
 /** A server with the PKI's leaf that requires a client certificate from the PKI's CA. */
-function mtlsServer(pki: Pki, handler: ServeHandler, extra: Partial<ServeOptions> = {}): HttpServer {
+function mtlsServer(
+  pki: Pki,
+  handler: ServeHandler,
+  extra: Partial<ServeOptions> = {},
+): HttpServer {
   return serve({
     hostname: "127.0.0.1",
     port: 0,
@@ -25,7 +29,7 @@ function mtlsServer(pki: Pki, handler: ServeHandler, extra: Partial<ServeOptions
     key: pki.server.keyPEM,
     caCerts: [pki.ca.certPEM],
     requireClientCert: true,
-    onListen() {},
+    onListen(): void {},
     ...extra,
   }, handler);
 }
@@ -88,7 +92,9 @@ Deno.test("serve() with requireClientCert answers curl with a client certificate
     assert.match(no.err, /certificate required|alert|handshake/i);
     assert.equal(handled, 1, "a refused client never reaches the handler");
     // The refusal reached onHandshakeError, and the server still serves the next client.
-    for (let i = 0; i < 50 && refused.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 50 && refused.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     assert.equal(refused.length, 1);
     assert.match(String(refused[0]), /certificate/i);
     const again = await curl([
@@ -161,7 +167,7 @@ Deno.test("serve() without a client certificate policy reports verified false an
     port: 0,
     cert: pki.server.chainPEM,
     key: pki.server.keyPEM,
-    onListen() {},
+    onListen(): void {},
   }, (_req, { tls }) =>
     Response.json({
       cert: tls.peerCertificate,
@@ -184,7 +190,7 @@ Deno.test("serve() streams request and response bodies both ways", async () => {
   const server = mtlsServer(pki, (req) => {
     const reader = req.body!.getReader();
     const body = new ReadableStream<Uint8Array>({
-      async start(c) {
+      async start(c): Promise<void> {
         const first = await reader.read();
         received += first.value?.byteLength ?? 0;
         firstRequestChunk.resolve();
@@ -205,7 +211,7 @@ Deno.test("serve() streams request and response bodies both ways", async () => {
   try {
     const chunk = new Uint8Array(64 * 1024).fill(7);
     const upload = new ReadableStream<Uint8Array>({
-      async start(c) {
+      async start(c): Promise<void> {
         c.enqueue(chunk);
         await firstRequestChunk.promise; // the server saw it while this body is still open
         for (let i = 0; i < 15; i++) c.enqueue(chunk);
@@ -251,11 +257,14 @@ Deno.test("serve() answers 200 concurrent keep-alive requests, reusing connectio
   try {
     for (let round = 0; round < 2; round++) {
       const bodies = await Promise.all(
-        Array.from({ length: 200 }, (_, i) =>
-          fetch(`https://localhost:${server.addr.port}/r${round}/${i}`, { client }).then((r) => {
-            assert.equal(r.status, 200);
-            return r.text();
-          })),
+        Array.from(
+          { length: 200 },
+          (_, i) =>
+            fetch(`https://localhost:${server.addr.port}/r${round}/${i}`, { client }).then((r) => {
+              assert.equal(r.status, 200);
+              return r.text();
+            }),
+        ),
       );
       bodies.forEach((b, i) => assert.equal(b, `/r${round}/${i}`));
     }
@@ -273,7 +282,7 @@ Deno.test("serve() answers 500 when the handler throws and keeps serving", async
     if (new URL(req.url).pathname === "/not-a-response") return "nope" as unknown as Response;
     return new Response("fine");
   }, {
-    onError(e) {
+    onError(e): Response {
       errors.push(e);
       return new Response("Internal Server Error", { status: 500 });
     },
@@ -321,10 +330,10 @@ Deno.test("serve() shuts down on its signal, lets a request under way finish, an
 });
 
 Deno.test("serve() refuses bad options with clear errors", () => {
-  const base = { port: 0, cert: pki.server.chainPEM, key: pki.server.keyPEM, onListen() {} };
+  const base = { port: 0, cert: pki.server.chainPEM, key: pki.server.keyPEM, onListen(): void {} };
   assert.throws(() => serve(base as never), TypeError);
   assert.throws(
-    () => serve({ port: 0, onListen() {} }, () => new Response()),
+    () => serve({ port: 0, onListen(): void {} }, () => new Response()),
     /needs a certificate/,
   );
   assert.throws(
