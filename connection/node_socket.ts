@@ -656,7 +656,9 @@ export async function feedHttpServer(
     const remoteAddr = conn.remoteAddr;
     const done = conn.handshake().then(() => {
       if (!feeding) return conn.close();
-      server.emit("connection", new TlsSocket(conn, { allowHalfOpen: true }));
+      // Node's http.Server turns Nagle off on its connections (its noDelay option); Deno's does not.
+      const socket = new TlsSocket(conn, { allowHalfOpen: true }).setNoDelay(true);
+      server.emit("connection", socket);
     }, (e) => {
       conn.close();
       try {
