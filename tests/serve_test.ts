@@ -341,3 +341,71 @@ Deno.test("serve() refuses bad options with clear errors", () => {
     /http\/1\.1/,
   );
 });
+
+Deno.test("serve() with a context that picks the certificate by SNI tells the handler the name asked for", async () => {
+  const { Context, TLS_SERVER_METHOD } = await import("../mod.ts");
+  const names = ["api.example", "www.example"];
+  const contexts = new Map<string, InstanceType<typeof Context>>();
+  for (const name of names) {
+    using cert = pki.ca.issue({ dns: [name] });
+    const ctx = new Context(TLS_SERVER_METHOD);
+    ctx.useCertificateChain(cert.chainPEM);
+    ctx.usePrivateKey(cert.keyPEM);
+    contexts.set(name, ctx);
+  }
+  const fallback = contexts.get("www.example")!;
+  fallback.setTlsextServernameCallback((conn) => {
+    const ctx = contexts.get(conn.getServername() ?? "");
+    if (ctx) conn.setContext(ctx);
+  });
+  const server = serve(
+    { hostname: "127.0.0.1", port: 0, context: fallback, onListen(): void {} },
+    (_req, { tls }) => new Response(`asked for ${tls.serverName}`),
+  );
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/ca.pem`, pki.ca.certPEM);
+    for (const name of names) {
+      // curl checks the certificate against the name: the right one was picked.
+      const r = await curl([
+        "--cacert",
+        `${dir}/ca.pem`,
+        "--resolve",
+        `${name}:${server.addr.port}:127.0.0.1`,
+        `https://${name}:${server.addr.port}/`,
+      ]);
+      assert.equal(r.code, 0, r.err);
+      assert.equal(r.out, `asked for ${name}`);
+    }
+  } finally {
+    await server.shutdown();
+    for (const ctx of contexts.values()) ctx.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("serve() survives a client that breaks the TLS stream after the handshake", async () => {
+  const { startTls } = await import("../mod.ts");
+  let served = 0;
+  const server = serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: pki.server.chainPEM,
+    key: pki.server.keyPEM,
+    onListen(): void {},
+  }, () => new Response(`served ${++served}`));
+  try {
+    const tcp = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    const tls = await startTls(tcp, { hostname: "localhost", caCerts: [pki.ca.certPEM] });
+    // Bytes that are no TLS record, straight onto the socket under the TLS session.
+    await tcp.write(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const buf = new Uint8Array(1024);
+    await tls.read(buf).catch(() => null); // the server's alert, or the end: either way it is over
+    tls.close();
+    using client = Deno.createHttpClient({ caCerts: [pki.ca.certPEM] });
+    const res = await fetch(`https://localhost:${server.addr.port}/`, { client });
+    assert.equal(await res.text(), "served 1");
+  } finally {
+    await server.shutdown();
+  }
+});
