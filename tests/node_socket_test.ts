@@ -34,6 +34,8 @@ import {
 
 /** One PKI per file: certificates are made once, in memory. */
 const pki = makePki("ec");
+/** A listener on a free loopback port with the PKI's server certificate. */
+const LOCAL = { hostname: "127.0.0.1", port: 0, cert: pki.server.chainPEM, key: pki.server.keyPEM };
 
 function get(
   url: string,
@@ -120,13 +122,7 @@ Deno.test("https.request through an agent whose createConnection is denossl's, w
 });
 
 Deno.test("a node:http server fed denossl connections serves curl: keep-alive, a streamed response, a request body, the TLS facts", async () => {
-  const listener = listenTls({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: pki.server.chainPEM,
-    key: pki.server.keyPEM,
-    alpnProtocols: ["http/1.1"],
-  });
+  const listener = listenTls({ ...LOCAL, alpnProtocols: ["http/1.1"] });
   const ports: number[] = [];
   const server = http.createServer((req, res) => {
     const socket = req.socket as unknown as TlsSocket;
@@ -190,13 +186,7 @@ Deno.test("a node:http server fed denossl connections serves curl: keep-alive, a
 });
 
 Deno.test("the ws client talks through denossl to Deno's own WebSocket server", async () => {
-  const server = Deno.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: pki.server.chainPEM,
-    key: pki.server.keyPEM,
-    onListen(): void {},
-  }, (req) => {
+  const server = Deno.serve({ ...LOCAL, onListen(): void {} }, (req) => {
     const { socket, response } = Deno.upgradeWebSocket(req);
     socket.onmessage = (e) => {
       socket.send(typeof e.data === "string" ? `echo ${e.data}` : new Uint8Array(e.data).reverse());
@@ -227,12 +217,7 @@ Deno.test("the ws client talks through denossl to Deno's own WebSocket server", 
 
 /** A connected pair over loopback: a TlsSocket client and the server's denossl connection. */
 async function socketPair(): Promise<{ socket: TlsSocket; peer: TlsConnection; close(): void }> {
-  const listener = listenTls({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: pki.server.chainPEM,
-    key: pki.server.keyPEM,
-  });
+  const listener = listenTls(LOCAL);
   const accepted = listener.accept();
   const socket = connectTlsSocket({
     hostname: "127.0.0.1",
@@ -476,12 +461,7 @@ Deno.test("connectTlsSocket reports a refused certificate as an 'error' with den
 });
 
 Deno.test("connectTls and a TlsSocket over it: toNodeSocket on an open connection needs no second handshake", async () => {
-  const listener = listenTls({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: pki.server.chainPEM,
-    key: pki.server.keyPEM,
-  });
+  const listener = listenTls(LOCAL);
   try {
     const accepted = listener.accept();
     const conn = await connectTls({

@@ -15,6 +15,14 @@ const TEXT = new TextEncoder();
 /** One PKI per file: certificates are made once, in memory. */
 const pki = makePki("ec");
 const PKI_INTERMEDIATE = makePki("ec", { intermediate: true });
+/** A server on a free loopback port with the PKI's server certificate. */
+const LOCAL = {
+  hostname: "127.0.0.1",
+  port: 0,
+  cert: pki.server.chainPEM,
+  key: pki.server.keyPEM,
+  onListen(): void {},
+};
 
 /** A server with the PKI's leaf that requires a client certificate from the PKI's CA. */
 function mtlsServer(
@@ -23,13 +31,11 @@ function mtlsServer(
   extra: Partial<ServeOptions> = {},
 ): HttpServer {
   return serve({
-    hostname: "127.0.0.1",
-    port: 0,
+    ...LOCAL,
     cert: pki.server.chainPEM,
     key: pki.server.keyPEM,
     caCerts: [pki.ca.certPEM],
     requireClientCert: true,
-    onListen(): void {},
     ...extra,
   }, handler);
 }
@@ -73,7 +79,7 @@ Deno.test("serve() with requireClientCert answers curl with a client certificate
   try {
     const url = `https://localhost:${server.addr.port}/`;
     const resolve = `localhost:${server.addr.port}:127.0.0.1`;
-    const ok = await curl([
+    const asAlice = [
       "--resolve",
       resolve,
       "--cacert",
@@ -82,8 +88,8 @@ Deno.test("serve() with requireClientCert answers curl with a client certificate
       files.cert,
       "--key",
       files.key,
-      url,
-    ]);
+    ];
+    const ok = await curl([...asAlice, url]);
     assert.equal(ok.code, 0, ok.err);
     assert.equal(ok.out, "hello alice\n");
 
@@ -97,17 +103,7 @@ Deno.test("serve() with requireClientCert answers curl with a client certificate
     }
     assert.equal(refused.length, 1);
     assert.match(String(refused[0]), /certificate/i);
-    const again = await curl([
-      "--resolve",
-      resolve,
-      "--cacert",
-      files.ca,
-      "--cert",
-      files.cert,
-      "--key",
-      files.key,
-      url,
-    ]);
+    const again = await curl([...asAlice, url]);
     assert.equal(again.out, "hello alice\n");
   } finally {
     await server.shutdown();
@@ -163,11 +159,7 @@ Deno.test("serve() gives the handler the client's address and the TLS facts (fet
 
 Deno.test("serve() without a client certificate policy reports verified false and no certificate", async () => {
   const server = serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: pki.server.chainPEM,
-    key: pki.server.keyPEM,
-    onListen(): void {},
+    ...LOCAL,
   }, (_req, { tls }) =>
     Response.json({
       cert: tls.peerCertificate,
@@ -388,11 +380,7 @@ Deno.test("serve() survives a client that breaks the TLS stream after the handsh
   const { startTls } = await import("../mod.ts");
   let served = 0;
   const server = serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: pki.server.chainPEM,
-    key: pki.server.keyPEM,
-    onListen(): void {},
+    ...LOCAL,
   }, () => new Response(`served ${++served}`));
   try {
     const tcp = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
