@@ -484,3 +484,35 @@ Deno.test("connectTls and a TlsSocket over it: toNodeSocket on an open connectio
     listener.close();
   }
 });
+
+Deno.test("an agent's idle denossl socket that the server closed is dropped, and the next request connects again", async () => {
+  const listener = listenTls({ ...LOCAL, alpnProtocols: ["http/1.1"] });
+  const app = http.createServer((req, res) => {
+    res.end(String((req.socket as unknown as TlsSocket).remotePort));
+    // The server ends the connection while the client's agent keeps it as idle.
+    res.on("finish", () => setTimeout(() => req.socket.end(), 50));
+  });
+  const fed = feedHttpServer(app, listener);
+  const agent = new https.Agent({ keepAlive: true });
+  let made = 0;
+  const viaDenossl = createConnection({ caCerts: [pki.ca.certPEM] });
+  // deno-lint-ignore no-explicit-any
+  (agent as any).createConnection = (options: any) => {
+    made++;
+    return viaDenossl(options);
+  };
+  try {
+    const url = `https://localhost:${listener.addr.port}/`;
+    const first = await get(url, { agent });
+    await new Promise((resolve) => first.socket.once("close", resolve)); // seen while idle
+    const second = await get(url, { agent });
+    assert.equal(second.status, 200);
+    assert.notEqual(second.body, first.body, "a new connection, from another port");
+    assert.equal(made, 2);
+  } finally {
+    agent.destroy();
+    listener.close();
+    await fed;
+    app.closeAllConnections();
+  }
+});
