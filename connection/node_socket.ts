@@ -108,6 +108,7 @@ export class TlsSocket extends Duplex {
   #timeoutMs = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #last = 0;
+  #due = 0;
   #noDelay: boolean | undefined;
   #keepAlive: boolean | undefined;
   #refed = true;
@@ -270,8 +271,6 @@ export class TlsSocket extends Duplex {
     if (!Number.isFinite(ms) || ms < 0) {
       throw new RangeError(`setTimeout: ms must be a finite number >= 0: got ${ms}`);
     }
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
     this.#timeoutMs = ms;
     this.timeout = ms;
     if (callback) {
@@ -279,13 +278,18 @@ export class TlsSocket extends Duplex {
       else this.once("timeout", callback);
     }
     if (ms > 0) {
-      this.#last = performance.now();
+      const now = performance.now();
+      this.#last = now;
+      // node:http sets and clears a timeout per request: keep a timer that fires early enough.
+      if (this.#timer !== undefined && this.#due <= now + ms) return this;
+      clearTimeout(this.#timer);
       this.#arm(ms);
     }
     return this;
   }
 
   #arm(delay: number): void {
+    this.#due = performance.now() + delay;
     const timer = this.#timer = setTimeout(() => this.#onTimer(), delay);
     Deno.unrefTimer(timer); // as Node's socket timeouts: they never keep a process alive
   }
@@ -300,8 +304,9 @@ export class TlsSocket extends Duplex {
   }
 
   #touch(): void {
+    if (this.#timeoutMs === 0) return;
     this.#last = performance.now();
-    if (this.#timeoutMs > 0 && this.#timer === undefined) this.#arm(this.#timeoutMs);
+    if (this.#timer === undefined) this.#arm(this.#timeoutMs);
   }
 
   /**
