@@ -205,30 +205,6 @@ export { X509Req } from "./crypto/csr.ts";
 export type { X509ReqExtension, X509ReqOptions } from "./crypto/csr.ts";
 export type { IssueFromRequestOptions } from "./crypto/test_ca.ts";
 export { acceptTls, connectTls, listenTls, startTls, TlsListener } from "./connection/tls.ts";
-export {
-  connectTlsSocket,
-  createConnection,
-  feedHttpServer,
-  TlsSocket,
-  toNodeSocket,
-} from "./connection/node_socket.ts";
-export type {
-  CipherInfo,
-  FeedHttpServerOptions,
-  NodeConnectionOptions,
-  PeerCertificate,
-  TlsSocketOptions,
-} from "./connection/node_socket.ts";
-export { serve } from "./connection/serve.ts";
-export type {
-  HttpServer,
-  ServeHandler,
-  ServeHandlerInfo,
-  ServeInit,
-  ServeOptions,
-  ServeTlsInfo,
-  VerifyResult,
-} from "./connection/serve.ts";
 export type {
   ConnectTlsOptions,
   ListenTlsOptions,

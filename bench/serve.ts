@@ -13,7 +13,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { serve, TestCA } from "../mod.ts";
+import { TestCA } from "../mod.ts";
+import { serve } from "../node.ts";
 
 const BODY = "hello, world\n";
 

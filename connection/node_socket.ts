@@ -31,7 +31,7 @@ const READ_SIZE = 64 * 1024;
  *
  * @example
  * ```ts
- * import type { TlsSocketOptions } from "@denossl/denossl";
+ * import type { TlsSocketOptions } from "@denossl/denossl/node";
  * const options: TlsSocketOptions = { allowHalfOpen: true };
  * ```
  */
@@ -78,7 +78,8 @@ function callTransport(conn: ConnectionBase, name: string, ...args: unknown[]): 
  * @example Serve `node:http` over denossl connections
  * ```ts
  * import http from "node:http";
- * import { connectTlsSocket, listenTls, TestCA, toNodeSocket } from "@denossl/denossl";
+ * import { listenTls, TestCA } from "@denossl/denossl";
+ * import { connectTlsSocket, toNodeSocket } from "@denossl/denossl/node";
  * using ca = TestCA.create();
  * using leaf = ca.issue({ dns: ["localhost"] });
  * const listener = listenTls({ hostname: "127.0.0.1", port: 0, cert: leaf.chainPEM, key: leaf.keyPEM });
@@ -515,7 +516,8 @@ function familyOf(hostname: string): string {
  * @example Hand a connection to a `node:http` server
  * ```ts
  * import http from "node:http";
- * import { listenTls, TestCA, toNodeSocket } from "@denossl/denossl";
+ * import { listenTls, TestCA } from "@denossl/denossl";
+ * import { toNodeSocket } from "@denossl/denossl/node";
  * using ca = TestCA.create();
  * using leaf = ca.issue({ dns: ["localhost"] });
  * using listener = listenTls({ port: 0, cert: leaf.chainPEM, key: leaf.keyPEM });
@@ -544,7 +546,7 @@ export function toNodeSocket(
  * @returns The socket.
  * @example
  * ```ts ignore
- * import { connectTlsSocket } from "@denossl/denossl";
+ * import { connectTlsSocket } from "@denossl/denossl/node";
  * const socket = connectTlsSocket({ hostname: "example.com", port: 443 }, () => {
  *   console.log(socket.getProtocol(), socket.authorized);
  *   socket.end();
@@ -584,7 +586,7 @@ export interface NodeConnectionOptions {
  * @example An `https.Agent` whose connections are denossl's
  * ```ts ignore
  * import https from "node:https";
- * import { createConnection } from "@denossl/denossl";
+ * import { createConnection } from "@denossl/denossl/node";
  * const agent = new https.Agent({ keepAlive: true });
  * agent.createConnection = createConnection({ caCerts: [Deno.readTextFileSync("ca.pem")] });
  * https.get("https://localhost:8443/", { agent }, (res) => res.pipe(process.stdout));
@@ -611,7 +613,7 @@ export function createConnection(
  *
  * @example
  * ```ts
- * import type { FeedHttpServerOptions } from "@denossl/denossl";
+ * import type { FeedHttpServerOptions } from "@denossl/denossl/node";
  * const options: FeedHttpServerOptions = { onHandshakeError: (e) => console.error(e) };
  * ```
  */
@@ -634,7 +636,8 @@ export interface FeedHttpServerOptions {
  * @example
  * ```ts
  * import http from "node:http";
- * import { feedHttpServer, listenTls, TestCA } from "@denossl/denossl";
+ * import { listenTls, TestCA } from "@denossl/denossl";
+ * import { feedHttpServer } from "@denossl/denossl/node";
  * using ca = TestCA.create();
  * using leaf = ca.issue({ dns: ["localhost"] });
  * const listener = listenTls({ hostname: "127.0.0.1", port: 0, cert: leaf.chainPEM, key: leaf.keyPEM });

@@ -22,7 +22,7 @@ export type { VerifyResult } from "./_node_facts.ts";
  *
  * @example Answer with the client's name
  * ```ts ignore
- * import { serve } from "@denossl/denossl";
+ * import { serve } from "@denossl/denossl/node";
  * serve({ cert, key, caCerts: [ca], requireClientCert: true }, (_req, { tls }) =>
  *   new Response(`hello ${tls.peerCertificate?.subject.commonName}`));
  * ```
@@ -68,7 +68,7 @@ export interface ServeHandlerInfo {
  *
  * @example
  * ```ts
- * import type { ServeHandler } from "@denossl/denossl";
+ * import type { ServeHandler } from "@denossl/denossl/node";
  * const handler: ServeHandler = (req) => new Response(`you asked for ${new URL(req.url).pathname}`);
  * ```
  */
@@ -84,7 +84,7 @@ export type ServeHandler = (
  *
  * @example
  * ```ts
- * import type { ServeOptions } from "@denossl/denossl";
+ * import type { ServeOptions } from "@denossl/denossl/node";
  * const options: ServeOptions = { port: 8443, requireClientCert: true, onListen() {} };
  * ```
  */
@@ -124,7 +124,7 @@ export interface ServeOptions extends Omit<ListenTlsOptions, "signal" | "transpo
  *
  * @example
  * ```ts
- * import type { ServeInit } from "@denossl/denossl";
+ * import type { ServeInit } from "@denossl/denossl/node";
  * const init: ServeInit = { port: 0, handler: () => new Response("ok") };
  * ```
  */
@@ -351,7 +351,8 @@ class Server implements HttpServer {
  *   lacks `"http/1.1"`.
  * @example A server that knows its clients by their certificate
  * ```ts
- * import { serve, TestCA } from "@denossl/denossl";
+ * import { TestCA } from "@denossl/denossl";
+ * import { serve } from "@denossl/denossl/node";
  * using ca = TestCA.create();
  * using leaf = ca.issue({ dns: ["localhost"], ip: ["127.0.0.1"] });
  * using alice = ca.issueClient({ commonName: "alice" });

@@ -11,7 +11,8 @@
  * @module
  */
 
-import { serve, TestCA } from "../mod.ts";
+import { TestCA } from "../mod.ts";
+import { serve } from "../node.ts";
 
 using ca = TestCA.create();
 using serverCert = ca.issue({ dns: ["localhost"], ip: ["127.0.0.1"] });

@@ -13,7 +13,8 @@
  */
 
 import https from "node:https";
-import { createConnection, serve, TestCA, type TlsSocket } from "../mod.ts";
+import { TestCA } from "../mod.ts";
+import { createConnection, serve, type TlsSocket } from "../node.ts";
 
 using ca = TestCA.create();
 using serverCert = ca.issue({ dns: ["localhost"], ip: ["127.0.0.1"] });

@@ -16,21 +16,23 @@ import "./_tools.ts";
 import { makePki } from "./_pki.ts";
 import {
   connectTls,
-  connectTlsSocket,
   Context,
-  createConnection,
-  feedHttpServer,
   listenTls,
-  serve,
   startTls,
   TLS_CLIENT_METHOD,
   type TlsConnection,
-  TlsSocket,
-  toNodeSocket,
   VerificationError,
   VERIFY_PEER,
   X509,
 } from "../mod.ts";
+import {
+  connectTlsSocket,
+  createConnection,
+  feedHttpServer,
+  serve,
+  TlsSocket,
+  toNodeSocket,
+} from "../node.ts";
 
 /** One PKI per file: certificates are made once, in memory. */
 const pki = makePki("ec");

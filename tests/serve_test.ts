@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import "./_tools.ts";
 import { makePki, type Pki } from "./_pki.ts";
-import { type HttpServer, serve, type ServeHandler, type ServeOptions } from "../mod.ts";
+import { type HttpServer, serve, type ServeHandler, type ServeOptions } from "../node.ts";
 
 const TEXT = new TextEncoder();
 /** One PKI per file: certificates are made once, in memory. */
