@@ -51,9 +51,22 @@ export function writeEarlyData(ssl: Ptr, data: string | Uint8Array): number {
     throw new TypeError("data must be a string or a Uint8Array");
   }
   const bytes = toBytes(data);
+  const lib = native().ssl;
+  if (lib.SSL_in_before(ssl) === 1 && lib.SSL_is_server(ssl) !== 1) {
+    // OpenSSL would fail later with an empty error queue: say what is missing instead.
+    const session = lib.SSL_get_session(ssl);
+    if (
+      session === null || lib.SSL_SESSION_is_resumable(session) !== 1 ||
+      lib.SSL_SESSION_get_max_early_data(session) === 0
+    ) {
+      throw new TypeError(
+        "writeEarlyData() needs a resumable session whose ticket allows early data (Session.maxEarlyData > 0): call setSession() with one first",
+      );
+    }
+  }
   clearErrors();
   COUNT[0] = 0n;
-  const ret = native().ssl.SSL_write_early_data(ssl, bytes, usize(bytes.length), COUNT);
+  const ret = lib.SSL_write_early_data(ssl, bytes, usize(bytes.length), COUNT);
   const outcome = classify(ssl, ret, ret === 1);
   if (outcome !== OK) throw outcomeError(outcome);
   return Number(COUNT[0]);

@@ -40,6 +40,7 @@ export const PARITY_SSL_SYMBOLS = {
     ],
     result: "i32", // int: SSL_READ_EARLY_DATA_ERROR, _SUCCESS or _FINISH
   },
+  SSL_in_before: { parameters: ["pointer"], result: "i32" }, // int SSL_in_before(const SSL *s)
   SSL_get_early_data_status: { parameters: ["pointer"], result: "i32" }, // int SSL_get_early_data_status(const SSL *s)
   SSL_CTX_set_tlsext_max_fragment_length: { parameters: ["pointer", "u8"], result: "i32" }, // int SSL_CTX_set_tlsext_max_fragment_length(SSL_CTX *ctx, uint8_t mode)
   SSL_set_tlsext_max_fragment_length: { parameters: ["pointer", "u8"], result: "i32" }, // int SSL_set_tlsext_max_fragment_length(SSL *ssl, uint8_t mode)
