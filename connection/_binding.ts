@@ -76,7 +76,9 @@ function serverEndPoint(ssl: Ptr): Uint8Array | null {
         `tls-server-end-point is not defined for a certificate signed with ${alg}, which has no separate hash: use tls-exporter`,
       );
     }
-    const name = nid === NID_md5 || nid === NID_sha1 ? "SHA256" : readCString(crypto.OBJ_nid2sn(nid));
+    const name = nid === NID_md5 || nid === NID_sha1
+      ? "SHA256"
+      : readCString(crypto.OBJ_nid2sn(nid));
     const md = name === null ? null : crypto.EVP_get_digestbyname(cstr(name));
     if (md === null) throw new RangeError(`No digest is known for the signature hash ${name}`);
     const out = new Uint8Array(EVP_MAX_MD_SIZE);

@@ -17,7 +17,14 @@ import {
   SSL_READ_EARLY_DATA_SUCCESS,
 } from "../ffi/constants_parity.ts";
 import { clearErrors } from "../errors/queue.ts";
-import { classify, OK, type Outcome, outcomeError, WANT_READ, WANT_WRITE } from "../errors/raise.ts";
+import {
+  classify,
+  OK,
+  type Outcome,
+  outcomeError,
+  WANT_READ,
+  WANT_WRITE,
+} from "../errors/raise.ts";
 import type { Wire } from "./_pump.ts";
 
 type Ptr = Deno.PointerObject;

@@ -76,7 +76,9 @@ export function setTmpDh(ctx: Ptr, params: string | Uint8Array | PKey): void {
   }
   if (ssl.SSL_CTX_set0_tmp_dh_pkey(ctx, pkey) !== 1) {
     crypto.EVP_PKEY_free(pkey); // not taken on failure
-    throw sslErrorFromQueue("OpenSSL refused the DH parameters (too small for the security level?)");
+    throw sslErrorFromQueue(
+      "OpenSSL refused the DH parameters (too small for the security level?)",
+    );
   }
 }
 

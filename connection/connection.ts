@@ -29,7 +29,7 @@ import { MemoryBios } from "./_memory.ts";
 import { addrOf, callOn, installPassthrough } from "./_passthrough.ts";
 import { StreamWire } from "./_stream_wire.ts";
 import { NativeWire } from "./_native_wire.ts";
-import { Pump, readableOf, writableOf, type Wire } from "./_pump.ts";
+import { Pump, readableOf, type Wire, writableOf } from "./_pump.ts";
 import type { X509 } from "../crypto/x509.ts";
 
 /** `MSG_PEEK`: with {@link Connection.recv}, read without consuming. */

@@ -219,7 +219,6 @@ export abstract class ConnectionExtras extends ConnectionInfo {
     return buf.slice(0, got.n);
   }
 
-
   /**
    * Reads all 0-RTT early data on a server over a transport, the async face
    * of {@link readEarlyData}: resolves once the client's early data ended

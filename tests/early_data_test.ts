@@ -2,8 +2,21 @@ import assert from "node:assert/strict";
 import { type Connection, type Context, Session, WantReadError } from "../mod.ts";
 import { handshakeInMemory, memoryPair, pump } from "./_pair.ts";
 import { catchError, clientContext, drain, serverContext } from "./_negotiation_fixtures.ts";
+import {
+  clientContext as peerClientContext,
+  denosslListener,
+  dial,
+  makePki,
+  Peer,
+  pemDir,
+  readExactly,
+  serverContext as peerServerContext,
+  sServer,
+  utf8,
+  withDeadline,
+} from "./_peers.ts";
+import "./_tools.ts";
 
-const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 /** A full handshake, tickets read, clean close: the client's resumable session. */
@@ -118,4 +131,95 @@ Deno.test("Early data: a plain handshake reports not-sent; writeEarlyData() with
   using fresh = serverContext();
   catchError(() => fresh.setMaxEarlyData(-1), RangeError);
   catchError(() => ctxs.sctx.setMaxEarlyData(1), TypeError); // a used context is frozen
+});
+
+// ---- interop with the openssl CLI -------------------------------------------------------------
+
+Deno.test("Early data interop: a denossl client's 0-RTT bytes reach openssl s_server -early_data, which accepts them", async () => {
+  const pki = makePki("ec");
+  using _pki = { [Symbol.dispose]: () => pki.close() };
+  await withDeadline("s_server -early_data", async (scope) => {
+    const { peer, port } = await sServer(scope, pki.server, ["-tls1_3", "-early_data"], {
+      brief: false,
+      naccept: 2,
+    });
+    using ctx = peerClientContext(pki.ca.certPEM);
+    // A full handshake: the ticket arrives with s_server's reply.
+    const first = await dial(scope, ctx, port, { verifyHost: "localhost" });
+    const reported = peer.waitFor("stdout", /first\n/);
+    await first.handshake();
+    await first.write(utf8("first\n"));
+    await reported;
+    peer.feed(utf8("pong1\n"));
+    assert.equal(dec.decode(await readExactly(first, 6)), "pong1\n");
+    using session = first.getSession()!;
+    assert.equal(session.maxEarlyData, 16384, "s_server -early_data allows 16 KiB");
+    await first[Symbol.asyncDispose]();
+    // 0-RTT: the early bytes leave with the ClientHello, before the handshake.
+    const second = await dial(scope, ctx, port, { verifyHost: "localhost" });
+    second.setSession(session);
+    const received = peer.waitFor("stdout", /End of early data\n/);
+    assert.equal(second.writeEarlyData("early-hello\n"), 12);
+    await second.handshake(); // sends EndOfEarlyData, which ends s_server's early data loop
+    await received;
+    assert.equal(second.getEarlyDataStatus(), "accepted");
+    assert.equal(second.sessionReused(), true);
+    const reported2 = peer.waitFor("stdout", /late\n/);
+    await second.write(utf8("late\n"));
+    await reported2;
+    peer.feed(utf8("pong2\n"));
+    assert.equal(dec.decode(await readExactly(second, 6)), "pong2\n");
+    await second[Symbol.asyncDispose]();
+    const out = dec.decode((await peer.finished()).stdout);
+    // s_server writes the early bytes raw and its headers through a buffered BIO: order varies.
+    assert.match(out, /Early data received:/);
+    assert.match(out, /early-hello\n[^]*late\n|late\n[^]*early-hello\n/);
+    assert.ok(out.indexOf("early-hello") < out.indexOf("late\n"), out);
+  });
+});
+
+Deno.test("Early data interop: openssl s_client -sess_in -early_data sends 0-RTT bytes that a denossl server's readAllEarlyData() returns (async face)", async () => {
+  const pki = makePki("ec");
+  using _pki = { [Symbol.dispose]: () => pki.close() };
+  await withDeadline("s_client -early_data", async (scope) => {
+    const files = await pemDir(scope, { ca: pki.ca.certPEM });
+    const sess = `${files.ca!}.sess`;
+    const earlyFile = `${files.ca!}.early`;
+    await Deno.writeTextFile(earlyFile, "GET /early HTTP/1.1\r\n\r\n");
+    using ctx = peerServerContext(pki.server);
+    ctx.setMaxEarlyData(4096);
+    const l = denosslListener(scope);
+    const statuses: string[] = [];
+    const early: string[] = [];
+    for (const extra of [["-sess_out", sess], ["-sess_in", sess, "-early_data", earlyFile]]) {
+      const peer = scope.adopt(
+        new Peer("openssl", [
+          "s_client",
+          "-connect",
+          `127.0.0.1:${l.port}`,
+          "-CAfile",
+          files.ca!,
+          "-tls1_3",
+          "-ign_eof",
+          "-nocommands",
+          ...extra,
+        ], { stdin: true }),
+      );
+      const conn = await l.accept(ctx);
+      early.push(dec.decode(await conn.readAllEarlyData()));
+      await conn.handshake();
+      statuses.push(conn.getEarlyDataStatus());
+      peer.feed(utf8("ping\n"));
+      assert.equal(dec.decode(await readExactly(conn, 5)), "ping\n");
+      await conn.write(utf8("pong\n")); // s_client reads the ticket with it
+      const pong = peer.waitFor("stdout", /pong\n/);
+      await pong;
+      await conn[Symbol.asyncDispose]();
+      await peer.endInput();
+      const out = dec.decode((await peer.finished()).stdout);
+      if (extra.includes("-early_data")) assert.match(out, /Early data was accepted/);
+    }
+    assert.deepEqual(early, ["", "GET /early HTTP/1.1\r\n\r\n"]);
+    assert.deepEqual(statuses, ["not-sent", "accepted"]);
+  });
 });
