@@ -319,7 +319,7 @@ export abstract class ConnectionExtras extends ConnectionInfo {
   /**
    * On a server, the key exchange groups both sides support (`SSL_get_shared_group`).
    *
-   * @returns Group names, in preference order.
+   * @returns Group names, in the client's order (the server's with `OP_CIPHER_SERVER_PREFERENCE`).
    */
   getSharedGroups(): string[] {
     return parity.sharedGroups(this._handle);
