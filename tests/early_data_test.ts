@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Connection, type Context, Session, WantReadError } from "../mod.ts";
+import { type Connection, type Context, type Session, WantReadError } from "../mod.ts";
 import { handshakeInMemory, memoryPair, pump } from "./_pair.ts";
 import { catchError, clientContext, drain, serverContext } from "./_negotiation_fixtures.ts";
 import {
@@ -58,7 +58,7 @@ function earlyContexts(maxEarlyData: number): { cctx: Context; sctx: Context } &
   return {
     cctx,
     sctx,
-    [Symbol.dispose]() {
+    [Symbol.dispose](): void {
       cctx.close();
       sctx.close();
     },

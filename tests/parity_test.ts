@@ -12,7 +12,7 @@ import {
   TLS1_3_VERSION,
   TLS_METHOD,
 } from "../mod.ts";
-import { handshakeInMemory, memoryPair, pump } from "./_pair.ts";
+import { handshakeInMemory, memoryPair } from "./_pair.ts";
 import { catchError, drain, settle } from "./_negotiation_fixtures.ts";
 import { denosslListener, Peer, pemDir, readExactly, utf8, withDeadline } from "./_peers.ts";
 import "./_tools.ts";
@@ -120,7 +120,7 @@ Deno.test("DHE: openssl s_client -cipher DHE-RSA-AES128-GCM-SHA256 fails on a pl
   }
 });
 
-Deno.test("DHE: setTmpDh() takes a PKey of DH parameters, and refuses EC parameters, garbage and a used context", async () => {
+Deno.test("DHE: setTmpDh() refuses EC parameters, garbage, a non-DH PKey and a used context", async () => {
   const ecParams = await cli([
     "genpkey",
     "-genparam",
@@ -149,7 +149,7 @@ Deno.test("DHE: setTmpDh() takes a PKey of DH parameters, and refuses EC paramet
   using rsa = PKey.generate({ type: "rsa", bits: 2048 });
   catchError(() => ctx.setTmpDh(rsa), TypeError);
   using used = server("rsa");
-  using pair = memoryPair(client(), used);
+  using _pair = memoryPair(client(), used);
   catchError(() => used.setDhAuto(true), TypeError);
 });
 
