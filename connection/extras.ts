@@ -197,8 +197,8 @@ export abstract class ConnectionExtras extends ConnectionInfo {
    * `WantReadError`). Call until it returns null, then finish the handshake
    * with `doHandshake()`. The context needs `setMaxEarlyData(n)`; without
    * it, or when the client sent none, the first calls return null.
-   * OpenSSL's anti-replay (each ticket accepted for early data once) holds
-   * for a single server process only; see {@link writeEarlyData} on replay.
+   * OpenSSL's anti-replay accepts each ticket's early data once, within
+   * this server process's session cache; see {@link writeEarlyData} on replay.
    *
    * @param bufsize The most bytes to return at once.
    * @returns Early data (at least one byte), or null once no more can come.
