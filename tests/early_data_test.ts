@@ -7,9 +7,9 @@ import {
   denosslListener,
   dial,
   makePki,
-  Peer,
   pemDir,
   readExactly,
+  sClientTo,
   serverContext as peerServerContext,
   sServer,
   utf8,
@@ -192,19 +192,7 @@ Deno.test("Early data interop: openssl s_client -sess_in -early_data sends 0-RTT
     const statuses: string[] = [];
     const early: string[] = [];
     for (const extra of [["-sess_out", sess], ["-sess_in", sess, "-early_data", earlyFile]]) {
-      const peer = scope.adopt(
-        new Peer("openssl", [
-          "s_client",
-          "-connect",
-          `127.0.0.1:${l.port}`,
-          "-CAfile",
-          files.ca!,
-          "-tls1_3",
-          "-ign_eof",
-          "-nocommands",
-          ...extra,
-        ], { stdin: true }),
-      );
+      const peer = sClientTo(scope, l.port, files.ca!, ["-tls1_3", ...extra]);
       const conn = await l.accept(ctx);
       early.push(dec.decode(await conn.readAllEarlyData()));
       await conn.handshake();
