@@ -56,15 +56,12 @@ async function cli(args: string[]): Promise<string> {
 
 // ---- DHE ------------------------------------------------------------------------------------
 
+/** RFC 7919 DH parameters as PEM, from the openssl CLI. */
+const ffdheParams = (group: string): Promise<string> =>
+  cli(["genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", `dh_param:${group}`]);
+
 Deno.test("DHE: openssl s_client -cipher DHE-RSA-AES128-GCM-SHA256 fails on a plain server context and works after setDhAuto(), setTmpDh() or loadTmpDh()", async (t) => {
-  const ffdhe = await cli([
-    "genpkey",
-    "-genparam",
-    "-algorithm",
-    "DH",
-    "-pkeyopt",
-    "dh_param:ffdhe2048",
-  ]);
+  const ffdhe = await ffdheParams("ffdhe2048");
   const dir = await Deno.makeTempDir({ prefix: "denossl-dh-" });
   await Deno.writeTextFile(`${dir}/dh.pem`, ffdhe);
   const setups: [string, ((ctx: Context) => void) | null][] = [
@@ -128,14 +125,7 @@ Deno.test("DHE: setTmpDh() refuses EC parameters, garbage, a non-DH PKey and a u
     SSLError,
   );
   catchError(() => ctx.setTmpDh(42 as never), TypeError);
-  const ffdhe = await cli([
-    "genpkey",
-    "-genparam",
-    "-algorithm",
-    "DH",
-    "-pkeyopt",
-    "dh_param:ffdhe3072",
-  ]);
+  const ffdhe = await ffdheParams("ffdhe3072");
   ctx.setTmpDh(ffdhe);
   catchError(() => ctx.setDhAuto("yes" as never), TypeError);
   using rsa = PKey.generate({ type: "rsa", bits: 2048 });
