@@ -26,11 +26,9 @@ import {
   WANT_WRITE,
 } from "../errors/raise.ts";
 import type { Wire } from "./_pump.ts";
+import type { EarlyDataStatus } from "./extras.ts";
 
 type Ptr = Deno.PointerObject;
-
-/** What `getEarlyDataStatus()` says of this connection's early data. */
-export type EarlyDataStatus = "accepted" | "rejected" | "not-sent";
 
 /** The `size_t` out-parameter of both calls. */
 const COUNT = new BigUint64Array(1);

@@ -20,6 +20,7 @@ import {
 } from "../ffi/constants_parity.ts";
 import { clearErrors, sslErrorFromQueue } from "../errors/queue.ts";
 import { PKey } from "../crypto/pkey.ts";
+import type { SignatureAlgorithm } from "./extras.ts";
 
 type Ptr = Deno.PointerObject;
 
@@ -248,14 +249,6 @@ export function sharedGroups(ssl: Ptr): string[] {
   const n = SSL_get_shared_group(ssl, -1);
   for (let i = 0; i < n; i++) out.push(groupName(ssl, SSL_get_shared_group(ssl, i)));
   return out;
-}
-
-/** The algorithm of a handshake signature, by OpenSSL's short names. */
-export interface SignatureAlgorithm {
-  /** The key type, such as `"RSASSA-PSS"`, `"rsaEncryption"`, `"id-ecPublicKey"`, `"ED25519"`. */
-  type: string;
-  /** The digest, such as `"SHA256"`, or null for a signature without one (Ed25519, Ed448). */
-  digest: string | null;
 }
 
 /**

@@ -13,9 +13,7 @@ import { counted, ownerOf, requireFunction, watchSettled } from "../ffi/callback
 import { recordCallbackError } from "../errors/queue.ts";
 import type { Connection } from "./connection.ts";
 import type { ContextBase } from "./context_base.ts";
-
-/** Receives one trace line (no trailing newline). */
-export type TraceSink = (line: string) => void;
+import type { TraceSink } from "./extras.ts";
 
 interface Traced {
   getContext(): ContextBase;

@@ -15,9 +15,19 @@ import * as early from "./_early_data.ts";
 import * as parity from "./_parity.ts";
 import * as trace from "./_trace.ts";
 
-export type { EarlyDataStatus } from "./_early_data.ts";
-export type { SignatureAlgorithm } from "./_parity.ts";
-export type { TraceSink } from "./_trace.ts";
+/** What `getEarlyDataStatus()` says of a connection's TLS 1.3 early data. */
+export type EarlyDataStatus = "accepted" | "rejected" | "not-sent";
+
+/** Receives one line of `enableTrace()` (no trailing newline). */
+export type TraceSink = (line: string) => void;
+
+/** The algorithm of a handshake signature, by OpenSSL's short names. */
+export interface SignatureAlgorithm {
+  /** The key type, such as `"RSASSA-PSS"`, `"rsaEncryption"`, `"id-ecPublicKey"`, `"ED25519"`. */
+  type: string;
+  /** The digest, such as `"SHA256"`, or null for a signature without one (Ed25519, Ed448). */
+  digest: string | null;
+}
 
 /**
  * The layer of a {@link Connection} above {@link ConnectionInfo}: DTLS
@@ -247,7 +257,7 @@ export abstract class ConnectionExtras extends ConnectionInfo {
    *
    * @returns `"accepted"`, `"rejected"` or `"not-sent"`.
    */
-  getEarlyDataStatus(): early.EarlyDataStatus {
+  getEarlyDataStatus(): EarlyDataStatus {
     return early.earlyDataStatus(this._handle);
   }
 
@@ -332,7 +342,7 @@ export abstract class ConnectionExtras extends ConnectionInfo {
    *
    * @returns The key type and digest, or null when it signed nothing (resumption, before).
    */
-  getPeerSignatureAlgorithm(): parity.SignatureAlgorithm | null {
+  getPeerSignatureAlgorithm(): SignatureAlgorithm | null {
     return parity.signatureAlgorithm(this._handle, true);
   }
 
@@ -341,7 +351,7 @@ export abstract class ConnectionExtras extends ConnectionInfo {
    *
    * @returns The key type and digest, or null when it signed nothing.
    */
-  getSignatureAlgorithm(): parity.SignatureAlgorithm | null {
+  getSignatureAlgorithm(): SignatureAlgorithm | null {
     return parity.signatureAlgorithm(this._handle, false);
   }
 
@@ -358,7 +368,7 @@ export abstract class ConnectionExtras extends ConnectionInfo {
    *
    * @param sink Receives each line; by default they go to standard error.
    */
-  enableTrace(sink?: trace.TraceSink): void {
+  enableTrace(sink?: TraceSink): void {
     trace.enableTrace(this._handle, this, sink);
   }
 
