@@ -15,13 +15,42 @@ import * as early from "./_early_data.ts";
 import * as parity from "./_parity.ts";
 import * as trace from "./_trace.ts";
 
-/** What `getEarlyDataStatus()` says of a connection's TLS 1.3 early data. */
+/**
+ * What `getEarlyDataStatus()` says of a connection's TLS 1.3 early data.
+ *
+ * @example Send again what the server did not take
+ * ```ts
+ * import type { EarlyDataStatus } from "@denossl/denossl";
+ * const mustResend = (s: EarlyDataStatus): boolean => s === "rejected";
+ * console.log(mustResend("rejected")); // true
+ * ```
+ */
 export type EarlyDataStatus = "accepted" | "rejected" | "not-sent";
 
-/** Receives one line of `enableTrace()` (no trailing newline). */
+/**
+ * Receives one line of `enableTrace()` (no trailing newline).
+ *
+ * @example Keep the lines, prefixed
+ * ```ts
+ * import type { TraceSink } from "@denossl/denossl";
+ * const lines: string[] = [];
+ * const sink: TraceSink = (line) => lines.push(`[tls] ${line}`);
+ * sink("client -- handshake start");
+ * console.log(lines); // ["[tls] client -- handshake start"]
+ * ```
+ */
 export type TraceSink = (line: string) => void;
 
-/** The algorithm of a handshake signature, by OpenSSL's short names. */
+/**
+ * The algorithm of a handshake signature, by OpenSSL's short names.
+ *
+ * @example Name it as TLS does
+ * ```ts
+ * import type { SignatureAlgorithm } from "@denossl/denossl";
+ * const label = (a: SignatureAlgorithm): string => a.digest ? `${a.type}+${a.digest}` : a.type;
+ * console.log(label({ type: "RSASSA-PSS", digest: "SHA256" })); // "RSASSA-PSS+SHA256"
+ * ```
+ */
 export interface SignatureAlgorithm {
   /** The key type, such as `"RSASSA-PSS"`, `"rsaEncryption"`, `"id-ecPublicKey"`, `"ED25519"`. */
   type: string;
