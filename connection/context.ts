@@ -537,11 +537,7 @@ export class Context extends ContextBase {
     parity.setTmpDh(this._mutable(), params);
   }
 
-  /**
-   * {@link setTmpDh} from a PEM file, pyOpenSSL's `load_tmp_dh`.
-   *
-   * @param path The file.
-   */
+  /** {@link setTmpDh} from a PEM file (pyOpenSSL's `load_tmp_dh`); needs read permission. */
   loadTmpDh(path: string): void {
     parity.setTmpDh(this._mutable(), Deno.readFileSync(path));
   }
@@ -556,11 +552,7 @@ export class Context extends ContextBase {
     parity.setNumTickets(this._mutable(), count);
   }
 
-  /**
-   * The number of TLS 1.3 tickets a server sends (`SSL_CTX_get_num_tickets`).
-   *
-   * @returns The count.
-   */
+  /** The number of TLS 1.3 tickets a server sends (`SSL_CTX_get_num_tickets`). */
   getNumTickets(): number {
     return Number(native().ssl.SSL_CTX_get_num_tickets(this._handle));
   }
@@ -576,20 +568,12 @@ export class Context extends ContextBase {
     parity.setMaxEarlyData(this._mutable(), bytes);
   }
 
-  /**
-   * The early data limit (`SSL_CTX_get_max_early_data`).
-   *
-   * @returns Bytes.
-   */
+  /** The early data limit in bytes (`SSL_CTX_get_max_early_data`). */
   getMaxEarlyData(): number {
     return native().ssl.SSL_CTX_get_max_early_data(this._handle);
   }
 
-  /**
-   * Caps the plaintext of each record sent (`SSL_CTX_set_max_send_fragment`).
-   *
-   * @param size Bytes, 512 to 16384.
-   */
+  /** Caps each record's plaintext, 512 to 16384 bytes (`SSL_CTX_set_max_send_fragment`). */
   setMaxSendFragment(size: number): void {
     parity.setMaxSendFragment(this._mutable(), size, true);
   }
@@ -604,11 +588,7 @@ export class Context extends ContextBase {
     parity.setMaxFragmentLength(this._mutable(), length, true);
   }
 
-  /**
-   * The names of the enabled cipher suites (`SSL_CTX_get_ciphers`), Python's `get_ciphers()`.
-   *
-   * @returns OpenSSL names, TLS 1.3 suites first.
-   */
+  /** The enabled suites' names, TLS 1.3 first (`SSL_CTX_get_ciphers`; Python's `get_ciphers`). */
   getCiphers(): string[] {
     return parity.contextCiphers(this._handle);
   }
