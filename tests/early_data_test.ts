@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Connection, type Context, type Session, WantReadError } from "../mod.ts";
+import { Connection, type Context, type Session, WantReadError } from "../mod.ts";
 import { handshakeInMemory, memoryPair, pump } from "./_pair.ts";
 import { catchError, clientContext, drain, serverContext } from "./_negotiation_fixtures.ts";
 import {
@@ -210,4 +210,34 @@ Deno.test("Early data interop: openssl s_client -sess_in -early_data sends 0-RTT
     assert.deepEqual(early, ["", "GET /early HTTP/1.1\r\n\r\n"]);
     assert.deepEqual(statuses, ["not-sent", "accepted"]);
   });
+});
+
+Deno.test("Early data between two denossl ends over TCP, native and stream mode: writeEarlyData() then handshake() on the client, readAllEarlyData() on the server", async (t) => {
+  for (const native of [true, false]) {
+    await t.step(native ? "native mode" : "stream mode", async () => {
+      using ctxs = earlyContexts(2048);
+      using session = firstSession(ctxs.cctx, ctxs.sctx);
+      using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const accepted = listener.accept().then((tcp) => {
+        const conn = new Connection(ctxs.sctx, tcp, { native });
+        conn.setAcceptState();
+        return conn;
+      });
+      const tcp = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+      await using client = new Connection(ctxs.cctx, tcp, { native });
+      await using server = await accepted;
+      assert.equal(client.transportMode, native ? "native" : "stream");
+      client.setConnectState();
+      client.setVerifyHostname("localhost");
+      client.setSession(session);
+      assert.equal(client.writeEarlyData("0-RTT hello"), 11);
+      const [early] = await Promise.all([server.readAllEarlyData(), client.handshake()]);
+      assert.equal(dec.decode(early), "0-RTT hello");
+      await server.handshake();
+      assert.equal(client.getEarlyDataStatus(), "accepted");
+      assert.equal(server.getEarlyDataStatus(), "accepted");
+      await client.write(utf8("1-RTT"));
+      assert.equal(dec.decode(await readExactly(server, 5)), "1-RTT");
+    });
+  }
 });
