@@ -270,6 +270,7 @@ export abstract class ConnectionExtras extends ConnectionInfo {
    * @throws {TypeError} In memory mode (use {@link readEarlyData}).
    */
   async readAllEarlyData(): Promise<Uint8Array> {
+    this._handle; // a closed connection says so first
     const wire = this._wire;
     if (wire === null) {
       throw new TypeError("In memory mode, read early data with readEarlyData()");
