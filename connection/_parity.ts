@@ -123,9 +123,11 @@ export function setNumTickets(ctx: Ptr, n: number): void {
  */
 export function setMaxEarlyData(ctx: Ptr, n: number): void {
   uint32(n, "maxEarlyData");
-  if (native().ssl.SSL_CTX_set_max_early_data(ctx, n) !== 1) {
-    throw sslErrorFromQueue("Could not set the early data limit");
-  }
+  const { ssl } = native();
+  // What the server accepts defaults to 16 KiB: raise it with a larger advertised limit.
+  const ok = ssl.SSL_CTX_set_max_early_data(ctx, n) === 1 &&
+    (n <= MAX_SEND_FRAGMENT || ssl.SSL_CTX_set_recv_max_early_data(ctx, n) === 1);
+  if (!ok) throw sslErrorFromQueue("Could not set the early data limit");
 }
 
 function fragment(n: number): number {

@@ -21,6 +21,7 @@ export const PARITY_SSL_SYMBOLS = {
   SSL_CTX_get_num_tickets: { parameters: ["pointer"], result: "usize" }, // size_t SSL_CTX_get_num_tickets(const SSL_CTX *ctx)
   SSL_CTX_set_max_early_data: { parameters: ["pointer", "u32"], result: "i32" }, // int SSL_CTX_set_max_early_data(SSL_CTX *ctx, uint32_t max_early_data)
   SSL_CTX_get_max_early_data: { parameters: ["pointer"], result: "u32" }, // uint32_t SSL_CTX_get_max_early_data(const SSL_CTX *ctx)
+  SSL_CTX_set_recv_max_early_data: { parameters: ["pointer", "u32"], result: "i32" }, // int SSL_CTX_set_recv_max_early_data(SSL_CTX *ctx, uint32_t recv_max_early_data)
   SSL_SESSION_get_max_early_data: { parameters: ["pointer"], result: "u32" }, // uint32_t SSL_SESSION_get_max_early_data(const SSL_SESSION *s)
   SSL_write_early_data: {
     parameters: [

@@ -86,6 +86,19 @@ Deno.test("Early data: a resumed client's writeEarlyData() reaches the server's 
   assert.equal(dec.decode(pair.server.recv(100)), "after");
 });
 
+Deno.test("Early data: setMaxEarlyData() above 16 KiB lets the server take that much (OpenSSL's receive limit follows)", () => {
+  using ctxs = earlyContexts(65536);
+  using session = firstSession(ctxs.cctx, ctxs.sctx);
+  assert.equal(session.maxEarlyData, 65536);
+  using pair = memoryPair(ctxs.cctx, ctxs.sctx, { verifyHostname: "localhost" });
+  pair.client.setSession(session);
+  const big = "x".repeat(40000);
+  let sent = 0;
+  while (sent < big.length) sent += pair.client.writeEarlyData(big.slice(sent));
+  assert.equal(acceptEarly(pair.client, pair.server), big);
+  assert.equal(pair.server.getEarlyDataStatus(), "accepted");
+});
+
 Deno.test("Early data: the same ticket is refused for 0-RTT a second time (OpenSSL's single-server anti-replay)", () => {
   using ctxs = earlyContexts(1024);
   using session = firstSession(ctxs.cctx, ctxs.sctx);
