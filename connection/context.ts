@@ -559,8 +559,8 @@ export class Context extends ContextBase {
 
   /**
    * How many bytes of TLS 1.3 early data (0-RTT) a server accepts, and writes in its tickets
-   * (`SSL_CTX_set_max_early_data`); 0, the default, refuses early data. Early data can be
-   * replayed: see `Connection.writeEarlyData`.
+   * (`SSL_CTX_set_max_early_data`, and `SSL_CTX_set_recv_max_early_data` above 16 KiB); 0, the
+   * default, refuses early data. Early data can be replayed: see `Connection.writeEarlyData`.
    *
    * @param bytes The limit.
    */
