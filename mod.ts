@@ -119,6 +119,7 @@ export type {
   AddrOf,
   ConnectionOptions,
   FdTransport,
+  KtlsStatus,
   SplitTransport,
   StreamPairTransport,
   StreamTransport,
@@ -157,6 +158,14 @@ export type {
   ListenDtlsOptions,
 } from "./connection/dtls_udp.ts";
 export { Session } from "./connection/session.ts";
+export { WantClientHelloError } from "./errors/ssl_error.ts";
+export { ConnectionSelection } from "./connection/selection.ts";
+export type {
+  CertCallback,
+  SessionStore,
+  SessionStoreOperation,
+  SessionStoreOptions,
+} from "./connection/selection.ts";
 export {
   SSL_CB_ACCEPT_EXIT,
   SSL_CB_ACCEPT_LOOP,
@@ -194,6 +203,9 @@ export type {
   TestKeyType,
   TestValidityOptions,
 } from "./crypto/test_ca.ts";
+export { X509Req } from "./crypto/csr.ts";
+export type { X509ReqExtension, X509ReqOptions } from "./crypto/csr.ts";
+export type { IssueFromRequestOptions } from "./crypto/test_ca.ts";
 export { acceptTls, connectTls, listenTls, startTls, TlsListener } from "./connection/tls.ts";
 export type {
   ConnectTlsOptions,
@@ -204,3 +216,4 @@ export type {
   TlsServerOptions,
   TlsVersion,
 } from "./connection/tls.ts";
+export type { PskClientCallback, PskIdentity, PskServerCallback } from "./connection/types.ts";

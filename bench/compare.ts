@@ -19,6 +19,7 @@
 import { parseArgs } from "node:util";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Child, cpuMicros, makePki, type Pki, rssKiB, run, sleep } from "./_harness.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const OUT_BASE = join(HERE, "out");
@@ -31,6 +32,7 @@ const { values: flags } = parseArgs({
     only: { type: "string" },
     openssl: { type: "string" },
     baseline: { type: "string" },
+    ktls: { type: "boolean", default: false },
   },
 });
 /** Another checkout of denossl whose peers run as extra contenders ("before" of a before/after). */
@@ -61,8 +63,6 @@ const N = {
 
 // ---------------------------------------------------------------- processes
 
-const decoder = new TextDecoder();
-
 interface Contender {
   id: string;
   label: string;
@@ -72,6 +72,8 @@ interface Contender {
   client?: (ca: string, port: number, args: string[]) => string[];
   /** Whether it can resume sessions (checked by the client itself too). */
   resume?: string | true;
+  /** The only workloads it runs (all when absent). */
+  workloads?: string[];
   note?: string;
 }
 
@@ -89,7 +91,24 @@ let cBench = "";
 let cPair = "";
 
 function contenders(): Contender[] {
-  return [...current(), ...(BASELINE === undefined ? [] : baseline())];
+  return [
+    ...current(),
+    ...(flags.ktls ? [ktls()] : []),
+    ...(BASELINE === undefined ? [] : baseline()),
+  ];
+}
+
+/** Native mode with kernel TLS asked for (--ktls); the bulk rows' detail says whether it took. */
+function ktls(): Contender {
+  const peer = (): string[] => [...denoRun("denossl_peer.ts"), "--native", "--ktls"];
+  return {
+    id: "denossl_ktls",
+    label: "denossl (native mode, kTLS asked for)",
+    server: (c, k) => [...peer(), "server", c, k],
+    client: (ca, p, a) => [...peer(), "client", ca, String(p), ...a],
+    resume: true,
+    note: "--ktls: { native: true, ktls: true } on both ends; see bench/KTLS.md",
+  };
 }
 
 /** The --baseline checkout's denossl contenders, run interleaved with this one's. */
@@ -142,7 +161,44 @@ function current(): Contender[] {
       client: (ca, p, a) => [...denoRun("deno_peer.ts"), "client", ca, String(p), ...a],
       resume: "n/a: Deno.connectTls/startTls have no session API",
       note:
-        "server: Deno.listenTls (Nagle stays on: a TlsConn has no setNoDelay); client: Deno.connect + setNoDelay + Deno.startTls",
+        "Deno.listenTls and Deno.connectTls, as Deno users write them (neither sets TCP_NODELAY)",
+    },
+    {
+      id: "deno_starttls",
+      label: "Deno TLS, startTls client",
+      server: (c, k) => [...denoRun("deno_peer.ts"), "server", c, k],
+      client: (ca, p, a) => [
+        ...denoRun("deno_peer.ts"),
+        "--starttls",
+        "client",
+        ca,
+        String(p),
+        ...a,
+      ],
+      resume: "n/a: Deno.connectTls/startTls have no session API",
+      workloads: ["bulk", "bulk_up", "hs_seq", "hs_conc", "pingpong"],
+      note:
+        "the same Deno.listenTls server; client: Deno.connect + setNoDelay + Deno.startTls (an extra row)",
+    },
+    {
+      id: "floor",
+      label: "floor (raw OpenSSL symbols from Deno)",
+      server: (c, k) => [...denoRun("floor_peer.ts"), "server", c, k],
+      client: (ca, p, a) => [...denoRun("floor_peer.ts"), "client", ca, String(p), ...a],
+      resume: "n/a: the floor has no session code",
+      workloads: ["bulk", "bulk_up", "hs_seq", "hs_conc", "pingpong"],
+      note:
+        "bench/peers/floor_peer.ts: its own Deno.dlopen, two memory BIOs, the socket's read and write, no classes: the limit for any Deno binding of this OpenSSL",
+    },
+    {
+      id: "tcp",
+      label: "plain TCP (no TLS)",
+      server: (c, k) => [...denoRun("tcp_peer.ts"), "server", c, k],
+      client: (ca, p, a) => [...denoRun("tcp_peer.ts"), "client", ca, String(p), ...a],
+      resume: "n/a: no TLS",
+      workloads: ["pingpong", "memory"],
+      note:
+        "bench/peers/tcp_peer.ts: Deno.listen/Deno.connect with the same protocol and no TLS: the harness's own cost per connection and per round trip",
     },
     {
       id: "node",
@@ -166,76 +222,6 @@ function current(): Contender[] {
   ];
 }
 
-async function run(cmd: string[], opts: { cwd?: string } = {}): Promise<string> {
-  const out = await new Deno.Command(cmd[0]!, {
-    args: cmd.slice(1),
-    stdout: "piped",
-    stderr: "piped",
-    ...opts,
-  }).output();
-  if (!out.success) {
-    throw new Error(
-      `${cmd.join(" ")} failed (${out.code}): ${decoder.decode(out.stderr).slice(-2000)}`,
-    );
-  }
-  return decoder.decode(out.stdout);
-}
-
-/** A child whose stdout we read line by line. */
-class Child {
-  proc: Deno.ChildProcess;
-  #lines: AsyncIterator<string>;
-  #buf = "";
-  #reader: ReadableStreamDefaultReader<string>;
-  constructor(cmd: string[], stdin: "piped" | "null" = "null") {
-    this.proc = new Deno.Command(cmd[0]!, {
-      args: cmd.slice(1),
-      stdin,
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    this.#reader = this.proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    this.#lines = this.#gen();
-  }
-  async *#gen(): AsyncGenerator<string> {
-    for (;;) {
-      const nl = this.#buf.indexOf("\n");
-      if (nl >= 0) {
-        const line = this.#buf.slice(0, nl);
-        this.#buf = this.#buf.slice(nl + 1);
-        yield line;
-        continue;
-      }
-      const r = await this.#reader.read();
-      if (r.done) return;
-      this.#buf += r.value;
-    }
-  }
-  async line(timeoutMs = 120_000): Promise<string> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error("timed out waiting for a child's output")),
-        timeoutMs,
-      );
-    });
-    try {
-      const r = await Promise.race([this.#lines.next(), timeout]);
-      if (r.done) throw new Error("child exited without output");
-      return r.value;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-  async stop(): Promise<void> {
-    try {
-      this.proc.kill("SIGTERM");
-    } catch { /* gone */ }
-    await this.proc.status;
-    await this.#reader.cancel().catch(() => {});
-  }
-}
-
 async function startServer(c: Contender, cert: string, key: string): Promise<[Child, number]> {
   const child = new Child(c.server!(cert, key));
   const port = Number(await child.line(30_000));
@@ -248,25 +234,6 @@ async function clientJSON(c: Contender, ca: string, port: number, args: string[]
   const line = text.trim().split("\n").pop()!;
   return JSON.parse(line) as Rec;
 }
-
-function rssKiB(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const m = status.match(/VmRSS:\s+(\d+)\s+kB/);
-  if (!m) throw new Error("no VmRSS");
-  return Number(m[1]);
-}
-
-/**
- * A process's CPU time so far, all threads (also those that exited), in µs:
- * `utime + stime` from /proc/PID/stat, at the kernel's 10 ms tick.
- */
-function cpuMicros(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10_000; // fields 14 and 15, USER_HZ = 100
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- statistics
 
@@ -320,12 +287,21 @@ interface Workload {
 const WORKLOADS: Workload[] = [
   {
     id: "bulk",
-    title: `Bulk, ${BULK / 1048576} MiB one way per run`,
+    title: `Bulk download (the server sends ${BULK / 1048576} MiB) per run`,
     unit: "MB/s",
     higherIsBetter: true,
     args: ["bulk", String(BULK)],
     ops: [BULK / 1e6, "MB sent"],
     warm: ["bulk", String(Math.min(BULK, 32 << 20))],
+  },
+  {
+    id: "bulk_up",
+    title: `Bulk upload (the client sends ${BULK / 1048576} MiB) per run`,
+    unit: "MB/s",
+    higherIsBetter: true,
+    args: ["upload", String(BULK)],
+    ops: [BULK / 1e6, "MB received"],
+    warm: ["upload", String(Math.min(BULK, 32 << 20))],
   },
   {
     id: "hs_seq",
@@ -392,6 +368,10 @@ async function socketWorkloads(
       for (const c of cs) {
         const server = servers.get(c.id);
         if (server === undefined) continue;
+        if (c.workloads && !c.workloads.includes(w.id)) {
+          slot[c.id] = na("n/a: not in this contender", w.unit);
+          continue;
+        }
         if (w.id === "resume" && c.resume !== true) {
           slot[c.id] = na(c.resume ?? "n/a", w.unit);
           continue;
@@ -452,7 +432,10 @@ async function memoryWorkload(cs: Contender[], pki: Pki): Promise<Record<string,
   const out: Record<string, Figure> = {};
   const active = cs.filter((c) => {
     if (c.unavailable) out[c.id] = na(c.unavailable, "KiB/connection");
-    return !c.unavailable;
+    else if (c.workloads && !c.workloads.includes("memory")) {
+      out[c.id] = na("n/a: not in this contender", "KiB/connection");
+    }
+    return !c.unavailable && (!c.workloads || c.workloads.includes("memory"));
   });
   const values = new Map<string, number[]>(active.map((c) => [c.id, []]));
   const base = new Map<string, number[]>(active.map((c) => [c.id, []]));
@@ -543,72 +526,6 @@ async function pairWorkload(pki: Pki): Promise<Record<string, Record<string, Fig
 
 // ---------------------------------------------------------------- setup
 
-interface Pki {
-  dir: string;
-  ca: string;
-  cert: string;
-  key: string;
-}
-
-async function makePki(): Promise<Pki> {
-  const dir = await Deno.makeTempDir({ prefix: "denossl-bench-" });
-  const p = (f: string): string => join(dir, f);
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  await run([
-    "openssl",
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    p("ca.key"),
-    "-out",
-    p("ca.pem"),
-    "-days",
-    "2",
-    "-subj",
-    "/CN=denossl bench CA",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign",
-  ]);
-  await run([
-    "openssl",
-    "req",
-    ...ec,
-    "-keyout",
-    p("leaf.key"),
-    "-out",
-    p("leaf.csr"),
-    "-subj",
-    "/CN=localhost",
-  ]);
-  await Deno.writeTextFile(
-    p("ext.cnf"),
-    "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n" +
-      "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
-  );
-  await run([
-    "openssl",
-    "x509",
-    "-req",
-    "-in",
-    p("leaf.csr"),
-    "-CA",
-    p("ca.pem"),
-    "-CAkey",
-    p("ca.key"),
-    "-CAcreateserial",
-    "-out",
-    p("leaf.pem"),
-    "-days",
-    "2",
-    "-extfile",
-    p("ext.cnf"),
-  ]);
-  return { dir, ca: p("ca.pem"), cert: p("leaf.pem"), key: p("leaf.key") };
-}
-
 async function buildC(): Promise<void> {
   await Deno.mkdir(OUT, { recursive: true });
   cBench = join(OUT, "tls_bench");
@@ -694,6 +611,18 @@ function ratio(a: Figure | undefined, b: Figure | undefined): number | null {
   return a.median / b.median;
 }
 
+/** (a − n) ÷ (b − n) of the medians: a ratio with the harness's own share taken off. */
+function netRatio(
+  a: Figure | undefined,
+  b: Figure | undefined,
+  n: Figure | undefined,
+): number | null {
+  if (a?.median == null || b?.median == null || n?.median == null || b.median === n.median) {
+    return null;
+  }
+  return (a.median - n.median) / (b.median - n.median);
+}
+
 /**
  * The median of per-round ratios: round i of one contender against round i
  * of the other, run seconds apart (the runs are interleaved).
@@ -755,24 +684,52 @@ interface Target {
   against: string;
   min?: number;
   max?: number;
+  /** Judged on the server's CPU per operation instead of the rate. */
+  cpu?: true;
+  /** Another ratio reported beside, not judged: [numerator, denominator] contenders. */
+  beside?: [string, string];
+  /** A contender whose figure is taken off both sides of the beside ratio (the harness's own). */
+  net?: string;
 }
 const TARGETS: Target[] = [
   { workload: "bulk", goal: "≥ 1.2× Deno's TLS", against: "deno", min: 1.2 },
-  { workload: "hs_seq", goal: "≥ 2× Deno's TLS", against: "deno", min: 2 },
+  { workload: "bulk_up", goal: "≥ 1.2× Deno's TLS", against: "deno", min: 1.2 },
   { workload: "hs_conc", goal: "≥ 2× Deno's TLS", against: "deno", min: 2 },
-  { workload: "pingpong", goal: "≥ 1.0× Deno's TLS", against: "deno", min: 1 },
-  { workload: "memory", goal: "≤ Deno's TLS", against: "deno", max: 1 },
+  {
+    workload: "hs_conc",
+    goal: "server CPU per handshake ≤ 1.05× the C server's",
+    against: "c",
+    max: 1.05,
+    cpu: true,
+    beside: ["floor", "c"],
+  },
+  {
+    workload: "pingpong",
+    goal: "≥ 0.95× the floor",
+    against: "floor",
+    min: 0.95,
+    beside: ["denossl_stream", "deno"],
+  },
+  {
+    workload: "memory",
+    goal: "≤ 0.9× Deno's TLS",
+    against: "deno",
+    max: 0.9,
+    beside: ["denossl_stream", "deno"],
+    net: "tcp",
+  },
   { workload: "pair_bulk", goal: "≥ 0.9× the C loop", against: "c", min: 0.9 },
   { workload: "pair_hs", goal: "≥ 0.9× the C loop", against: "c", min: 0.9 },
 ];
 const meets = (t: Target, r: number | null): boolean | null =>
   r == null ? null : t.min != null ? r >= t.min : r <= t.max!;
 const targets = TARGETS.map((t) => {
-  const a = results[t.workload]?.denossl_stream;
-  const b = results[t.workload]?.[t.against];
+  const row = t.cpu ? serverCpu[t.workload] : results[t.workload];
+  const a = row?.denossl_stream;
+  const b = row?.[t.against];
   const r = ratio(a, b);
   // Native mode is judged on its own, beside stream mode (the pair rows have no native mode).
-  const nativeRatio = ratio(results[t.workload]?.denossl_native, b);
+  const nativeRatio = ratio(row?.denossl_native, b);
   return {
     ...t,
     ratio: r,
@@ -780,6 +737,12 @@ const targets = TARGETS.map((t) => {
     met: meets(t, r),
     nativeRatio,
     nativeMet: meets(t, nativeRatio),
+    besideRatio: t.beside === undefined
+      ? null
+      : t.net === undefined
+      ? ratio(row?.[t.beside[0]], row?.[t.beside[1]])
+      : netRatio(row?.[t.beside[0]], row?.[t.beside[1]], row?.[t.net]),
+    nativeOverStream: ratio(row?.denossl_native, a),
   };
 });
 
@@ -889,8 +852,8 @@ lines.push(
   "",
   "The server process's CPU time (user + system, all threads, from /proc/PID/stat at the kernel's " +
     "10 ms tick) over each run, divided by the run's operations: lower is better. Less sensitive " +
-    "to a busy machine than the rates above, since waiting for the CPU does not count. For bulk the " +
-    "server is the sender; for ping-pong, the echoing side.",
+    "to a busy machine than the rates above, since waiting for the CPU does not count. For bulk " +
+    "download the server is the sender, for upload the receiver; for ping-pong, the echoing side.",
   "",
   `| workload | ${cs.map((c) => c.label).join(" | ")} | denossl ÷ Deno TLS |`,
   `|---|${ids.map(() => "---").join("|")}|---|`,
@@ -913,8 +876,8 @@ lines.push(
     "every contender once, seconds apart); met is judged on the ratio of medians. Native mode's " +
     "ratio of medians is judged on its own in the last two columns.",
   "",
-  "| workload | target | stream mode ratio | per-round ratio | met | native mode ratio | met |",
-  "|---|---|---|---|---|---|---|",
+  "| workload | target | stream mode ratio | per-round ratio | met | native mode ratio | met | native ÷ stream | beside |",
+  "|---|---|---|---|---|---|---|---|---|",
 );
 for (const t of targets) {
   const x = (v: number | null): string => v == null ? "—" : v.toFixed(2) + "×";
@@ -922,7 +885,15 @@ for (const t of targets) {
   lines.push(
     `| ${TITLES[t.workload]?.[0] ?? t.workload} | ${t.goal} | ${x(t.ratio)} | ${x(t.paired)} | ${
       m(t.met)
-    } | ${x(t.nativeRatio)} | ${m(t.nativeMet)} |`,
+    } | ${x(t.nativeRatio)} | ${m(t.nativeMet)} | ${t.cpu ? "(CPU: lower is better) " : ""}${
+      x(t.nativeOverStream)
+    } | ${
+      t.beside === undefined
+        ? ""
+        : `${t.net === undefined ? "" : `net of ${t.net}, `}${t.beside[0]} ÷ ${t.beside[1]}: ${
+          x(t.besideRatio)
+        }`
+    } |`,
   );
 }
 lines.push("", "## Notes", "");

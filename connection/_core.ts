@@ -10,7 +10,8 @@ import { usize } from "../ffi/ctypes.ts";
 import { handleRegistry, releaseHandle, trackHandle } from "../ffi/_handles.ts";
 import { ClosedError } from "../errors/ssl_error.ts";
 import { clearErrors, sslErrorFromQueue } from "../errors/queue.ts";
-import { classify, type Outcome } from "../errors/raise.ts";
+import { classify, OK, type Outcome } from "../errors/raise.ts";
+import { afterHandshake, dropPending } from "./_suspend.ts";
 import { inCallback, registerOwner, throwLateError, unregisterOwner } from "../ffi/callbacks.ts";
 
 const registry = handleRegistry("SSL", (ptr, address) => {
@@ -93,12 +94,13 @@ export class SslCore {
     return Number(COUNT[0]);
   }
 
-  /** `SSL_do_handshake`, classified. */
+  /** `SSL_do_handshake`, classified; done only once no callback's Promise is left to decide. */
   handshake(): Outcome {
     const ssl = this.drive();
     clearErrors();
     const ret = this.#lib.SSL_do_handshake(ssl);
-    return classify(ssl, ret, ret === 1);
+    const outcome = classify(ssl, ret, ret === 1);
+    return outcome === OK ? afterHandshake(this.addr) : outcome;
   }
 
   /**
@@ -204,6 +206,7 @@ export class SslCore {
     this.#ssl = null;
     registry.unregister(this);
     unregisterOwner(this.addr);
+    dropPending(this.addr); // a handshake waiting on a callback's Promise goes on, and fails closed
     const lib = this.#lib;
     const free = (): void => {
       lib.SSL_free(ssl);

@@ -35,6 +35,9 @@ import { isIpLiteral } from "../ffi/ip.ts";
 import { normalizeHostName } from "./_hostname.ts";
 import { Session } from "./session.ts";
 import { loadPKCS12 } from "../crypto/pkcs12.ts";
+import { configurePsk, HELPER_PSK_CIPHERS, type PskSpec } from "./_psk.ts";
+import { addCrls } from "./_store.ts";
+import type { SessionStore } from "./selection.ts";
 
 /**
  * TLS 1.2 (and DTLS 1.2) suites of the helpers: forward-secret ECDHE with
@@ -87,12 +90,18 @@ export interface ContextSpec {
   groups?: string[] | undefined;
   /** Server: the OCSP response to staple, or a function of the server name returning it. */
   ocspResponse?: Uint8Array | ((servername: string | null) => Uint8Array | null) | undefined;
+  /** Server: an external session cache. */
+  sessionStore?: SessionStore | undefined;
   /** Client: skip certificate verification. */
   unsafelyDisableVerification?: boolean | undefined;
   /** Server: ask for a client certificate. */
   requestClientCert?: boolean | undefined;
   /** Server: require a verified client certificate. */
   requireClientCert?: boolean | undefined;
+  /** TLS-PSK: the callback (and a server's identity hint). */
+  psk?: PskSpec | undefined;
+  /** PEM CRLs the peer's chain is checked against. */
+  crls?: string[] | undefined;
 }
 
 const METHODS = {
@@ -133,6 +142,8 @@ export function buildContext(spec: ContextSpec): Context {
     if (spec.srtpProfiles?.length) ctx.setTlsextUseSrtp(spec.srtpProfiles);
     if (server) configureServer(ctx, spec);
     else configureClient(ctx, spec);
+    if (spec.psk) configurePsk(ctx, spec.psk, server);
+    if (spec.crls !== undefined) addCrls(ctx._handle, spec.crls);
     return ctx;
   } catch (e) {
     ctx.close();
@@ -153,9 +164,11 @@ function checkCredentials(spec: ContextSpec, server: boolean, datagram: boolean)
   ) {
     throw new TypeError("passphrase must be a string or a function returning one");
   }
-  if (server && pfx === undefined && (!spec.cert || !spec.key)) {
+  if (server && pfx === undefined && (!spec.cert || !spec.key) && (spec.cert || !spec.psk)) {
     throw new TypeError(
-      `A ${datagram ? "DTLS" : "TLS"} server needs cert and key (PEM), pfx, or a context`,
+      `A ${
+        datagram ? "DTLS" : "TLS"
+      } server needs cert and key (PEM), pfx, pskCallback, or a context`,
     );
   }
   if (!server && (spec.cert || spec.key) && (!spec.cert || !spec.key)) {
@@ -223,7 +236,9 @@ function configureVersions(ctx: Context, spec: ContextSpec, datagram: boolean): 
   if (spec.maxVersion) ctx.setMaxProtoVersion(spec.maxVersion);
   const level = ctx.getSecurityLevel();
   // Legacy versions have no AEAD suite: they get OpenSSL's whole list when asked for.
-  ctx.setCipherList(spec.ciphers ?? (below ? "DEFAULT:@SECLEVEL=0" : HELPER_CIPHERS));
+  // PSK suites only when PSK is asked for: ECDHE-PSK, forward-secret and AEAD as the rest.
+  const helperCiphers = spec.psk ? `${HELPER_CIPHERS}:${HELPER_PSK_CIPHERS}` : HELPER_CIPHERS;
+  ctx.setCipherList(spec.ciphers ?? (below ? "DEFAULT:@SECLEVEL=0" : helperCiphers));
   // "@SECLEVEL=0" in a cipher string enables NULL (no encryption) and anonymous (no
   // certificate, so no verification) suites: an opt-out that must say "unsafe".
   if (ctx.getSecurityLevel() < level && !spec.unsafelyAllowLegacyProtocols) {
@@ -248,7 +263,10 @@ function configureServer(ctx: Context, spec: ContextSpec): void {
   // A server that verifies clients must name its session cache, or OpenSSL fails every
   // resumption attempt ("session id context uninitialized"); one random name per context
   // also keeps sessions from resuming across contexts.
-  ctx.setSessionIdContext(crypto.getRandomValues(new Uint8Array(16)));
+  ctx.setSessionIdContext(
+    spec.sessionStore ? sharedSessionIdContext(spec) : crypto.getRandomValues(new Uint8Array(16)),
+  );
+  if (spec.sessionStore) ctx.setSessionStore(spec.sessionStore);
   useCredentials(ctx, spec);
   if (spec.ocspResponse !== undefined) staple(ctx, spec.ocspResponse);
   if (spec.requestClientCert || spec.requireClientCert) {
@@ -264,6 +282,22 @@ function configureServer(ctx: Context, spec: ContextSpec): void {
       offered.find((p) => clientProtocols.includes(p)) ?? ""
     );
   }
+}
+
+/**
+ * The session ID context of servers that share a session store: the same in
+ * every process serving the same certificate with the same client policy,
+ * so that they resume each other's sessions (and only those).
+ */
+function sharedSessionIdContext(spec: ContextSpec): Uint8Array {
+  const text = JSON.stringify([
+    spec.cert ?? null,
+    keyPart(spec.pfx),
+    spec.caCerts ?? null,
+    !!spec.requestClientCert,
+    !!spec.requireClientCert,
+  ]);
+  return hmacSha256(toBytes("denossl session id context"), toBytes(text)).subarray(0, 32);
 }
 
 function staple(ctx: Context, response: NonNullable<ContextSpec["ocspResponse"]>): void {
@@ -293,7 +327,7 @@ const CACHE_LIMIT = 64;
 /** Keys the digest, so the map holds no private key text nor a guessable hash of it. */
 const cacheSecret = crypto.getRandomValues(new Uint8Array(32));
 
-/** Functions in a cache key are known by identity: a number each, never their source. */
+/** Functions and objects in a cache key are known by identity: a number each, never their source. */
 const identities = new WeakMap<object, number>();
 let lastIdentity = 0;
 
@@ -304,7 +338,7 @@ function keyPart(value: unknown): unknown {
     for (const b of value) hex += b.toString(16).padStart(2, "0");
     return hex;
   }
-  if (typeof value === "function") {
+  if (typeof value === "function" || (typeof value === "object" && value !== null)) {
     let id = identities.get(value);
     if (id === undefined) identities.set(value, id = ++lastIdentity);
     return `f:${id}`;
@@ -329,9 +363,13 @@ function cacheKey(spec: ContextSpec): string {
     keyPart(spec.pfx),
     spec.groups ?? null,
     keyPart(spec.ocspResponse),
+    keyPart(spec.sessionStore),
     !!spec.unsafelyDisableVerification,
     !!spec.requestClientCert,
     !!spec.requireClientCert,
+    keyPart(spec.psk?.callback),
+    spec.psk?.hint ?? null,
+    spec.crls ?? null,
   ]);
   let hex = "";
   for (const b of hmacSha256(cacheSecret, toBytes(text))) hex += b.toString(16).padStart(2, "0");

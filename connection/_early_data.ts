@@ -8,7 +8,7 @@
 
 import { native } from "../ffi/library.ts";
 import { usize } from "../ffi/ctypes.ts";
-import { toBytes } from "../ffi/memory.ts";
+import { address, toBytes } from "../ffi/memory.ts";
 import { inCallback, throwLateError } from "../ffi/callbacks.ts";
 import {
   SSL_EARLY_DATA_ACCEPTED,
@@ -22,9 +22,12 @@ import {
   OK,
   type Outcome,
   outcomeError,
+  WANT_CLIENT_HELLO,
   WANT_READ,
   WANT_WRITE,
+  WANT_X509_LOOKUP,
 } from "../errors/raise.ts";
+import { pendingWait } from "./_suspend.ts";
 import type { Wire } from "./_pump.ts";
 import type { EarlyDataStatus } from "./extras.ts";
 
@@ -127,6 +130,12 @@ export async function readAllEarlyData(ssl: () => Ptr, wire: Wire): Promise<Uint
       await wire.fill();
     } else if (got === WANT_WRITE) {
       await wire.drain();
+    } else if (got === WANT_X509_LOOKUP || got === WANT_CLIENT_HELLO) {
+      // An async client hello or certificate callback suspended the handshake, as in the pump.
+      const wait = pendingWait(address(ssl()));
+      if (wait === null) throw outcomeError(got);
+      await wire.flush();
+      await wait;
     } else {
       throw outcomeError(got);
     }

@@ -1,8 +1,10 @@
 /**
- * The shared callback trampolines of negotiation (ALPN, SNI, client hello,
- * OCSP stapling, new sessions) and observation (key log, info), and the
+ * The shared callback trampolines of negotiation (ALPN, OCSP stapling, new
+ * sessions) and observation (key log, info), the ClientHello reader, and the
  * helpers that `Context` and `Connection` call to install them. Internal:
- * the callback types and `NO_OVERLAPPING_PROTOCOLS` live in `types.ts`.
+ * the callback types and `NO_OVERLAPPING_PROTOCOLS` live in `types.ts`; the
+ * SNI, client hello and certificate trampolines, which may suspend, in
+ * `_selection.ts`.
  *
  * Each trampoline is one `Deno.UnsafeCallback` made on first use and never
  * closed (OpenSSL may call it as long as any `SSL_CTX` holds it) nor ref'd.
@@ -23,11 +25,6 @@ import { native } from "../ffi/library.ts";
 import { usize } from "../ffi/ctypes.ts";
 import { address, copyBytes, readCString, toBytes, utf8 } from "../ffi/memory.ts";
 import {
-  SSL_AD_HANDSHAKE_FAILURE,
-  SSL_AD_INTERNAL_ERROR,
-  SSL_CLIENT_HELLO_ERROR,
-  SSL_CLIENT_HELLO_SUCCESS,
-  SSL_CTX_set_tlsext_servername_callback,
   SSL_CTX_set_tlsext_status_cb,
   SSL_get_tlsext_status_ocsp_resp,
   SSL_set_tlsext_status_ocsp_resp,
@@ -44,20 +41,16 @@ import {
   requireFunction,
   watchSettled,
 } from "../ffi/callbacks.ts";
-import { Session } from "./session.ts";
 import { NO_OVERLAPPING_PROTOCOLS } from "./types.ts";
 import type { Connection } from "./connection.ts";
 import type { CallbackSlots, ContextBase } from "./context_base.ts";
 import type {
   AlpnSelectCallback,
   ClientHello,
-  ClientHelloCallback,
   InfoCallback,
   KeylogCallback,
-  NewSessionCallback,
   OcspClientCallback,
   OcspServerCallback,
-  ServernameCallback,
 } from "./types.ts";
 
 export { NO_OVERLAPPING_PROTOCOLS };
@@ -71,21 +64,10 @@ interface Owner {
   setVerifyDepth(depth: number): void;
 }
 
-/**
- * The context a connection started with, once an SNI callback switched it:
- * OpenSSL keeps calling that context's new-session callback. Keyed by the
- * connection, which outlives neither entry nor context.
- */
-const sessionContexts = new WeakMap<object, ContextBase>();
-
 function ownerHooks(ssl: Deno.PointerValue): { conn: Owner; hooks: CallbackSlots } | undefined {
   const conn = ownerOf<Owner>(ssl);
   if (!conn) return undefined;
   return { conn, hooks: conn.getContext()._callbacks };
-}
-
-function setInt32(ptr: Deno.PointerValue, value: number): void {
-  if (ptr !== null) new Int32Array(Deno.UnsafePointerView.getArrayBuffer(ptr, 4))[0] = value;
 }
 
 // ---- ALPN ---------------------------------------------------------------------------
@@ -218,58 +200,6 @@ export function alpnSelected(ssl: Deno.PointerObject): string | null {
   return ptr === null || length[0] === 0 ? null : utf8(copyBytes(ptr, length[0]!));
 }
 
-// ---- SNI ------------------------------------------------------------------------------
-
-const SERVERNAME_CB = { parameters: ["pointer", "pointer", "pointer"], result: "i32" } as const;
-let servernameTrampoline: Deno.UnsafeCallback<typeof SERVERNAME_CB> | undefined;
-
-function servername(ssl: Deno.PointerValue, al: Deno.PointerValue): number {
-  try {
-    const found = ownerHooks(ssl);
-    const callback = found?.hooks.servername;
-    if (!found || !callback) return SSL_TLSEXT_ERR_OK;
-    const { conn } = found;
-    const before = conn.getContext();
-    if (!sessionContexts.has(conn)) sessionContexts.set(conn, before);
-    refuseThenable(
-      callback(conn as unknown as Connection),
-      "servername",
-      "switch contexts (or not) and return",
-    );
-    const after = conn.getContext();
-    if (after !== before) {
-      // SSL_set_SSL_CTX switches certificate, key and trust store, not the verification
-      // settings SSL_new copied: apply the new context's, as servers such as nginx do.
-      conn.setVerify(after.getVerifyMode(), after._verifyCallback);
-      const depth = after.getVerifyDepth();
-      if (depth >= 0) conn.setVerifyDepth(depth);
-    }
-    return SSL_TLSEXT_ERR_OK;
-  } catch (e) {
-    recordCallbackError(e);
-    setInt32(al, SSL_AD_INTERNAL_ERROR);
-    return SSL_TLSEXT_ERR_ALERT_FATAL;
-  }
-}
-
-/**
- * Installs the SNI callback of a context.
- *
- * @param owner The context.
- * @param ctx Its `SSL_CTX*`, checked mutable by the caller.
- * @param callback The callback.
- */
-export function setServernameCallback(
-  owner: ContextBase,
-  ctx: Deno.PointerObject,
-  callback: ServernameCallback,
-): void {
-  requireFunction(callback);
-  servernameTrampoline ??= new Deno.UnsafeCallback(SERVERNAME_CB, counted(servername));
-  owner._callbacks.servername = callback;
-  SSL_CTX_set_tlsext_servername_callback(ctx, servernameTrampoline.pointer);
-}
-
 // ---- client hello -----------------------------------------------------------------------
 
 /** `TLSEXT_TYPE_server_name`. */
@@ -281,7 +211,14 @@ const EXT_ALPN = 16;
 /** `TLSEXT_TYPE_supported_versions`. */
 const EXT_SUPPORTED_VERSIONS = 43;
 
-function helloExtension(ssl: Deno.PointerObject, type: number): Uint8Array | null {
+/**
+ * One extension of the ClientHello being processed (valid only inside the client hello callback).
+ *
+ * @param ssl The server's `SSL*`.
+ * @param type The extension type (`TLSEXT_TYPE_*`).
+ * @returns Its bytes, or null when absent.
+ */
+export function helloExtension(ssl: Deno.PointerObject, type: number): Uint8Array | null {
   const data = new BigUint64Array(1);
   const length = new BigUint64Array(1);
   if (native().ssl.SSL_client_hello_get0_ext(ssl, type, data, length) !== 1) return null;
@@ -370,92 +307,6 @@ export function readClientHello(ssl: Deno.PointerObject): ClientHello {
     groups,
     extensions,
   };
-}
-
-const CLIENT_HELLO_CB = { parameters: ["pointer", "pointer", "pointer"], result: "i32" } as const;
-let clientHelloTrampoline: Deno.UnsafeCallback<typeof CLIENT_HELLO_CB> | undefined;
-
-function clientHello(ssl: Deno.PointerValue, al: Deno.PointerValue): number {
-  try {
-    const found = ownerHooks(ssl);
-    const callback = found?.hooks.clientHello;
-    if (!found || !callback || ssl === null) return SSL_CLIENT_HELLO_SUCCESS;
-    const verdict: unknown = callback(found.conn as unknown as Connection, readClientHello(ssl));
-    refuseThenable(verdict, "client hello", "return true, false or nothing");
-    if (verdict === false) {
-      setInt32(al, SSL_AD_HANDSHAKE_FAILURE);
-      return SSL_CLIENT_HELLO_ERROR;
-    }
-    if (verdict !== true && verdict !== undefined) {
-      throw new TypeError(
-        `The client hello callback returned ${
-          describe(verdict)
-        }: it must return true, false or nothing`,
-      );
-    }
-    return SSL_CLIENT_HELLO_SUCCESS;
-  } catch (e) {
-    recordCallbackError(e);
-    setInt32(al, SSL_AD_INTERNAL_ERROR);
-    return SSL_CLIENT_HELLO_ERROR;
-  }
-}
-
-/**
- * Installs the client hello callback of a context.
- *
- * @param owner The context.
- * @param ctx Its `SSL_CTX*`, checked mutable by the caller.
- * @param callback The callback.
- */
-export function setClientHelloCallback(
-  owner: ContextBase,
-  ctx: Deno.PointerObject,
-  callback: ClientHelloCallback,
-): void {
-  requireFunction(callback);
-  clientHelloTrampoline ??= new Deno.UnsafeCallback(CLIENT_HELLO_CB, counted(clientHello));
-  owner._callbacks.clientHello = callback;
-  native().ssl.SSL_CTX_set_client_hello_cb(ctx, clientHelloTrampoline.pointer, null);
-}
-
-// ---- new sessions ------------------------------------------------------------------------
-
-const NEW_SESSION_CB = { parameters: ["pointer", "pointer"], result: "i32" } as const;
-let newSessionTrampoline: Deno.UnsafeCallback<typeof NEW_SESSION_CB> | undefined;
-
-function newSession(ssl: Deno.PointerValue, session: Deno.PointerValue): number {
-  try {
-    const conn = ownerOf<Owner>(ssl);
-    if (!conn || session === null) return 0;
-    // OpenSSL calls the session context's callback: the context the connection started with.
-    const ctx = sessionContexts.get(conn) ?? conn.getContext();
-    const callback = ctx._callbacks.newSession;
-    if (!callback) return 0;
-    // Returning 0 leaves OpenSSL's reference with OpenSSL; the Session takes its own.
-    watchSettled(callback(conn as unknown as Connection, Session._borrow(session)), ssl, conn);
-  } catch (e) {
-    recordCallbackError(e);
-  }
-  return 0;
-}
-
-/**
- * Installs the new-session callback of a context.
- *
- * @param owner The context.
- * @param ctx Its `SSL_CTX*`, checked mutable by the caller.
- * @param callback The callback.
- */
-export function setNewSessionCallback(
-  owner: ContextBase,
-  ctx: Deno.PointerObject,
-  callback: NewSessionCallback,
-): void {
-  requireFunction(callback);
-  newSessionTrampoline ??= new Deno.UnsafeCallback(NEW_SESSION_CB, counted(newSession));
-  owner._callbacks.newSession = callback;
-  native().ssl.SSL_CTX_sess_set_new_cb(ctx, newSessionTrampoline.pointer);
 }
 
 // ---- key log and info ----------------------------------------------------------------------

@@ -6,7 +6,15 @@
  */
 
 import { ClosedError } from "../errors/ssl_error.ts";
-import { OK, type Outcome, outcomeError, WANT_READ, WANT_WRITE } from "../errors/raise.ts";
+import {
+  OK,
+  type Outcome,
+  outcomeError,
+  WANT_READ,
+  WANT_WRITE,
+  ZERO_RETURN,
+} from "../errors/raise.ts";
+import { pendingWait } from "./_suspend.ts";
 import type { IdleReleasable } from "./_idle.ts";
 import type { SslCore } from "./_core.ts";
 import type { HandshakeInfo } from "./connection.ts";
@@ -71,6 +79,8 @@ export class Pump {
   readonly #wire: Wire;
   readonly #owner: { _handshakeInfo(): HandshakeInfo };
   #handshake: Promise<HandshakeInfo> | null = null;
+  /** The handshake finished once; a renegotiation later runs inside SSL_read/SSL_write. */
+  #handshook = false;
   /** A failure met while reading ahead (#readMore), thrown by the next read. */
   #readError: unknown = undefined;
   #abortReason: unknown = undefined;
@@ -124,6 +134,7 @@ export class Pump {
         throw e;
       }
       if (outcome === OK) {
+        this.#handshook = true;
         wire.handshakeDone();
         await wire.flush();
         return this.#owner._handshakeInfo();
@@ -133,6 +144,8 @@ export class Pump {
         await wire.fill();
       } else if (outcome === WANT_WRITE) {
         await wire.drain();
+      } else if (outcome !== ZERO_RETURN) {
+        await this.#resume(outcome);
       } else {
         await this.#sendAlert();
         throw outcomeError(outcome);
@@ -140,9 +153,25 @@ export class Pump {
     }
   }
 
-  /** Before reading or writing: the handshake, unless it is done. */
+  /**
+   * A callback suspended the handshake: waits until its Promise settles (or
+   * the connection closes), then the loop calls OpenSSL again.
+   *
+   * @param outcome The want-lookup or want-client-hello outcome.
+   */
+  async #resume(outcome: Outcome): Promise<void> {
+    const wait = pendingWait(this.#core.addr);
+    if (wait === null) throw outcomeError(outcome); // nothing of ours to wait for
+    await this.#wire.flush();
+    await wait;
+  }
+
+  /**
+   * Before reading or writing: the handshake, unless it finished once (a flag, not
+   * SSL_is_init_finished: one FFI call less per read and per write).
+   */
   #handshakeDone(): boolean {
-    return this.#handshake !== null && this.#core.handshakeDone;
+    return this.#handshook;
   }
 
   /**
@@ -174,11 +203,11 @@ export class Pump {
       if (outcome === OK) {
         const n = core.count;
         const total = n < p.length ? this.#readMore(p, n) : n;
-        if (wire.outgoing() > 0) wire.flush();
+        wire.flush(); // it tests what is pending itself
         return total;
       }
       if (outcome === WANT_READ) {
-        if (wire.outgoing() > 0) wire.flush();
+        wire.flush(); // it tests what is pending itself
         const lent = wire.lend(p);
         if (lent === null) {
           await wire.fill();
@@ -193,8 +222,10 @@ export class Pump {
         wire.landLent(p, n);
       } else if (outcome === WANT_WRITE) {
         await wire.drain();
-      } else {
+      } else if (outcome === ZERO_RETURN) {
         return null;
+      } else {
+        await this.#resume(outcome); // a renegotiation's callbacks
       }
     }
   }
@@ -248,14 +279,17 @@ export class Pump {
       }
       if (outcome === OK) {
         offset += core.count;
-        if (wire.outgoing() >= FLUSH_THRESHOLD) await wire.flush();
+        // Only between records of a large write: the last one is flushed below.
+        if (offset < p.length && wire.outgoing() >= FLUSH_THRESHOLD) await wire.flush();
       } else if (outcome === WANT_READ) {
         await wire.flush();
         await wire.fill();
       } else if (outcome === WANT_WRITE) {
         await wire.drain();
-      } else {
+      } else if (outcome === ZERO_RETURN) {
         throw outcomeError(outcome);
+      } else {
+        await this.#resume(outcome);
       }
     }
     await wire.flush();

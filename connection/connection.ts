@@ -16,6 +16,7 @@ import type {
   AddrOf,
   ConnectionOptions,
   FdTransport,
+  KtlsStatus,
   Transport,
   TransportMembers,
   TransportMode,
@@ -29,6 +30,7 @@ import { MemoryBios } from "./_memory.ts";
 import { addrOf, callOn, installPassthrough } from "./_passthrough.ts";
 import { StreamWire } from "./_stream_wire.ts";
 import { NativeWire } from "./_native_wire.ts";
+import { ktlsStatus, requestKtls } from "./_ktls.ts";
 import { Pump, readableOf, type Wire, writableOf } from "./_pump.ts";
 import type { X509 } from "../crypto/x509.ts";
 
@@ -149,6 +151,7 @@ export class ConnectionBase<T extends Transport = Transport> extends ConnectionE
         );
       }
       if (endpoint !== null) {
+        if (options.ktls === true) requestKtls(core.handle);
         this.#pump = new Pump(core, new NativeWire(core, endpoint, this), this);
       } else if (pipe !== null) {
         const direct = options.directWrites !== false && isDenoTcpConn(transport as object)
@@ -218,6 +221,17 @@ export class ConnectionBase<T extends Transport = Transport> extends ConnectionE
   /** Why native mode was asked for and not used (the connection runs in stream mode), or null. */
   get nativeFallbackReason(): string | null {
     return this.#nativeFallback;
+  }
+
+  /**
+   * Whether the kernel encrypts and decrypts this connection's records
+   * (kTLS, asked for with `{ native: true, ktls: true }`), per direction,
+   * and if not, why: stream mode, not requested, the kernel's `tls` module
+   * missing, or OpenSSL declining the negotiated cipher or version.
+   * Meaningful once the handshake is done.
+   */
+  get ktls(): KtlsStatus {
+    return ktlsStatus(this.#core.handle, this.transportMode, this.#nativeFallback);
   }
 
   /**

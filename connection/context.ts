@@ -24,12 +24,17 @@ import { clearErrors } from "../errors/queue.ts";
 import { SSLError } from "../errors/ssl_error.ts";
 import { X509 } from "../crypto/x509.ts";
 import { PKey } from "../crypto/pkey.ts";
-import type { CertificateInput, KeyInput } from "./types.ts";
+import type { CertificateInput, KeyInput, PskClientCallback, PskServerCallback } from "./types.ts";
+import type { X509Store } from "../crypto/store.ts";
 import type { X509Name } from "../crypto/name.ts";
 import { ContextBase } from "./context_base.ts";
 import * as negotiation from "./_negotiation.ts";
 import * as keys from "./_keys.ts";
 import * as dtls from "./_dtls.ts";
+import * as psk from "./_psk.ts";
+import * as storeOf from "./_store.ts";
+import * as selection from "./_selection.ts";
+import type { CertCallback, SessionStore } from "./selection.ts";
 import * as parity from "./_parity.ts";
 
 export {
@@ -661,6 +666,62 @@ export class Context extends ContextBase {
   }
 
   /**
+   * Verifies peers with `store` (`SSL_CTX_set1_cert_store`): its certificates,
+   * CRLs, flags, purpose and time apply in the handshake. The context takes
+   * its own reference.
+   *
+   * @param store The store; it replaces the context's own.
+   * @throws {TypeError} When `store` is not an `X509Store`.
+   */
+  setCertStore(store: X509Store): void {
+    storeOf.setCertStore(this._mutable(), store);
+  }
+
+  /**
+   * The context's live trust store (`SSL_CTX_get_cert_store`), as pyOpenSSL's
+   * `get_cert_store`: CRLs and flags added to it apply to later handshakes.
+   *
+   * @returns The store; closing it frees only this reference.
+   */
+  getCertStore(): X509Store {
+    return storeOf.getCertStore(this._handle);
+  }
+
+  /**
+   * Sets the client's TLS-PSK callback (`SSL_CTX_set_psk_client_callback`, Python's
+   * `set_psk_client_callback`). TLS 1.3 PSKs go with SHA-256 suites.
+   *
+   * @param callback See {@link PskClientCallback}.
+   * @throws {TypeError} When `callback` is not a function.
+   */
+  setPskClientCallback(callback: PskClientCallback): void {
+    psk.setPskClientCallback(this, this._mutable(), callback);
+  }
+
+  /**
+   * Sets the server's TLS-PSK callback (`SSL_CTX_set_psk_server_callback`, Python's
+   * `set_psk_server_callback`).
+   *
+   * @param callback See {@link PskServerCallback}.
+   * @param identityHint The hint sent to TLS 1.2 clients, as {@link usePskIdentityHint}.
+   * @throws {TypeError} When `callback` is not a function.
+   */
+  setPskServerCallback(callback: PskServerCallback, identityHint?: string): void {
+    psk.setPskServerCallback(this, this._mutable(), callback, identityHint);
+  }
+
+  /**
+   * Sets the identity hint a TLS 1.2 PSK server sends
+   * (`SSL_CTX_use_psk_identity_hint`); TLS 1.3 has no hint.
+   *
+   * @param hint Up to 256 bytes of UTF-8, no NUL.
+   * @throws {TypeError} When the hint is too long or holds a NUL.
+   */
+  usePskIdentityHint(hint: string): void {
+    psk.usePskIdentityHint(this._mutable(), hint);
+  }
+
+  /**
    * Adds a certificate's subject to the CA names a server sends
    * (`SSL_CTX_add_client_CA`).
    *
@@ -724,5 +785,33 @@ export class Context extends ContextBase {
    */
   setTlsextUseSrtp(profiles: string | readonly string[]): void {
     dtls.setContextSrtp(this._mutable(), profiles);
+  }
+
+  /**
+   * Sets the certificate callback (`SSL_CTX_set_cert_cb`): it runs once the
+   * ClientHello was read, before a certificate is chosen, and may set the
+   * connection's own certificate and key or switch its context; a Promise
+   * suspends the handshake until it settles. See {@link CertCallback}.
+   *
+   * @param callback The callback.
+   * @throws {TypeError} When `callback` is not a function.
+   */
+  setCertCallback(callback: CertCallback): void {
+    selection.setCertCallback(this, this._mutable(), callback);
+  }
+
+  /**
+   * Keeps this server context's sessions in an external store, shared by
+   * every process that uses it (see {@link SessionStore}). OpenSSL's
+   * in-process cache is turned off (`SESS_CACHE_NO_INTERNAL`) and so are
+   * tickets (`OP_NO_TICKET`), so TLS 1.2 resumes by session ID and TLS 1.3
+   * by stateful sessions, both through the store. Servers that share a store
+   * need the same {@link setSessionIdContext}.
+   *
+   * @param store The store.
+   * @throws {TypeError} When `store` lacks `get`, `set` or `delete`.
+   */
+  setSessionStore(store: SessionStore): void {
+    selection.setSessionStore(this, this._mutable(), store);
   }
 }

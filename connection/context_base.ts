@@ -32,6 +32,8 @@ import { counted, inCallback, refuseThenable, requireFunction } from "../ffi/cal
 import { releaseHandle, trackHandle } from "../ffi/_handles.ts";
 import { verifyTrampoline } from "./_verify.ts";
 import * as negotiation from "./_negotiation.ts";
+import * as selection from "./_selection.ts";
+import { setNewSessionCallback } from "./_session_store.ts";
 import * as dtls from "./_dtls.ts";
 import * as keys from "./_keys.ts";
 import type { Connection } from "./connection.ts";
@@ -50,6 +52,7 @@ import type {
   ServernameCallback,
   VerifyCallback,
 } from "./types.ts";
+import type { CertCallback, SessionStore } from "./selection.ts";
 
 /** `SSLv23_METHOD` (pyOpenSSL): any TLS version; same as {@link TLS_METHOD}. */
 export const SSLv23_METHOD = 3;
@@ -88,6 +91,8 @@ export interface CallbackSlots {
   ocspClient?: OcspClientCallback;
   cookieGenerate?: CookieGenerateCallback;
   cookieVerify?: CookieVerifyCallback;
+  cert?: CertCallback;
+  sessionStore?: SessionStore;
 }
 
 /** `PEM_BUFSIZE`: the room OpenSSL gives a passphrase callback. */
@@ -447,7 +452,7 @@ export class ContextBase {
    * @throws {TypeError} When `callback` is not a function.
    */
   setTlsextServernameCallback(callback: ServernameCallback): void {
-    negotiation.setServernameCallback(this, this._mutable(), callback);
+    selection.setServernameCallback(this, this._mutable(), callback);
   }
 
   /**
@@ -459,7 +464,7 @@ export class ContextBase {
    * @throws {TypeError} When `callback` is not a function.
    */
   setClientHelloCallback(callback: ClientHelloCallback): void {
-    negotiation.setClientHelloCallback(this, this._mutable(), callback);
+    selection.setClientHelloCallback(this, this._mutable(), callback);
   }
 
   /**
@@ -471,7 +476,7 @@ export class ContextBase {
    * @throws {TypeError} When `callback` is not a function.
    */
   setNewSessionCallback(callback: NewSessionCallback): void {
-    negotiation.setNewSessionCallback(this, this._mutable(), callback);
+    setNewSessionCallback(this, this._mutable(), callback);
   }
 
   /**

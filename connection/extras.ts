@@ -8,7 +8,7 @@
 
 import { native } from "../ffi/library.ts";
 import { outcomeError } from "../errors/raise.ts";
-import { ConnectionInfo } from "./info.ts";
+import { ConnectionSelection } from "./selection.ts";
 import type { Wire } from "./_pump.ts";
 import * as dtls from "./_dtls.ts";
 import * as early from "./_early_data.ts";
@@ -97,7 +97,7 @@ export interface SignatureAlgorithm {
  * assert.equal(client.getPeerSignatureAlgorithm()?.digest, "SHA256");
  * ```
  */
-export abstract class ConnectionExtras extends ConnectionInfo {
+export abstract class ConnectionExtras extends ConnectionSelection {
   /**
    * The wire of a connection over a transport, or null in memory mode. Internal.
    *

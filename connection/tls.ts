@@ -20,6 +20,9 @@ import { Connection } from "./connection.ts";
 import type { HandshakeInfo } from "./connection.ts";
 import type { Transport } from "./transport.ts";
 import type { Session } from "./session.ts";
+import type { PskClientCallback, PskServerCallback } from "./types.ts";
+import { pskSpec } from "./_psk.ts";
+import type { SessionStoreOptions } from "./selection.ts";
 import { TLS1_1_VERSION, TLS1_2_VERSION, TLS1_3_VERSION, TLS1_VERSION } from "../ffi/constants.ts";
 import {
   buildContext,
@@ -52,6 +55,11 @@ export interface TlsCommonOptions {
    * client certificates must chain to.
    */
   caCerts?: string[];
+  /**
+   * PEM CRLs, as Node's `crl`: every certificate of the peer's chain must be
+   * covered by its issuer's CRL here and not revoked (`CRL_CHECK_ALL`).
+   */
+  crls?: string[];
   /** ALPN protocols, most preferred first. */
   alpnProtocols?: string[];
   /** Lowest protocol version. @default {"TLSv1.2"} */
@@ -164,6 +172,12 @@ export interface TlsClientOptions extends TlsCommonOptions {
   unsafelyAllowLegacyHostNames?: boolean;
   /** Skip all certificate verification. @default {false} */
   unsafelyDisableVerification?: boolean;
+  /**
+   * TLS-PSK, as Node's: returns the identity and key for the server's hint
+   * (TLS 1.2; null in TLS 1.3), or null. Adds ECDHE-PSK-CHACHA20-POLY1305 to
+   * the TLS 1.2 suites; a server that shows a certificate is still verified.
+   */
+  pskCallback?: PskClientCallback;
 }
 
 /**
@@ -200,7 +214,7 @@ export interface ConnectTlsOptions extends TlsClientOptions {
  * };
  * ```
  */
-export interface TlsServerOptions extends TlsCommonOptions {
+export interface TlsServerOptions extends TlsCommonOptions, SessionStoreOptions {
   /** PEM certificate, optionally followed by its chain. */
   cert?: string;
   /** PEM private key. */
@@ -217,6 +231,13 @@ export interface TlsServerOptions extends TlsCommonOptions {
    * served without a restart.
    */
   ocspResponse?: Uint8Array | ((servername: string | null) => Uint8Array | null);
+  /**
+   * TLS-PSK, as Node's: the key of a client's identity, or null. Then `cert`
+   * and `key` are optional; ECDHE-PSK-CHACHA20-POLY1305 joins the TLS 1.2 suites.
+   */
+  pskCallback?: PskServerCallback;
+  /** The identity hint sent to TLS 1.2 PSK clients, as Node's. */
+  pskIdentityHint?: string;
 }
 
 /**
@@ -262,7 +283,7 @@ function versionOf(v: TlsVersion | undefined, fallback: number): number {
 
 function specOf(
   kind: "tls-client" | "tls-server",
-  o: TlsClientOptions & TlsServerOptions,
+  o: Omit<TlsClientOptions & TlsServerOptions, "pskCallback"> & { pskCallback?: unknown },
 ): ContextSpec {
   if (o.keyFormat !== undefined && o.keyFormat !== "pem") {
     throw new TypeError(`keyFormat must be "pem": got ${String(o.keyFormat)}`);
@@ -282,9 +303,12 @@ function specOf(
     pfx: o.pfx,
     groups: o.groups,
     ocspResponse: kind === "tls-server" ? o.ocspResponse : undefined,
+    sessionStore: kind === "tls-server" ? o.sessionStore : undefined,
     unsafelyDisableVerification: kind === "tls-client" ? o.unsafelyDisableVerification : false,
     requestClientCert: kind === "tls-server" ? o.requestClientCert : false,
     requireClientCert: kind === "tls-server" ? o.requireClientCert : false,
+    psk: pskSpec(kind === "tls-server", o),
+    crls: o.crls,
   };
 }
 

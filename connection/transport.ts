@@ -356,6 +356,36 @@ export interface ConnectionOptions {
    * @default {true}
    */
   directWrites?: boolean;
+  /**
+   * Native mode on Linux: ask OpenSSL to hand the record layer to the
+   * kernel (`OP_ENABLE_KTLS`), so encryption and decryption happen in
+   * `send`/`recv` and bulk data need not cross into user space twice.
+   * Whether it took, per direction, and why not, is
+   * {@link ConnectionBase.ktls}; the connection works the same either way.
+   *
+   * @default {false}
+   */
+  ktls?: boolean;
+}
+
+/**
+ * Whether a connection's records are encrypted and decrypted by the kernel
+ * (kTLS), per direction; see {@link ConnectionBase.ktls}.
+ *
+ * @example Report whether kTLS is active
+ * ```ts
+ * import type { KtlsStatus } from "@denossl/denossl";
+ * const status: KtlsStatus = { send: false, receive: false, reason: "not requested" };
+ * console.log(status.send && status.receive ? "kTLS" : `no kTLS: ${status.reason}`);
+ * ```
+ */
+export interface KtlsStatus {
+  /** The kernel encrypts what this connection sends. */
+  readonly send: boolean;
+  /** The kernel decrypts what this connection receives. */
+  readonly receive: boolean;
+  /** Why a direction is not offloaded, for a person to read; null when both are. */
+  readonly reason: string | null;
 }
 
 /** The address type a transport reports (`Deno.NetAddr` when it reports none). */

@@ -161,13 +161,17 @@ export type AlpnSelectCallback = (
  * certificate is chosen. Read the name with `connection.getServername()` and
  * switch with `connection.setContext(other)`: the certificate, key, trust
  * store, client CA list and verification mode, depth and callback of
- * `other` then apply, so the switch must happen before the callback returns:
- * a returned Promise fails the handshake with a `TypeError`. A throw fails
- * the handshake and comes out of the call that drove it.
+ * `other` then apply. It may return a Promise (a lookup by name): OpenSSL's
+ * servername callback cannot suspend, so the handshake goes on to the
+ * certificate stage and waits there (`WantX509LookupError` on the
+ * synchronous face) until the Promise settles; a context it switches to
+ * then still supplies the certificate, and a rejection fails the handshake
+ * with the reason as the error's `cause`. A throw fails the handshake and
+ * comes out of the call that drove it.
  *
  * `ContextBase`'s second example installs it.
  */
-export type ServernameCallback = (connection: Connection) => void;
+export type ServernameCallback = (connection: Connection) => void | Promise<void>;
 
 /**
  * What a client offered in its ClientHello, as a server's client hello
@@ -195,16 +199,20 @@ export interface ClientHello {
 /**
  * Inspects the ClientHello on the server before anything is negotiated
  * (`SSL_CTX_set_client_hello_cb`). Return false to refuse the client
- * (handshake_failure alert), true or nothing to go on; anything else, a
- * Promise included, fails the handshake with a `TypeError`. A throw fails
- * the handshake and comes out of the call that drove it.
+ * (handshake_failure alert), true or nothing to go on, or a Promise of one:
+ * the handshake then suspends (`SSL_CLIENT_HELLO_RETRY`;
+ * `WantClientHelloError` on the synchronous face) until it settles, and a
+ * rejection fails it with the reason as the error's `cause`. The callback
+ * may switch the context (`connection.setContext`). Anything else fails the
+ * handshake with a `TypeError`; a throw fails it and comes out of the call
+ * that drove it.
  *
  * `ContextBase`'s second example installs it.
  */
 export type ClientHelloCallback = (
   connection: Connection,
   hello: ClientHello,
-) => boolean | void;
+) => boolean | void | Promise<boolean | void>;
 
 /**
  * Receives each new session a connection establishes: on a client, the
@@ -487,3 +495,82 @@ export interface SrtpKeyingMaterial {
  * `tls-exporter` (RFC 9266).
  */
 export type ChannelBindingType = "tls-unique" | "tls-exporter" | "tls-server-end-point";
+
+/**
+ * What a TLS-PSK client offers: an identity the server knows and the key it
+ * shares with the server, as Node's `pskCallback` returns them.
+ *
+ * @example
+ * ```ts
+ * import type { PskIdentity } from "@denossl/denossl";
+ * const offer: PskIdentity = { identity: "device-17", psk: new Uint8Array(32).fill(7) };
+ * ```
+ */
+export interface PskIdentity {
+  /** The identity: UTF-8, 1 to 256 bytes, no NUL. */
+  identity: string;
+  /** The key: 1 to 512 bytes (32 or more random bytes in practice). */
+  psk: Uint8Array;
+}
+
+/**
+ * Chooses a client's pre-shared key (`SSL_CTX_set_psk_client_callback`), as
+ * Node's client `pskCallback` and Python's `set_psk_client_callback`. It
+ * runs while the ClientHello is built (TLS 1.3, `hint` null) and again when
+ * a TLS 1.2 server picks a PSK suite (`hint`: the server's identity hint, or
+ * null). Return null to offer no key; a throw or a Promise fails the
+ * handshake and comes out of the call that drove it.
+ *
+ * @example A client and a server that share a key, in memory
+ * ```ts
+ * import { Connection, Context, TLS_METHOD } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * const key = crypto.getRandomValues(new Uint8Array(32));
+ * using clientCtx = new Context(TLS_METHOD);
+ * clientCtx.setPskClientCallback(() => ({ identity: "device-17", psk: key }));
+ * using serverCtx = new Context(TLS_METHOD);
+ * const seen: string[] = [];
+ * serverCtx.setPskServerCallback((identity) => {
+ *   seen.push(identity);
+ *   return identity === "device-17" ? key : null;
+ * });
+ * using client = new Connection(clientCtx, null);
+ * using server = new Connection(serverCtx, null);
+ * client.setConnectState();
+ * server.setAcceptState();
+ * const wire = new Uint8Array(65536);
+ * const pump = (from: Connection, to: Connection): void => {
+ *   while (from.bioPending() > 0) to.bioWrite(wire.subarray(0, from.bioReadInto(wire)));
+ * };
+ * for (let round = 0; round < 10 && !(client.isHandshakeDone() && server.isHandshakeDone()); round++) {
+ *   client.tryHandshake();
+ *   pump(client, server);
+ *   server.tryHandshake();
+ *   pump(server, client);
+ * }
+ * assert.deepEqual(seen, ["device-17"]);
+ * assert.equal(client.getPeerCertificate(), null); // the key authenticated the server
+ * ```
+ */
+export type PskClientCallback = (
+  hint: string | null,
+  connection: Connection,
+) => PskIdentity | null;
+
+/**
+ * Finds the key of a client's PSK identity (`SSL_CTX_set_psk_server_callback`),
+ * as Node's server `pskCallback` and Python's `set_psk_server_callback`.
+ * Return null for an unknown identity: TLS 1.2 then fails with
+ * `unknown_psk_identity`, TLS 1.3 goes on with a certificate if the server
+ * has one. A throw or a Promise fails the handshake and comes out of the
+ * call that drove it. See {@link PskClientCallback} for an example.
+ *
+ * @example Keys by identity
+ * ```ts
+ * import type { PskServerCallback } from "@denossl/denossl";
+ * const keys = new Map([["device-17", new Uint8Array(32).fill(7)]]);
+ * const find: PskServerCallback = (identity) => keys.get(identity) ?? null;
+ * ```
+ */
+export type PskServerCallback = (identity: string, connection: Connection) => Uint8Array | null;

@@ -13,6 +13,8 @@ import { X509Name } from "./name.ts";
 import type { X509NameInput } from "./name.ts";
 import { PKey } from "./pkey.ts";
 import { X509 } from "./x509.ts";
+import { X509Req } from "./csr.ts";
+import { subjectAltNameValue } from "./_general_names.ts";
 
 /** `NID_basic_constraints`. */
 const NID_basic_constraints = 87;
@@ -117,7 +119,60 @@ export class CertificateBuilder {
   #notBefore: Date | undefined;
   #notAfter: Date | undefined;
   #publicKey: PKey | undefined;
+  #request: X509Req | undefined;
   #extensions: { nid: number; value: string }[] = [];
+
+  /**
+   * Starts a certificate from a signing request, as a CA does: checks the
+   * request's signature (the requester holds the key), then takes its
+   * subject, its public key and, unless told not to, its subject alternative
+   * names. Nothing else is copied: basic constraints, key usages and other
+   * extensions are the CA's to set, so a request asking for `CA:TRUE` gives
+   * a CA certificate only if {@link CertificateBuilder.basicConstraints} says so.
+   *
+   * @param request The request; it must stay open until {@link CertificateBuilder.sign}.
+   * @param options `copySubjectAltNames: false` to leave the names out (set your own).
+   * @returns A builder with subject, key and names set; add validity and the rest.
+   * @throws {SSLError} When the request's signature does not verify.
+   *
+   * @example Issue a server certificate from a CSR
+   * ```ts
+   * import { CertificateBuilder, PKey, X509Req } from "@denossl/denossl";
+   * import assert from "node:assert/strict";
+   * using caKey = PKey.generate({ type: "ec" });
+   * using key = PKey.generate({ type: "ec" });
+   * using req = X509Req.create({ subject: { CN: "www.example" }, key, subjectAltNames: { dns: ["www.example"] } });
+   * using cert = CertificateBuilder.fromRequest(req)
+   *   .validity(new Date(), new Date(Date.now() + 86_400_000))
+   *   .basicConstraints({ ca: false })
+   *   .extendedKeyUsage(["serverAuth"])
+   *   .sign(caKey);
+   * assert.deepEqual(cert.subjectAltNames, [{ type: "DNS", value: "www.example" }]);
+   * ```
+   */
+  static fromRequest(
+    request: X509Req,
+    options: { copySubjectAltNames?: boolean } = {},
+  ): CertificateBuilder {
+    if (!(request instanceof X509Req)) throw new TypeError("fromRequest() takes an X509Req");
+    request.verify();
+    const builder = new CertificateBuilder();
+    builder.#request = request;
+    if (options.copySubjectAltNames !== false) {
+      const names = request.subjectAltNames;
+      const of = (type: string): string[] =>
+        names.filter((n) => n.type === type).map((n) => n.value);
+      if (names.length > 0) {
+        builder.subjectAltNames({
+          dns: of("DNS"),
+          ip: of("IP"),
+          email: of("email"),
+          uri: of("URI"),
+        });
+      }
+    }
+    return builder;
+  }
 
   /**
    * Sets the subject name.
@@ -207,21 +262,7 @@ export class CertificateBuilder {
       uri?: readonly string[];
     },
   ): this {
-    const parts: string[] = [];
-    const add = (tag: string, list: readonly string[] | undefined) => {
-      for (const name of list ?? []) {
-        if (typeof name !== "string" || name === "" || /[,\0]/.test(name)) {
-          throw new TypeError(`Invalid ${tag} subject alternative name: ${String(name)}`);
-        }
-        parts.push(`${tag}:${name}`);
-      }
-    };
-    add("DNS", names.dns);
-    add("IP", names.ip);
-    add("email", names.email);
-    add("URI", names.uri);
-    if (parts.length === 0) throw new TypeError("subjectAltNames needs at least one name");
-    this.#extensions.push({ nid: NID_subject_alt_name, value: parts.join(",") });
+    this.#extensions.push({ nid: NID_subject_alt_name, value: subjectAltNameValue(names) });
     return this;
   }
 
@@ -303,7 +344,9 @@ export class CertificateBuilder {
    */
   sign(issuerKey: PKey, issuerCert?: X509): X509 {
     if (!(issuerKey instanceof PKey)) throw new TypeError("The signing key must be a PKey");
-    if (this.#subject === undefined) throw new TypeError("The certificate needs a subject");
+    if (this.#subject === undefined && this.#request === undefined) {
+      throw new TypeError("The certificate needs a subject");
+    }
     if (!this.#notBefore || !this.#notAfter) {
       throw new TypeError("The certificate needs a validity");
     }
@@ -327,7 +370,9 @@ export class CertificateBuilder {
       throw cryptoError("Could not set the version");
     }
     this.#setSerial(x);
-    using subject = X509Name.from(this.#subject!);
+    using subject = this.#subject === undefined
+      ? this.#request!.subject
+      : X509Name.from(this.#subject);
     if (crypto.X509_set_subject_name(x, subject._handle) !== 1) {
       throw cryptoError("Could not set the subject");
     }
@@ -350,7 +395,8 @@ export class CertificateBuilder {
     ) {
       throw cryptoError("Could not set the validity");
     }
-    const publicKey = this.#publicKey ?? issuerKey;
+    using requested = this.#publicKey === undefined ? this.#request?.publicKey : undefined;
+    const publicKey = this.#publicKey ?? requested ?? issuerKey;
     if (crypto.X509_set_pubkey(x, publicKey._handle) !== 1) {
       throw cryptoError("Could not set the public key");
     }

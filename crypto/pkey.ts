@@ -115,6 +115,20 @@ export class PKey {
   }
 
   /**
+   * A new key holding only the public half of an `EVP_PKEY*`. Internal: a
+   * certificate or request built in this process holds the very key it was
+   * made with, private half included.
+   *
+   * @param ptr The key; not consumed.
+   * @returns The public key.
+   */
+  static _publicOf(ptr: Deno.PointerObject): PKey {
+    const { crypto } = native();
+    const der = encodeDER(crypto.i2d_PUBKEY, ptr, "Could not encode the public key");
+    return new PKey(decodeDER(crypto.d2i_PUBKEY, der, "Could not decode the public key"));
+  }
+
+  /**
    * Generates a new private key.
    *
    * @param options The key type and its size or curve.

@@ -169,6 +169,41 @@ let adopting: Deno.PointerObject | null = null;
  * console.log(chain.length); // 2: the leaf and the root
  * for (const c of chain) c.close();
  * ```
+ *
+ * @example The store a Context verifies with in the handshake (CRLs, flags, purpose, time)
+ * ```ts
+ * import { Connection, Context, TestCA, VERIFY_PEER, X509Store, X509StoreFlags } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * using ca = TestCA.create({ intermediate: true });
+ * using leaf = ca.issue({ dns: ["localhost"] });
+ * using serverCtx = new Context();
+ * serverCtx.useCertificateChain(leaf.chainPEM);
+ * serverCtx.usePrivateKey(leaf.keyPEM);
+ * // Trust the intermediate alone (PARTIAL_CHAIN); store.addCRL(pem) and CRL_CHECK revoke.
+ * using store = new X509Store().addCert(ca.intermediate!.cert).setPurpose("sslserver");
+ * store.setFlags(X509StoreFlags.PARTIAL_CHAIN);
+ * using clientCtx = new Context();
+ * clientCtx.setCertStore(store);
+ * clientCtx.setVerify(VERIFY_PEER);
+ * using live = clientCtx.getCertStore(); // the same store, as pyOpenSSL's get_cert_store
+ * assert.equal(live.getFlags(), X509StoreFlags.PARTIAL_CHAIN);
+ * using client = new Connection(clientCtx, null);
+ * using server = new Connection(serverCtx, null);
+ * client.setConnectState();
+ * server.setAcceptState();
+ * const wire = new Uint8Array(65536);
+ * const pump = (from: Connection, to: Connection): void => {
+ *   while (from.bioPending() > 0) to.bioWrite(wire.subarray(0, from.bioReadInto(wire)));
+ * };
+ * for (let round = 0; round < 10 && !(client.isHandshakeDone() && server.isHandshakeDone()); round++) {
+ *   client.tryHandshake();
+ *   pump(client, server);
+ *   server.tryHandshake();
+ *   pump(server, client);
+ * }
+ * assert.equal(client.getVerifiedChain()?.length, 2); // the leaf and the trusted intermediate
+ * ```
  */
 export class X509Store {
   #ptr: Deno.PointerObject | null;
@@ -329,6 +364,39 @@ export class X509Store {
     clearErrors();
     if (native().crypto.X509_STORE_set_flags(this._handle, ulong(flags)) !== 1) {
       throw cryptoError("Could not set the store flags");
+    }
+    return this;
+  }
+
+  /**
+   * The verification flags set on this store ({@link X509StoreFlags} bits).
+   *
+   * @returns The flags.
+   * @throws {ClosedError} When closed.
+   */
+  getFlags(): number {
+    const { crypto } = native();
+    return Number(crypto.X509_VERIFY_PARAM_get_flags(crypto.X509_STORE_get0_param(this._handle)));
+  }
+
+  /**
+   * Requires chains verified against this store to be fit for a purpose, as
+   * `openssl verify -purpose` does; a context that verifies with this store
+   * applies it in the handshake instead of its own default (`sslserver` for
+   * a client, `sslclient` for a server).
+   *
+   * @param purpose The purpose.
+   * @returns This store.
+   * @throws {TypeError} When the purpose is unknown.
+   * @throws {ClosedError} When closed.
+   */
+  setPurpose(purpose: VerifyPurpose): this {
+    const handle = this._handle;
+    const id = Object.hasOwn(PURPOSES, purpose) ? PURPOSES[purpose] : undefined;
+    if (id === undefined) throw new TypeError(`Unknown purpose ${String(purpose)}`);
+    clearErrors();
+    if (native().crypto.X509_STORE_set_purpose(handle, id) !== 1) {
+      throw cryptoError(`Could not set the purpose ${purpose}`);
     }
     return this;
   }

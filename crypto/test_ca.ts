@@ -10,6 +10,7 @@ import { ClosedError } from "../errors/ssl_error.ts";
 import { CertificateBuilder } from "./builder.ts";
 import { PKey } from "./pkey.ts";
 import type { X509 } from "./x509.ts";
+import type { X509Req } from "./csr.ts";
 
 /** Key types {@link TestCA} issues. */
 export type TestKeyType = "ec" | "rsa" | "ed25519";
@@ -76,6 +77,23 @@ export interface IssueOptions extends TestValidityOptions {
   /** Key type. @default {the CA's} */
   keyType?: TestKeyType;
   /** Extended key usages. @default {["serverAuth"]}, or `["clientAuth"]` for `issueClient` */
+  extendedKeyUsage?: readonly string[];
+  /** Serial number. @default {random} */
+  serial?: bigint;
+}
+
+/**
+ * Options for {@link TestCA.issueFromRequest}: what the CA decides, beside
+ * what the request asks for.
+ *
+ * @example A client certificate from a request
+ * ```ts
+ * import type { IssueFromRequestOptions } from "@denossl/denossl";
+ * const options: IssueFromRequestOptions = { extendedKeyUsage: ["clientAuth"], validityDays: 7 };
+ * ```
+ */
+export interface IssueFromRequestOptions extends TestValidityOptions {
+  /** Extended key usages. @default {["serverAuth"]} */
   extendedKeyUsage?: readonly string[];
   /** Serial number. @default {random} */
   serial?: bigint;
@@ -294,6 +312,36 @@ export class TestCA {
    */
   issueClient(options: IssueOptions = {}): IssuedCertificate {
     return this.#issue(options, ["clientAuth"], "client");
+  }
+
+  /**
+   * Issues a certificate from a signing request (CSR), as a CA does: the
+   * request's signature is checked, its subject, public key and subject
+   * alternative names are taken, and the CA sets the rest (CA:FALSE, key
+   * usage, extended key usage, validity): a request asking for `CA:TRUE` or
+   * other extensions never gets them from here.
+   *
+   * @param request The request, from `X509Req.create` or `X509Req.fromPEM` (`openssl req -new`).
+   * @param options Validity, extended key usages (`["serverAuth"]` by default), serial.
+   * @returns The certificate (the requester holds its key); chain it with
+   *   {@link TestCA.intermediate} when there is one.
+   * @throws {SSLError} When the request's signature does not verify.
+   * @throws {ClosedError} When the CA is closed.
+   * @see {@link X509Req} for an example.
+   */
+  issueFromRequest(request: X509Req, options: IssueFromRequestOptions = {}): X509 {
+    this.#check();
+    const signer = this.#intermediate ?? this.#root;
+    const [notBefore, notAfter] = validity(options, 30);
+    const builder = CertificateBuilder.fromRequest(request);
+    using key = request.publicKey;
+    builder
+      .validity(notBefore, notAfter)
+      .basicConstraints({ ca: false })
+      .keyUsage(key.type === "rsa" ? ["digitalSignature", "keyEncipherment"] : ["digitalSignature"])
+      .extendedKeyUsage(options.extendedKeyUsage ?? ["serverAuth"]);
+    if (options.serial !== undefined) builder.serial(options.serial);
+    return builder.sign(signer.key, signer.cert);
   }
 
   #issue(options: IssueOptions, eku: readonly string[], defaultName: string): IssuedCertificate {

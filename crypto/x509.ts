@@ -11,7 +11,6 @@ import { clearErrors } from "../errors/queue.ts";
 import { ClosedError, SSLError } from "../errors/ssl_error.ts";
 import {
   asn1IntegerToHex,
-  asn1StringBytes,
   asn1TimeToDate,
   bioOutput,
   colonHex,
@@ -27,6 +26,7 @@ import {
 import { X509Name } from "./name.ts";
 import { handleRegistry, releaseHandle, trackHandle } from "../ffi/_handles.ts";
 import { PKey } from "./pkey.ts";
+import { describeExtension, generalNames } from "./_general_names.ts";
 
 const registry = handleRegistry("X509", (ptr) => native().crypto.X509_free(ptr));
 
@@ -38,8 +38,6 @@ const NID_ext_key_usage = 126;
 const EXFLAG_CA = 0x10;
 /** `EXFLAG_KUSAGE`: a keyUsage extension is present. */
 const EXFLAG_KUSAGE = 0x2;
-/** `X509V3_EXT_DUMP_UNKNOWN`: hex-dump extensions OpenSSL cannot print. */
-const X509V3_EXT_DUMP_UNKNOWN = 3 << 16;
 /** `openssl x509 -text`'s name flags in 3.0: `XN_FLAG_ONELINE` (UTF-8 shown as `\\XX` escapes). */
 const TEXT_NAME_FLAGS = 0x1 | 0x2 | 0x4 | 0x10 | 0x100 | 0x200 | 0x8 | (2 << 16) | (1 << 23);
 /** `EVP_MAX_MD_SIZE`. */
@@ -57,12 +55,6 @@ const KEY_USAGE_BITS: readonly [string, number][] = [
   ["encipherOnly", 0x0001],
   ["decipherOnly", 0x8000],
 ];
-
-/** General name kinds (`GEN_*`) that {@link X509.subjectAltNames} reports. */
-const GEN_EMAIL = 1;
-const GEN_DNS = 2;
-const GEN_URI = 6;
-const GEN_IPADD = 7;
 
 /**
  * One subject alternative name.
@@ -399,33 +391,11 @@ export class X509 {
     const names = crypto.X509_get_ext_d2i(handle, NID_subject_alt_name, null, null);
     crypto.ERR_clear_error();
     if (names === null) return [];
-    const out: SubjectAltName[] = [];
     try {
-      const count = crypto.OPENSSL_sk_num(names);
-      const type = new Int32Array(1);
-      for (let i = 0; i < count; i++) {
-        const gen = crypto.OPENSSL_sk_value(names, i);
-        const value = crypto.GENERAL_NAME_get0_value(gen, type);
-        if (value === null) continue;
-        switch (type[0]) {
-          case GEN_DNS:
-            out.push({ type: "DNS", value: utf8(asn1StringBytes(value)) });
-            break;
-          case GEN_EMAIL:
-            out.push({ type: "email", value: utf8(asn1StringBytes(value)) });
-            break;
-          case GEN_URI:
-            out.push({ type: "URI", value: utf8(asn1StringBytes(value)) });
-            break;
-          case GEN_IPADD:
-            out.push({ type: "IP", value: formatIP(asn1StringBytes(value)) });
-            break;
-        }
-      }
+      return generalNames(names);
     } finally {
       crypto.GENERAL_NAMES_free(names);
     }
-    return out;
   }
 
   /**
@@ -442,19 +412,7 @@ export class X509 {
     const out: X509Extension[] = [];
     for (let i = 0; i < count; i++) {
       const ext = crypto.X509_get_ext(handle, i);
-      if (ext === null) continue;
-      const { name, oid } = objectName(crypto.X509_EXTENSION_get_object(ext));
-      let value: string;
-      try {
-        value = utf8(bioOutput(
-          (bio) => crypto.X509V3_EXT_print(bio, ext, ulong(X509V3_EXT_DUMP_UNKNOWN), 0),
-          `Could not print extension ${name}`,
-        ));
-      } catch (e) {
-        if (!(e instanceof SSLError)) throw e;
-        value = "";
-      }
-      out.push({ name, oid, critical: crypto.X509_EXTENSION_get_critical(ext) === 1, value });
+      if (ext !== null) out.push(describeExtension(ext));
     }
     return out;
   }
@@ -531,7 +489,11 @@ export class X509 {
     clearErrors();
     const key = native().crypto.X509_get_pubkey(handle);
     if (key === null) throw cryptoError("Could not read the certificate's public key");
-    return PKey._wrap(key);
+    try {
+      return PKey._publicOf(key); // a certificate built here holds its private key too
+    } finally {
+      native().crypto.EVP_PKEY_free(key);
+    }
   }
 
   /**
@@ -587,36 +549,4 @@ export class X509 {
   [Symbol.dispose](): void {
     this.close();
   }
-}
-
-/**
- * Formats a 4- or 16-byte address.
- *
- * @param bytes The address.
- * @returns Dotted IPv4, compressed IPv6, or hex for other lengths.
- */
-function formatIP(bytes: Uint8Array): string {
-  if (bytes.length === 4) return bytes.join(".");
-  if (bytes.length !== 16) return colonHex(bytes);
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
-  // RFC 5952: compress the longest run (length > 1) of zero groups, first one on ties.
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i > 1) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
 }

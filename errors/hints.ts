@@ -67,7 +67,13 @@ const HINTS: ReadonlyMap<string, Hint> = new Map<string, Hint>([
   [`${ERR_LIB_SSL}:181`, "no cipher suite is enabled for the TLS versions in use"],
   // SSL_R_NO_SHARED_GROUPS, SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM
   [`${ERR_LIB_SSL}:410`, "the peer and this side have no key exchange group in common"],
-  [`${ERR_LIB_SSL}:118`, "the peer and this side have no signature algorithm in common"],
+  [
+    `${ERR_LIB_SSL}:118`,
+    (ssl) =>
+      serverWithoutCertificate(ssl)
+        ? "this server has no certificate, and the client brought no pre-shared key it could use (a TLS 1.3 PSK needs a SHA-256 suite)"
+        : "the peer and this side have no signature algorithm in common",
+  ],
   // SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE
   [`${ERR_LIB_SSL}:199`, "the client sent no certificate, and this server requires one"],
   // SSL_R_NO_APPLICATION_PROTOCOL
@@ -95,6 +101,12 @@ const HINTS: ReadonlyMap<string, Hint> = new Map<string, Hint>([
   [`${ERR_LIB_EVP}:100`, WRONG_PASSPHRASE], // EVP_R_BAD_DECRYPT
   // PEM_R_NO_START_LINE
   [`${ERR_LIB_PEM}:108`, "no PEM block of the expected type was found"],
+  // SSL_R_BINDER_DOES_NOT_VERIFY, SSL_R_PSK_IDENTITY_NOT_FOUND
+  [`${ERR_LIB_SSL}:253`, "the client's pre-shared key is not this server's key for that identity"],
+  [
+    `${ERR_LIB_SSL}:223`,
+    "the peer does not know this PSK identity, or no pre-shared key was given",
+  ],
 ]);
 
 /** Fatal alerts the peer sent (`SSL_AD_*`), by alert number. */
@@ -112,6 +124,7 @@ const ALERTS: ReadonlyMap<number, string> = new Map([
   [70, "the peer accepts none of the TLS versions this side offered"],
   [80, "the peer reported an internal error"],
   [112, "the server does not know the server name this client asked for"],
+  [115, "the server does not know this client's PSK identity"],
   [116, "the server requires a client certificate, and none was sent"],
   [120, "the peer supports none of the ALPN protocols this side offered"],
 ]);

@@ -6,9 +6,9 @@
  * Order, as in pyOpenSSL's `_raise_ssl_error`: first what a JS callback threw
  * during the call (even when the call itself succeeded or wants to read),
  * then the call's own success, then `SSL_get_error`'s verdict: WANT_READ,
- * WANT_WRITE and ZERO_RETURN are outcomes the caller acts on; WANT_X509_LOOKUP
- * (and the other "a callback asked to be called again" codes,
- * WANT_CLIENT_HELLO_CB and WANT_RETRY_VERIFY), SYSCALL (with errno, or
+ * WANT_WRITE and ZERO_RETURN are outcomes the caller acts on, and so are
+ * WANT_X509_LOOKUP and WANT_CLIENT_HELLO_CB (a callback suspended the
+ * handshake: the async face awaits its Promise); WANT_RETRY_VERIFY, SYSCALL (with errno, or
  * "Unexpected EOF") and SSL (the queue drained; a verification failure
  * becomes a {@link VerificationError}; OpenSSL 3's unexpected-EOF reason a
  * {@link SysCallError} with errno -1) are thrown. An error's message says
@@ -40,6 +40,7 @@ import {
   SSLError,
   SysCallError,
   VerificationError,
+  WantClientHelloError,
   WantReadError,
   WantWriteError,
   WantX509LookupError,
@@ -72,8 +73,18 @@ export const WANT_READ = 1;
 export const WANT_WRITE = 2;
 /** The peer closed the TLS session cleanly (close_notify). */
 export const ZERO_RETURN = 3;
+/** A certificate (or servername) callback suspended the handshake: await its Promise, call again. */
+export const WANT_X509_LOOKUP = 4;
+/** A client hello callback (or a session store's lookup) suspended the handshake. */
+export const WANT_CLIENT_HELLO = 5;
 /** What one SSL call came to, when it did not fail: see {@link classify}. */
-export type Outcome = typeof OK | typeof WANT_READ | typeof WANT_WRITE | typeof ZERO_RETURN;
+export type Outcome =
+  | typeof OK
+  | typeof WANT_READ
+  | typeof WANT_WRITE
+  | typeof ZERO_RETURN
+  | typeof WANT_X509_LOOKUP
+  | typeof WANT_CLIENT_HELLO;
 
 /**
  * The one classifier: what an SSL call (`SSL_do_handshake`, `SSL_read_ex`,
@@ -86,7 +97,8 @@ export type Outcome = typeof OK | typeof WANT_READ | typeof WANT_WRITE | typeof 
  * @param ssl The `SSL*` the call was made on.
  * @param ret The call's return value.
  * @param done Whether `ret` means success for that call.
- * @returns {@link OK}, {@link WANT_READ}, {@link WANT_WRITE} or {@link ZERO_RETURN}.
+ * @returns {@link OK}, {@link WANT_READ}, {@link WANT_WRITE}, {@link ZERO_RETURN},
+ *   {@link WANT_X509_LOOKUP} or {@link WANT_CLIENT_HELLO}.
  * @throws What a callback threw, as thrown; otherwise the mapped {@link SSLError}.
  */
 export function classify(ssl: Deno.PointerValue, ret: number, done: boolean): Outcome {
@@ -102,6 +114,10 @@ export function classify(ssl: Deno.PointerValue, ret: number, done: boolean): Ou
       return WANT_WRITE;
     case SSL_ERROR_ZERO_RETURN:
       return ZERO_RETURN;
+    case SSL_ERROR_WANT_X509_LOOKUP:
+      return WANT_X509_LOOKUP;
+    case SSL_ERROR_WANT_CLIENT_HELLO_CB:
+      return WANT_CLIENT_HELLO;
     default:
       throw failure(ssl, ret, code);
   }
@@ -112,7 +128,8 @@ export function classify(ssl: Deno.PointerValue, ret: number, done: boolean): Ou
  * as pyOpenSSL does over a non-blocking socket.
  *
  * @param outcome What {@link classify} returned.
- * @returns `WantReadError`, `WantWriteError` or `ZeroReturnError`.
+ * @returns `WantReadError`, `WantWriteError`, `ZeroReturnError`,
+ *   `WantX509LookupError` or `WantClientHelloError`.
  */
 export function outcomeError(outcome: Outcome): SSLError {
   return outcome === WANT_READ
@@ -121,6 +138,10 @@ export function outcomeError(outcome: Outcome): SSLError {
     ? new WantWriteError()
     : outcome === ZERO_RETURN
     ? new ZeroReturnError()
+    : outcome === WANT_X509_LOOKUP
+    ? new WantX509LookupError()
+    : outcome === WANT_CLIENT_HELLO
+    ? new WantClientHelloError()
     : new SSLError([], "The call succeeded: there is no error to report");
 }
 
@@ -142,8 +163,6 @@ function failure(ssl: Deno.PointerValue, ret: number, code: number): unknown {
     return pending.error;
   }
   switch (code) {
-    case SSL_ERROR_WANT_X509_LOOKUP:
-    case SSL_ERROR_WANT_CLIENT_HELLO_CB:
     case SSL_ERROR_WANT_RETRY_VERIFY:
       return new WantX509LookupError();
     case SSL_ERROR_SYSCALL: {

@@ -189,9 +189,10 @@ export class WantWriteError extends SSLError {
 
 /**
  * A certificate callback asked to be called again
- * (`SSL_ERROR_WANT_X509_LOOKUP`), also a client hello callback's retry
- * (`SSL_ERROR_WANT_CLIENT_HELLO_CB`) and a verify retry
- * (`SSL_ERROR_WANT_RETRY_VERIFY`). Call the same operation again.
+ * (`SSL_ERROR_WANT_X509_LOOKUP`): it returned a Promise, or a servername
+ * callback did; also a verify retry (`SSL_ERROR_WANT_RETRY_VERIFY`). Await
+ * the connection's `pendingSelection`, then call the same operation again.
+ * A client hello callback's retry is its subclass {@link WantClientHelloError}.
  *
  * @example Recognise a callback's request to be called again
  * ```ts
@@ -212,6 +213,35 @@ export class WantX509LookupError extends SSLError {
   ) {
     super([], message);
     this.name = "WantX509LookupError";
+  }
+}
+
+/**
+ * A client hello callback suspended the handshake
+ * (`SSL_ERROR_WANT_CLIENT_HELLO_CB`): it returned a Promise (or a session
+ * store's lookup did). Await the connection's `pendingSelection`, then call
+ * `doHandshake()` again. A {@link WantX509LookupError}, so code that catches
+ * that one keeps working.
+ *
+ * @example Recognise a suspended client hello
+ * ```ts
+ * import { WantClientHelloError, WantX509LookupError } from "@denossl/denossl";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(new WantClientHelloError() instanceof WantX509LookupError);
+ * ```
+ */
+export class WantClientHelloError extends WantX509LookupError {
+  /**
+   * Creates the error.
+   *
+   * @param message Optional message.
+   */
+  constructor(
+    message = "A client hello callback suspended the handshake (want client hello callback)",
+  ) {
+    super(message);
+    this.name = "WantClientHelloError";
   }
 }
 

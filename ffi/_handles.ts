@@ -23,7 +23,8 @@ export type HandleKind =
   | "X509"
   | "X509_NAME"
   | "EVP_PKEY"
-  | "X509_STORE";
+  | "X509_STORE"
+  | "X509_REQ";
 
 const KINDS: readonly HandleKind[] = [
   "SSL_CTX",
@@ -33,6 +34,7 @@ const KINDS: readonly HandleKind[] = [
   "X509_NAME",
   "EVP_PKEY",
   "X509_STORE",
+  "X509_REQ",
 ];
 
 const live: Record<HandleKind, number> = {
@@ -43,6 +45,7 @@ const live: Record<HandleKind, number> = {
   X509_NAME: 0,
   EVP_PKEY: 0,
   X509_STORE: 0,
+  X509_REQ: 0,
 };
 
 /** References held per kind and address. */

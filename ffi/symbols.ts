@@ -17,6 +17,9 @@
 import { LONG, ULONG } from "./ctypes.ts";
 import { X509_SYMBOLS } from "./symbols_x509.ts";
 import { DTLS_CRYPTO_SYMBOLS, DTLS_SSL_SYMBOLS } from "./symbols_dtls.ts";
+import { PSK_SSL_SYMBOLS, STORE_CRYPTO_SYMBOLS } from "./symbols_psk.ts";
+import { CSR_CRYPTO_SYMBOLS } from "./symbols_csr.ts";
+import { SELECT_SSL_SYMBOLS } from "./symbols_select.ts";
 import { PARITY_CRYPTO_SYMBOLS, PARITY_SSL_SYMBOLS } from "./symbols_parity.ts";
 
 /** libssl symbols. */
@@ -228,6 +231,8 @@ export const SSL_SYMBOLS = {
 
   // ---- DTLS (symbols_dtls.ts) ---------------------------------------------------
   ...DTLS_SSL_SYMBOLS,
+  ...PSK_SSL_SYMBOLS,
+  ...SELECT_SSL_SYMBOLS,
   ...PARITY_SSL_SYMBOLS, // channel bindings, early data, listings, trace (symbols_parity.ts)
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -299,6 +304,8 @@ export const CRYPTO_SYMBOLS = {
 
   ...X509_SYMBOLS,
   ...DTLS_CRYPTO_SYMBOLS,
+  ...STORE_CRYPTO_SYMBOLS,
+  ...CSR_CRYPTO_SYMBOLS,
   ...PARITY_CRYPTO_SYMBOLS,
 } as const satisfies Deno.ForeignLibraryInterface;
 

@@ -103,3 +103,11 @@ export function transfer(from: Connection, to: Connection, data: Uint8Array): Ui
   }
   return out;
 }
+
+/** A connected TCP pair on the loopback: the client's end, then the server's. */
+export async function tcpPair(): Promise<[Deno.TcpConn, Deno.TcpConn]> {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  return [client, await accepted];
+}

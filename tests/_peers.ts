@@ -821,17 +821,20 @@ export async function ocspResponse(
 }
 
 /**
- * Starts `s_server` on a free port with a certificate, stdin piped for its
+ * Starts `s_server` on a free port with a certificate (or none), stdin piped for its
  * outgoing data. `-brief` prints a summary on stderr; without it, the full
  * report (ALPN, reuse) goes to stdout, before the data received.
  */
 export async function sServer(
   scope: Scope,
-  cert: { certPEM: string; keyPEM: string },
+  cert: { certPEM: string; keyPEM: string } | null,
   extra: string[],
   o: { brief?: boolean; naccept?: number } = {},
 ): Promise<{ peer: Peer; port: number }> {
-  const files = await pemDir(scope, { cert: cert.certPEM, key: cert.keyPEM });
+  // null: no certificate at all (`-nocert`), for PSK-only servers.
+  const files = cert === null
+    ? null
+    : await pemDir(scope, { cert: cert.certPEM, key: cert.keyPEM });
   const port = freePort();
   const peer = scope.adopt(
     new Peer("openssl", [
@@ -841,10 +844,7 @@ export async function sServer(
       "-naccept",
       String(o.naccept ?? 1),
       ...(o.brief === false ? [] : ["-brief"]),
-      "-cert",
-      files.cert!,
-      "-key",
-      files.key!,
+      ...(files === null ? ["-nocert"] : ["-cert", files.cert!, "-key", files.key!]),
       ...extra,
     ], { stdin: true }),
   );

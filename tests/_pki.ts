@@ -80,7 +80,8 @@ function keyArgs(type: KeyType): string[] {
   }
 }
 
-async function openssl(args: string[], cwd: string): Promise<void> {
+/** Runs the `openssl` CLI in `cwd`; throws with its stderr when it fails. */
+export async function openssl(args: string[], cwd: string): Promise<void> {
   const out = await new Deno.Command("openssl", { args, cwd, stdout: "piped", stderr: "piped" })
     .output();
   if (!out.success) {
@@ -138,6 +139,33 @@ async function sign(
   ], dir);
 }
 
+/** A self-signed root CA made by `openssl req -x509`: `<name>.pem` and `<name>.key` in `dir`. */
+export async function opensslRoot(
+  dir: string,
+  name: string,
+  subject: string,
+  type: KeyType,
+): Promise<void> {
+  await openssl([
+    "req",
+    "-x509",
+    ...keyArgs(type),
+    "-nodes",
+    "-subj",
+    subject,
+    "-days",
+    "30",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+    "-keyout",
+    `${name}.key`,
+    "-out",
+    `${name}.pem`,
+  ], dir);
+}
+
 /**
  * Makes a fresh PKI in a temporary directory.
  *
@@ -146,24 +174,7 @@ async function sign(
  */
 export async function makeOpensslPki(type: KeyType = "ec"): Promise<OpensslPki> {
   const dir = await Deno.makeTempDir({ prefix: "denossl-pki-" });
-  await openssl([
-    "req",
-    "-x509",
-    ...keyArgs(type),
-    "-nodes",
-    "-subj",
-    "/CN=denossl Test Root",
-    "-days",
-    "30",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-    "-keyout",
-    "root.key",
-    "-out",
-    "root.pem",
-  ], dir);
+  await opensslRoot(dir, "root", "/CN=denossl Test Root", type);
   await sign(
     dir,
     "intermediate",

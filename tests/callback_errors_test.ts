@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { Connection, Context, SESS_CACHE_CLIENT, TestCA, TLS_METHOD, VERIFY_PEER } from "../mod.ts";
+import { tcpPair } from "./_pair.ts";
 
 /** The side whose callback throws, and how its context gets the callback. */
 interface Case {
@@ -84,14 +85,6 @@ const READ_CASES: Record<string, Case> = {
     install: (c, _s, fail) => c.setInfoCallback(() => fail()),
   },
 };
-
-/** A connected TCP pair on the loopback. */
-async function tcpPair(): Promise<[Deno.TcpConn, Deno.TcpConn]> {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const accepted = listener.accept();
-  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-  return [client, await accepted];
-}
 
 /** Resolves to what `p` rejected with, or fails the test when it resolves. */
 async function rejection(p: Promise<unknown>): Promise<unknown> {

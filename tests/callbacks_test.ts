@@ -1,7 +1,8 @@
 /**
  * Callbacks fail closed: a Promise (or any thenable) where OpenSSL needs an
  * answer now fails the handshake or the key load with a TypeError naming the
- * callback, and never counts as acceptance; where no answer is needed (info,
+ * callback, and never counts as acceptance (the client hello and servername
+ * callbacks suspend the handshake instead: async_selection_test.ts); where no answer is needed (info,
  * key log, new session), a rejected Promise is that callback's exception,
  * thrown from the next call that drives the connection, or reported with
  * `reportError` once the connection is closed. Memory-BIO pairs throughout.
@@ -25,7 +26,9 @@ import {
   TLS1_2_VERSION,
   TLS_METHOD,
   VERIFY_PEER,
+  WantClientHelloError,
   WantReadError,
+  WantX509LookupError,
 } from "../mod.ts";
 import { handshakeInMemory, pump } from "./_pair.ts";
 import {
@@ -142,17 +145,20 @@ Deno.test("verify callback: a Promise never accepts, and fails the handshake wit
 
 // ---- client hello, servername, ALPN, OCSP ------------------------------------------------------
 
-Deno.test("client hello callback: a Promise fails the handshake with a TypeError; true, false and nothing keep their meaning", async (t) => {
-  await t.step("async () => true", () => {
+Deno.test("client hello callback: a Promise suspends the handshake (WantClientHelloError) until it settles; true, false and nothing keep their meaning", async (t) => {
+  await t.step("async () => true", async () => {
     using sctx = serverContext();
     using cctx = clientContext();
-    // @ts-expect-error: an async callback, as plain JavaScript could pass
     sctx.setClientHelloCallback(async () => true);
     const { client, server } = pair(cctx, sctx);
     using _c = client;
     using _s = server;
-    const e = refusedPromise(client, server, "client hello");
-    assert.match(e.message, /it must return true, false or nothing synchronously/);
+    const e = catchError(() => handshakeInMemory(client, server), WantClientHelloError);
+    assert.ok(e instanceof WantX509LookupError);
+    assert.equal(server.isHandshakeDone(), false);
+    await server.pendingSelection;
+    handshakeInMemory(client, server);
+    assert.ok(client.isHandshakeDone() && server.isHandshakeDone());
   });
   await t.step("a number", () => {
     using sctx = serverContext();
@@ -176,18 +182,24 @@ Deno.test("client hello callback: a Promise fails the handshake with a TypeError
   });
 });
 
-Deno.test("servername callback: a Promise fails the handshake with a TypeError (the switch would come too late)", () => {
+Deno.test("servername callback: a Promise suspends the handshake at the certificate stage (WantX509LookupError), and the context it switches to supplies the certificate", async () => {
   using sctx = serverContext();
   using other = serverContext(pki().other);
   using cctx = clientContext();
   sctx.setTlsextServernameCallback(async (conn) => {
+    await tick();
     conn.setContext(other);
   });
   const { client, server } = pair(cctx, sctx);
   using _c = client;
   using _s = server;
   client.setTlsextHostName("localhost");
-  refusedPromise(client, server, "servername");
+  catchError(() => handshakeInMemory(client, server), WantX509LookupError);
+  assert.equal(server.getContext(), sctx);
+  await server.pendingSelection;
+  assert.equal(server.getContext(), other);
+  handshakeInMemory(client, server);
+  assert.equal(client.getPeerCertificate()?.subject.commonName, "other.test");
 });
 
 Deno.test("ALPN select callback: a Promise fails the handshake with a TypeError", () => {

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { Connection, type Context, type Session, WantReadError } from "../mod.ts";
+import {
+  Connection,
+  type Context,
+  OP_NO_ANTI_REPLAY,
+  type Session,
+  WantReadError,
+} from "../mod.ts";
 import { handshakeInMemory, memoryPair, pump } from "./_pair.ts";
 import { catchError, clientContext, drain, serverContext } from "./_negotiation_fixtures.ts";
 import {
@@ -226,13 +232,34 @@ Deno.test("Early data interop: openssl s_client -sess_in -early_data sends 0-RTT
 });
 
 Deno.test("Early data between two denossl ends over TCP, native and stream mode: writeEarlyData() then handshake() on the client, readAllEarlyData() on the server", async (t) => {
-  for (const native of [true, false]) {
-    await t.step(native ? "native mode" : "stream mode", async () => {
+  const modes: [boolean, boolean][] = [[true, false], [false, false], [false, true]];
+  for (const [native, asyncHello] of modes) {
+    const label = `${native ? "native" : "stream"} mode${
+      asyncHello ? ", an async client hello callback" : ""
+    }`;
+    await t.step(label, async () => {
       using ctxs = earlyContexts(2048);
+      const hellos: string[] = [];
+      // A second server sharing the first's ticket keys, with stateless tickets (anti-replay
+      // off, as across servers): its async client hello callback suspends the handshake inside
+      // readAllEarlyData's first SSL_read_early_data.
+      using second = serverContext();
+      if (asyncHello) {
+        second.setMaxEarlyData(2048);
+        second.setTicketKeys(ctxs.sctx.getTicketKeys());
+        second.setOptions(OP_NO_ANTI_REPLAY);
+        ctxs.sctx.setOptions(OP_NO_ANTI_REPLAY);
+        second.setClientHelloCallback(async (_conn, hello) => {
+          await new Promise((r) => setTimeout(r, 5));
+          hellos.push(hello.serverName ?? "-");
+          return true;
+        });
+      }
       using session = firstSession(ctxs.cctx, ctxs.sctx);
+      const serverCtx = asyncHello ? second : ctxs.sctx;
       using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
       const accepted = listener.accept().then((tcp) => {
-        const conn = new Connection(ctxs.sctx, tcp, { native });
+        const conn = new Connection(serverCtx, tcp, { native });
         conn.setAcceptState();
         return conn;
       });
@@ -251,6 +278,7 @@ Deno.test("Early data between two denossl ends over TCP, native and stream mode:
       assert.equal(server.getEarlyDataStatus(), "accepted");
       await client.write(utf8("1-RTT"));
       assert.equal(dec.decode(await readExactly(server, 5)), "1-RTT");
+      assert.deepEqual(hellos, asyncHello ? ["-"] : []);
     });
   }
 });

@@ -38,6 +38,7 @@ import {
   SSLError,
   SysCallError,
   VerificationError,
+  WantClientHelloError,
   WantReadError,
   WantWriteError,
   WantX509LookupError,
@@ -530,20 +531,26 @@ Deno.test("raiseSSLError() maps a full BIO pair buffer to WantWriteError", () =>
   }
 });
 
-Deno.test("raiseSSLError() maps a certificate or client hello callback's retry to WantX509LookupError", async (t) => {
+Deno.test("raiseSSLError() maps a certificate callback's retry to WantX509LookupError, a client hello callback's to its subclass WantClientHelloError", async (t) => {
   await withCertificate(async (files) => {
     const { ssl } = native();
     for (
-      const [name, install, code] of [
+      const [name, install, code, expected] of [
         [
           "SSL_CTX_set_cert_cb returning -1",
           (ctx: Ptr, cb: Deno.PointerValue) => ssl.SSL_CTX_set_cert_cb(ctx, cb, null),
           SSL_ERROR_WANT_X509_LOOKUP,
+          WantX509LookupError,
         ],
-        ["SSL_CTX_set_client_hello_cb returning SSL_CLIENT_HELLO_RETRY", (
-          ctx: Ptr,
-          cb: Deno.PointerValue,
-        ) => ssl.SSL_CTX_set_client_hello_cb(ctx, cb, null), SSL_ERROR_WANT_CLIENT_HELLO_CB],
+        [
+          "SSL_CTX_set_client_hello_cb returning SSL_CLIENT_HELLO_RETRY",
+          (
+            ctx: Ptr,
+            cb: Deno.PointerValue,
+          ) => ssl.SSL_CTX_set_client_hello_cb(ctx, cb, null),
+          SSL_ERROR_WANT_CLIENT_HELLO_CB,
+          WantClientHelloError,
+        ],
       ] as const
     ) {
       await t.step(name, () => {
@@ -566,7 +573,7 @@ Deno.test("raiseSSLError() maps a certificate or client hello callback's retry t
         assert.equal(ret, -1);
         assert.equal(calls, 1);
         assert.equal(ssl.SSL_get_error(peers.server, ret), code);
-        raised(peers.server, ret, WantX509LookupError);
+        assert.ok(raised(peers.server, ret, expected) instanceof WantX509LookupError);
       });
     }
   });

@@ -51,6 +51,10 @@ const EXPECTED: Record<string, RegExp[]> = {
     /^asked for www\.example: got www\.example$/m,
     /^asked for unknown\.example: got www\.example$/m,
   ],
+  "examples/redis_session_store.ts": [
+    /^server 1: full$/m,
+    /^server 2: resumed$/m,
+  ],
   "examples/session_resumption.ts": [
     /^first connection: resumed false, saved a \d+-byte session$/m,
     /^second connection: resumed true$/m,
@@ -64,6 +68,17 @@ const EXPECTED: Record<string, RegExp[]> = {
     /^over the child's pipes: TLSv1\.3 TLS_\w+$/m,
     /^the child answered: HELLO THROUGH STDIN$/m,
     /^child exited with 0$/m,
+  ],
+  "examples/psk.ts": [
+    /^TLSv1\.3 TLS_\w+_SHA256: hello, device$/m,
+    /^ {2}the server's identity hint: factory-3\nTLSv1\.2 ECDHE-PSK-CHACHA20-POLY1305: hello, device$/m,
+    /^server: refused a client \(.*pre-shared key.*\)$/m,
+    /^wrong key: refused \(.+\)$/m,
+  ],
+  "examples/csr.ts": [
+    /^-----BEGIN CERTIFICATE REQUEST-----$/m,
+    /^issued: O=Example,CN=localhost \(DNS:localhost, IP:127\.0\.0\.1\), CA: false$/m,
+    /^a client verified it: localhost$/m,
   ],
   "examples/memory_bio.ts": [
     /^round 1: client -> server \d+ bytes$/m,

@@ -216,6 +216,9 @@ const OPTIONS: Record<string, "setting" | "opt-out"> = {
   session: "setting", // resumption re-runs no certificate check, as in Deno and OpenSSL
   requestOcsp: "setting",
   ocspResponse: "setting",
+  pskCallback: "setting", // adds a forward-secret PSK suite; a certificate shown is still verified
+  pskIdentityHint: "setting",
+  crls: "setting", // adds revocation checks; a chain certificate without its CRL is refused
   autoSelectFamily: "setting",
   autoSelectFamilyAttemptDelay: "setting",
   transport: "setting",

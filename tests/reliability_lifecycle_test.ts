@@ -31,6 +31,7 @@ import {
   VERIFY_PEER,
   X509,
   X509Name,
+  X509Req,
   X509Store,
 } from "../mod.ts";
 import { handleAnomalies, liveHandles } from "../ffi/_handles.ts";
@@ -283,7 +284,7 @@ function silentTransport(): {
   };
 }
 
-Deno.test("every public member of Context, Connection, Session, X509, X509Name, PKey, X509Store, TestCA and TlsListener throws a clear closed error after close(), or works as documented; never a crash or a hang", async (t) => {
+Deno.test("every public member of Context, Connection, Session, X509, X509Name, PKey, X509Store, X509Req, TestCA and TlsListener throws a clear closed error after close(), or works as documented; never a crash or a hang", async (t) => {
   const { ca, leaf } = pki();
   const dir = await Deno.makeTempDir({ prefix: "denossl-lifecycle-" });
   const file = `${dir}/cert.pem`;
@@ -347,6 +348,13 @@ Deno.test("every public member of Context, Connection, Session, X509, X509Name, 
       cert: leaf.key as unknown as X509,
     });
     await checkClosed(t, "X509Store", X509Store.prototype, () => new X509Store(), kit);
+    await checkClosed(
+      t,
+      "X509Req",
+      X509Req.prototype,
+      () => X509Req.create({ subject: { CN: "x" }, key: leaf.key }),
+      kit,
+    );
     await checkClosed(t, "TestCA", TestCA.prototype, () => TestCA.create(), kit);
     await checkClosed(
       t,

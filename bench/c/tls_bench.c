@@ -8,6 +8,7 @@
  *       (probe: accepts every TLS 1.3 suite, serves one connection, prints
  *       the negotiated suite and group as JSON, exits)
  *   tls_bench client <ca.pem> <port> bulk <bytes>
+ *                                    upload <bytes>
  *                                    hs <count> <concurrency>
  *                                    resume <count>
  *                                    pingpong <count>
@@ -96,6 +97,13 @@ static void *serve(void *arg) {
           if (write_all(ssl, buf, chunk) != 0) break;
           total -= chunk;
         }
+      } else if (cmd == 'U') {
+        while (have < 9 && SSL_read_ex(ssl, buf + have, sizeof buf - have, &n) == 1) have += n;
+        uint64_t total = 0;
+        memcpy(&total, buf + 1, 8); /* little-endian hosts only */
+        uint64_t got = have - 9;
+        while (got < total && SSL_read_ex(ssl, buf, sizeof buf, &n) == 1) got += n;
+        if (got >= total) write_all(ssl, (const unsigned char *)"u", 1);
       } else if (cmd == 'P') {
         if (have > 1) write_all(ssl, buf + 1, have - 1);
         while (SSL_read_ex(ssl, buf, sizeof buf, &n) == 1) {
@@ -251,6 +259,26 @@ static int run_client(char **argv) {
     double dt = now() - t0;
     printf("{\"value\":%.3f,\"seconds\":%.6f,\"bytes\":%llu,\"cipher\":\"%s\",\"group\":\"%s\"}\n",
            total / 1e6 / dt, dt, (unsigned long long)total, cipher, group != NULL ? group : "unknown");
+    hang_up(ssl);
+  } else if (strcmp(mode, "upload") == 0) {
+    uint64_t total = strtoull(argv[5], NULL, 10);
+    SSL *ssl = dial(NULL);
+    static unsigned char buf[65536];
+    buf[0] = 'U';
+    memcpy(buf + 1, &total, 8);
+    double t0 = now();
+    if (write_all(ssl, buf, 9) != 0) die("write U");
+    memset(buf, 'x', sizeof buf);
+    for (uint64_t left = total; left > 0;) {
+      size_t chunk = left < sizeof buf ? (size_t)left : sizeof buf;
+      if (write_all(ssl, buf, chunk) != 0) die("upload write");
+      left -= chunk;
+    }
+    size_t n;
+    if (SSL_read_ex(ssl, buf, 1, &n) != 1) die("upload reply");
+    double dt = now() - t0;
+    printf("{\"value\":%.3f,\"seconds\":%.6f,\"bytes\":%llu}\n", total / 1e6 / dt, dt,
+           (unsigned long long)total);
     hang_up(ssl);
   } else if (strcmp(mode, "hs") == 0) {
     int count = atoi(argv[5]), conc = atoi(argv[6]);

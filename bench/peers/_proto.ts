@@ -3,7 +3,8 @@
  * built-in TLS). After the handshake the client sends one command byte:
  *
  * - `H`: the server answers one byte `h` (handshake workloads, idle connections)
- * - `B` + u64 LE n: the server sends n bytes (bulk, one way)
+ * - `B` + u64 LE n: the server sends n bytes (bulk download)
+ * - `U` + u64 LE n, then n bytes: the server reads them all, then answers `u` (bulk upload)
  * - `P`: the server echoes every byte it reads (ping-pong)
  *
  * then the server reads until the client goes away and closes. Clients print
@@ -56,12 +57,13 @@ async function drain(conn: Conn, buf: Uint8Array): Promise<void> {
 }
 
 const H = new Uint8Array([0x68]);
+const U = new Uint8Array([0x75]);
 
 /** Serves one connection (after the caller accepted it). */
 export async function serve(conn: Conn): Promise<void> {
   const buf = new Uint8Array(65536);
   try {
-    const have = await readAtLeast(conn, buf, 0, 1);
+    let have = await readAtLeast(conn, buf, 0, 1);
     const cmd = buf[0];
     if (cmd === 0x48) {
       await writeAll(conn, H);
@@ -74,6 +76,15 @@ export async function serve(conn: Conn): Promise<void> {
         await writeAll(conn, n === chunk.length ? chunk : chunk.subarray(0, n));
         total -= n;
       }
+    } else if (cmd === 0x55) {
+      have = await readAtLeast(conn, buf, have, 9);
+      let left = Number(new DataView(buf.buffer).getBigUint64(1, true)) - (have - 9);
+      while (left > 0) {
+        const n = await conn.read(buf);
+        if (n === null) throw new Error("upload: early end of stream");
+        left -= n;
+      }
+      await writeAll(conn, U);
     } else if (cmd === 0x50) {
       if (have > 1) await writeAll(conn, buf.slice(1, have));
       for (;;) {
@@ -121,6 +132,22 @@ export async function runClient(dialer: Dialer, args: string[]): Promise<void> {
       if (n === null) throw new Error("bulk: early end of stream");
       got += n;
     }
+    const dt = t() - t0;
+    print({ value: total / 1e6 / dt, seconds: dt, bytes: total, ...dialer.describe?.(conn) });
+    conn.close();
+  } else if (mode === "upload") {
+    const total = Number(a);
+    const conn = await dialer.connect();
+    const chunk = new Uint8Array(65536).fill(0x78);
+    const cmd = new Uint8Array(9);
+    cmd[0] = 0x55;
+    new DataView(cmd.buffer).setBigUint64(1, BigInt(total), true);
+    const t0 = t();
+    await writeAll(conn, cmd);
+    for (let left = total; left > 0; left -= chunk.length) {
+      await writeAll(conn, left >= chunk.length ? chunk : chunk.subarray(0, left));
+    }
+    await readAtLeast(conn, new Uint8Array(1), 0, 1);
     const dt = t() - t0;
     print({ value: total / 1e6 / dt, seconds: dt, bytes: total, ...dialer.describe?.(conn) });
     conn.close();

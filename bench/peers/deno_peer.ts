@@ -1,10 +1,11 @@
 /**
- * Deno's built-in TLS (rustls): Deno.listenTls / Deno.connectTls, both ends.
- * rustls picks its own TLS 1.3 suite; Deno has no session API. The server's
- * connections keep Nagle on: Deno.listenTls gives no way to set TCP_NODELAY.
+ * Deno's built-in TLS (rustls) as Deno users write it: Deno.listenTls and Deno.connectTls.
+ * rustls picks its own TLS 1.3 suite; Deno has no session API. Neither end can set TCP_NODELAY
+ * (a TlsConn has no setNoDelay). With `--starttls` the client is Deno.connect + setNoDelay +
+ * Deno.startTls instead: the variant that avoids Nagle's delayed ACK on handshakes.
  *
  *   deno run -A deno_peer.ts server <cert.pem> <key.pem>
- *   deno run -A deno_peer.ts client <ca.pem> <port> <mode> [args]
+ *   deno run -A deno_peer.ts [--starttls] client <ca.pem> <port> <mode> [args]
  *
  * @module
  */
@@ -12,7 +13,8 @@
 import { runClient, serve } from "./_proto.ts";
 import type { Conn } from "./_proto.ts";
 
-const [role, a, b, ...rest] = Deno.args;
+const STARTTLS = Deno.args[0] === "--starttls";
+const [role, a, b, ...rest] = STARTTLS ? Deno.args.slice(1) : Deno.args;
 
 function noDelay(conn: object): void {
   const f = (conn as { setNoDelay?: (v: boolean) => void }).setNoDelay;
@@ -36,8 +38,11 @@ if (role === "server") {
   const port = Number(b);
   await runClient({
     async connect(): Promise<Conn> {
-      // Deno.connectTls cannot disable Nagle (a TlsConn has no setNoDelay), which costs a
-      // delayed ACK per handshake: connect, set TCP_NODELAY, then startTls.
+      if (!STARTTLS) {
+        const conn = await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts });
+        await conn.handshake();
+        return conn;
+      }
       const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
       tcp.setNoDelay(true);
       const conn = await Deno.startTls(tcp, { hostname: "127.0.0.1", caCerts });

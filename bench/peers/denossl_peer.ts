@@ -1,23 +1,45 @@
 /**
  * denossl over a Deno.TcpConn, both ends: stream mode, or native mode with
- * `--native` (OpenSSL reads and writes the socket itself).
+ * `--native` (OpenSSL reads and writes the socket itself); `--ktls` adds `ktls: true` to native
+ * mode (kernel TLS where the kernel and OpenSSL have it) and prints whether it took.
  *
- *   deno run -A denossl_peer.ts [--native] server <cert.pem> <key.pem>
- *   deno run -A denossl_peer.ts [--native] client <ca.pem> <port> <mode> [args]
+ *   deno run -A denossl_peer.ts [--native [--ktls]] server <cert.pem> <key.pem>
+ *   deno run -A denossl_peer.ts [--native [--ktls]] client <ca.pem> <port> <mode> [args]
  *
  * @module
  */
 
-import { Connection, Context, TLS1_3_VERSION, TLS_METHOD, VERIFY_PEER } from "../../mod.ts";
+import {
+  Connection,
+  Context,
+  opensslVersion,
+  TLS1_3_VERSION,
+  TLS_METHOD,
+  VERIFY_PEER,
+} from "../../mod.ts";
+import { native } from "../../ffi/library.ts";
+import { sys } from "../../ffi/sys.ts";
+import { countCalls, countMethods, reportOnSignals } from "./_count.ts";
 import { runClient, serve } from "./_proto.ts";
 import type { Conn, Dialer } from "./_proto.ts";
 
-const NATIVE = Deno.args[0] === "--native";
-const [role, a, b, ...rest] = NATIVE ? Deno.args.slice(1) : Deno.args;
+// --count (bench/account.ts only): count FFI calls and socket ops, report on SIGUSR2.
+const COUNT = Deno.args[0] === "--count";
+const args = COUNT ? Deno.args.slice(1) : Deno.args;
+const NATIVE = args[0] === "--native";
+const KTLS = NATIVE && args[1] === "--ktls";
+const [role, a, b, ...rest] = args.slice(Number(NATIVE) + Number(KTLS));
+if (COUNT) {
+  opensslVersion(); // loads the libraries, so that their tables can be wrapped
+  countCalls(native().ssl, "ssl.");
+  countCalls(native().crypto, "crypto.");
+  countCalls(sys(), "libc.");
+  reportOnSignals();
+}
 
 /** Wraps a TCP connection, refusing to measure the wrong mode. */
 function wrap(ctx: Context, tcp: Deno.TcpConn): Connection<Deno.TcpConn> {
-  const conn = new Connection(ctx, tcp, { native: NATIVE });
+  const conn = new Connection(ctx, tcp, KTLS ? { native: true, ktls: true } : { native: NATIVE });
   if (conn.transportMode !== (NATIVE ? "native" : "stream")) {
     throw new Error(`expected ${NATIVE ? "native" : "stream"} mode: ${conn.nativeFallbackReason}`);
   }
@@ -50,6 +72,7 @@ if (role === "server") {
   console.log(listener.addr.port);
   for await (const tcp of listener) {
     tcp.setNoDelay(true);
+    if (COUNT) countMethods(tcp, ["read", "write"], "op.");
     const conn = wrap(ctx, tcp);
     conn.setAcceptState();
     serve(conn);
@@ -71,7 +94,9 @@ if (role === "server") {
       return conn;
     },
     describe(conn: Conn): Record<string, string> {
-      return { cipher: (conn as Connection).getCipherName() ?? "?" };
+      const c = conn as Connection;
+      const ktls = KTLS ? { ktls: c.ktls.reason ?? "send and receive" } : {};
+      return { cipher: c.getCipherName() ?? "?", ...ktls };
     },
   };
   if (hasSessions) {

@@ -16,7 +16,8 @@ const common = {
 
 function serve(sock) {
   sock.setNoDelay(true);
-  let state = 0; // 0: waiting for the command, 1: bulk header, 2: echo, 3: drain
+  let state = 0; // 0: waiting for the command, 2: echo, 3: drain, 4: upload
+  let left = 0;
   let pending = Buffer.alloc(0);
   const chunk = Buffer.alloc(65536, 0x78);
   sock.on("error", () => {});
@@ -24,6 +25,14 @@ function serve(sock) {
   sock.on("data", (d) => {
     if (state === 2) return void sock.write(d);
     if (state === 3) return;
+    if (state === 4) {
+      left -= d.length;
+      if (left <= 0) {
+        state = 3;
+        sock.write("u");
+      }
+      return;
+    }
     pending = Buffer.concat([pending, d]);
     const cmd = pending[0];
     if (cmd === 0x48) {
@@ -32,6 +41,10 @@ function serve(sock) {
     } else if (cmd === 0x50) {
       state = 2;
       if (pending.length > 1) sock.write(pending.subarray(1));
+    } else if (cmd === 0x55 && pending.length >= 9) {
+      left = Number(pending.readBigUInt64LE(1)) - (pending.length - 9);
+      state = left <= 0 ? 3 : 4;
+      if (state === 3) sock.write("u");
     } else if (cmd === 0x42 && pending.length >= 9) {
       state = 3;
       let total = Number(pending.readBigUInt64LE(1));
@@ -108,6 +121,24 @@ if (role === "server") {
       cipher: s.getCipher().standardName,
       group: s.getEphemeralKeyInfo().name,
     });
+    s.destroy();
+  } else if (mode === "upload") {
+    const total = Number(x);
+    const s = await connect();
+    const read = reader(s);
+    const cmd = Buffer.alloc(9);
+    cmd[0] = 0x55;
+    cmd.writeBigUInt64LE(BigInt(total), 1);
+    const chunk = Buffer.alloc(65536, 0x78);
+    const t0 = t();
+    s.write(cmd);
+    for (let left = total; left > 0; left -= chunk.length) {
+      const ok = s.write(left >= chunk.length ? chunk : chunk.subarray(0, left));
+      if (!ok) await new Promise((r) => s.once("drain", r));
+    }
+    await read(1);
+    const dt = t() - t0;
+    print({ value: total / 1e6 / dt, seconds: dt, bytes: total });
     s.destroy();
   } else if (mode === "hs") {
     const count = Number(x), conc = Number(y), per = Math.floor(count / conc);
