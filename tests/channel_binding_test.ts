@@ -1,22 +1,13 @@
 import assert from "node:assert/strict";
 import { Context, TLS1_2_VERSION, TLS1_3_VERSION, TLS_METHOD, X509 } from "../mod.ts";
 import { handshakeInMemory, memoryPair } from "./_pair.ts";
-import "./_tools.ts";
+import { openssl } from "./_pki.ts";
 
 /** A self-signed certificate made by the openssl CLI, and the hashes of its DER made by the CLI too. */
 interface CliCert {
   certPEM: string;
   keyPEM: string;
   digest(alg: string): Promise<Uint8Array>;
-}
-
-async function openssl(args: string[], cwd: string): Promise<Uint8Array> {
-  const out = await new Deno.Command("openssl", { args, cwd, stdout: "piped", stderr: "piped" })
-    .output();
-  if (!out.success) {
-    throw new Error(`openssl ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return out.stdout;
 }
 
 async function cliCert(dir: string, name: string, keyArgs: string[]): Promise<CliCert> {

@@ -15,7 +15,7 @@ import {
 import { handshakeInMemory, memoryPair } from "./_pair.ts";
 import { catchError, drain, settle } from "./_negotiation_fixtures.ts";
 import { denosslListener, pemDir, readExactly, sClientTo, utf8, withDeadline } from "./_peers.ts";
-import "./_tools.ts";
+import { openssl } from "./_pki.ts";
 
 const dec = new TextDecoder();
 
@@ -48,10 +48,7 @@ function client(max?: number): Context {
 }
 
 async function cli(args: string[]): Promise<string> {
-  const out = await new Deno.Command("openssl", { args, stdout: "piped", stderr: "piped" })
-    .output();
-  if (!out.success) throw new Error(`openssl ${args.join(" ")}: ${dec.decode(out.stderr)}`);
-  return dec.decode(out.stdout);
+  return dec.decode(await openssl(args));
 }
 
 // ---- DHE ------------------------------------------------------------------------------------
