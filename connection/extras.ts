@@ -1,7 +1,7 @@
 /**
  * `ConnectionExtras`: what a connection offers beyond pyOpenSSL's basics (DTLS knobs, TLS 1.3
  * early data, record sizes, cipher, group and signature listings, the handshake trace), the
- * layer of {@link Connection} above {@link ConnectionInfo}.
+ * layer of {@link Connection} above `ConnectionSelection` and {@link ConnectionInfo}.
  *
  * @module
  */
@@ -59,7 +59,8 @@ export interface SignatureAlgorithm {
 }
 
 /**
- * The layer of a {@link Connection} above {@link ConnectionInfo}: DTLS
+ * The layer of a {@link Connection} above `ConnectionSelection` (its own
+ * certificate and key) and {@link ConnectionInfo}: DTLS
  * knobs, TLS 1.3 early data (0-RTT), record sizes, listings of ciphers,
  * groups and signature algorithms, and a handshake trace like Node's
  * `enableTrace()`. Not constructed directly: every `Connection` is one.
