@@ -112,6 +112,8 @@ export {
 export { ContextBase } from "./connection/context_base.ts";
 export { Connection, ConnectionBase, MSG_PEEK } from "./connection/connection.ts";
 export { ConnectionInfo } from "./connection/info.ts";
+export { ConnectionExtras } from "./connection/extras.ts";
+export type { EarlyDataStatus, SignatureAlgorithm, TraceSink } from "./connection/extras.ts";
 export type { ConnectionConstructor, HandshakeInfo } from "./connection/connection.ts";
 export type {
   AddrOf,

@@ -20,16 +20,13 @@ import {
   SSL_KEY_UPDATE_REQUESTED,
   SSL_set_tlsext_status_type,
   SSL_total_renegotiations,
-  TLS1_3_VERSION,
   TLSEXT_STATUSTYPE_ocsp,
 } from "../ffi/constants.ts";
 import { clearErrors, sslErrorFromQueue, throwCallbackError } from "../errors/queue.ts";
 import { X509 } from "../crypto/x509.ts";
 import { X509Name } from "../crypto/name.ts";
 import { Session } from "./session.ts";
-import type { CertificateInput, ChannelBindingType } from "./types.ts";
-
-export type { ChannelBindingType };
+import type { CertificateInput } from "./types.ts";
 
 type Ptr = Deno.PointerObject;
 
@@ -39,8 +36,6 @@ const SSL_MAX_SID_CTX_LENGTH = 32;
 const TICKET_KEYS_LENGTH = 80;
 /** `EVP_MAX_MD_SIZE`: the largest Finished message. */
 const MAX_FINISHED = 64;
-/** The RFC 9266 exporter label for `tls-exporter` channel bindings. */
-const TLS_EXPORTER_LABEL = "EXPORTER-Channel-Binding";
 
 // ---- key material ----------------------------------------------------------------------
 
@@ -143,32 +138,6 @@ export function masterKey(ssl: Ptr): Uint8Array | null {
   const out = new Uint8Array(length);
   lib.SSL_SESSION_get_master_key(session, out, usize(length));
   return out;
-}
-
-/**
- * A channel binding (RFC 5929 `tls-unique`, RFC 9266 `tls-exporter`).
- *
- * @param ssl The `SSL*`.
- * @param type The type; by default `tls-exporter` on TLS 1.3, `tls-unique` before.
- * @returns The binding, or null before the handshake is done.
- */
-export function channelBinding(ssl: Ptr, type?: ChannelBindingType): Uint8Array | null {
-  const { ssl: lib } = native();
-  if (lib.SSL_is_init_finished(ssl) !== 1) return null;
-  const tls13 = lib.SSL_version(ssl) === TLS1_3_VERSION;
-  const kind = type ?? (tls13 ? "tls-exporter" : "tls-unique");
-  if (kind === "tls-exporter") return exportKeyingMaterial(ssl, TLS_EXPORTER_LABEL, 32);
-  if (kind !== "tls-unique") {
-    throw new TypeError(
-      `Unknown channel binding type "${kind}": use "tls-unique" or "tls-exporter"`,
-    );
-  }
-  if (tls13) throw new RangeError("tls-unique is not defined for TLS 1.3: use tls-exporter");
-  // tls-unique is the first Finished of the handshake: the client's in a full handshake,
-  // the server's in an abbreviated (resumed) one.
-  const server = lib.SSL_is_server(ssl) === 1;
-  const resumed = lib.SSL_session_reused(ssl) === 1;
-  return server !== resumed ? getPeerFinished(ssl) : getFinished(ssl);
 }
 
 // ---- sessions -------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import { toBytes } from "../ffi/memory.ts";
 import { OK, outcomeError, WANT_READ } from "../errors/raise.ts";
 import type { Context } from "./context.ts";
 import { ConnectionInfo } from "./info.ts";
-import { ConnectionSelection } from "./selection.ts";
+import { ConnectionExtras } from "./extras.ts";
 import { toPipe } from "./transport.ts";
 import type {
   AddrOf,
@@ -31,7 +31,7 @@ import { addrOf, callOn, installPassthrough } from "./_passthrough.ts";
 import { StreamWire } from "./_stream_wire.ts";
 import { NativeWire } from "./_native_wire.ts";
 import { ktlsStatus, requestKtls } from "./_ktls.ts";
-import { Pump, readableOf, writableOf } from "./_pump.ts";
+import { Pump, readableOf, type Wire, writableOf } from "./_pump.ts";
 import type { X509 } from "../crypto/x509.ts";
 
 /** `MSG_PEEK`: with {@link Connection.recv}, read without consuming. */
@@ -91,7 +91,7 @@ export interface HandshakeInfo extends Deno.TlsHandshakeInfo {
  * leaf.close();
  * ```
  */
-export class ConnectionBase<T extends Transport = Transport> extends ConnectionSelection {
+export class ConnectionBase<T extends Transport = Transport> extends ConnectionExtras {
   readonly #core: SslCore;
   readonly #transport: T;
   /** Memory mode's BIOs (null over a transport: the wire owns the BIOs then). */
@@ -174,6 +174,11 @@ export class ConnectionBase<T extends Transport = Transport> extends ConnectionS
   /** The `SSL*`, for denossl's own use. Throws when closed. */
   get _handle(): Deno.PointerObject {
     return this.#core.handle;
+  }
+
+  /** @ignore The wire over a transport (null in memory mode), for early data. Internal. */
+  get _wire(): Wire | null {
+    return this.#pump?.wire ?? null;
   }
 
   /** Our duplicate of the socket that flushes now go straight to (see _direct.ts), or -1. Internal, for tests. */

@@ -35,6 +35,7 @@ import * as psk from "./_psk.ts";
 import * as storeOf from "./_store.ts";
 import * as selection from "./_selection.ts";
 import type { CertCallback, SessionStore } from "./selection.ts";
+import * as parity from "./_parity.ts";
 
 export {
   DTLS_CLIENT_METHOD,
@@ -514,6 +515,87 @@ export class Context extends ContextBase {
    */
   getTimeout(): number {
     return Number(native().ssl.SSL_CTX_get_timeout(this._handle));
+  }
+
+  // ---- DHE, tickets, early data, record sizes, listings (glue in _parity.ts) ----------
+
+  /**
+   * Lets a server pick DHE parameters matching its certificate's strength
+   * (`SSL_CTX_set_dh_auto`); OpenSSL 3 has none by default, so DHE suites fail without this
+   * or {@link setTmpDh}.
+   *
+   * @param on Whether to turn it on.
+   */
+  setDhAuto(on = true): void {
+    parity.setDhAuto(this._mutable(), on);
+  }
+
+  /**
+   * Sets a server's DHE parameters (`SSL_CTX_set0_tmp_dh_pkey`), pyOpenSSL's `load_tmp_dh`
+   * from text. Make them with `openssl dhparam -out dh.pem 2048`.
+   *
+   * @param params `-----BEGIN DH PARAMETERS-----` PEM text or bytes, or a `PKey` of DH parameters.
+   * @throws {TypeError} When they are not DH parameters.
+   * @throws {SSLError} When they cannot be parsed, or are too small for the security level.
+   */
+  setTmpDh(params: string | Uint8Array | PKey): void {
+    parity.setTmpDh(this._mutable(), params);
+  }
+
+  /** {@link setTmpDh} from a PEM file (pyOpenSSL's `load_tmp_dh`); needs read permission. */
+  loadTmpDh(path: string): void {
+    parity.setTmpDh(this._mutable(), Deno.readFileSync(path));
+  }
+
+  /**
+   * How many TLS 1.3 session tickets a server sends after a full handshake
+   * (`SSL_CTX_set_num_tickets`, Python's `num_tickets`; OpenSSL's default is 2).
+   *
+   * @param count 0 or more.
+   */
+  setNumTickets(count: number): void {
+    parity.setNumTickets(this._mutable(), count);
+  }
+
+  /** The number of TLS 1.3 tickets a server sends (`SSL_CTX_get_num_tickets`). */
+  getNumTickets(): number {
+    return Number(native().ssl.SSL_CTX_get_num_tickets(this._handle));
+  }
+
+  /**
+   * How many bytes of TLS 1.3 early data (0-RTT) a server accepts, and writes in its tickets
+   * (`SSL_CTX_set_max_early_data`, and `SSL_CTX_set_recv_max_early_data` above 16 KiB); 0, the
+   * default, refuses early data. Early data can be replayed: see `Connection.writeEarlyData`.
+   *
+   * @param bytes The limit.
+   */
+  setMaxEarlyData(bytes: number): void {
+    parity.setMaxEarlyData(this._mutable(), bytes);
+  }
+
+  /** The early data limit in bytes (`SSL_CTX_get_max_early_data`). */
+  getMaxEarlyData(): number {
+    return native().ssl.SSL_CTX_get_max_early_data(this._handle);
+  }
+
+  /** Caps each record's plaintext, 512 to 16384 bytes (`SSL_CTX_set_max_send_fragment`). */
+  setMaxSendFragment(size: number): void {
+    parity.setMaxSendFragment(this._mutable(), size, true);
+  }
+
+  /**
+   * Has a client ask for smaller records (RFC 6066 max_fragment_length,
+   * `SSL_CTX_set_tlsext_max_fragment_length`); OpenSSL servers honour it.
+   *
+   * @param length 512, 1024, 2048 or 4096 bytes, or 0 for none.
+   */
+  setTlsextMaxFragmentLength(length: number): void {
+    parity.setMaxFragmentLength(this._mutable(), length, true);
+  }
+
+  /** The enabled suites' names, TLS 1.3 first (`SSL_CTX_get_ciphers`; Python's `get_ciphers`). */
+  getCiphers(): string[] {
+    return parity.contextCiphers(this._handle);
   }
 
   // ---- ALPN, ticket keys, client CA names -------------------------------------------

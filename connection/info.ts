@@ -1,7 +1,7 @@
 /**
  * `ConnectionInfo`: what a connection can be asked and told beside its I/O (state, verification
- * settings, negotiation, sessions, key export, renegotiation, DTLS knobs), the base of
- * {@link Connection}.
+ * settings, negotiation, sessions, key export, channel bindings, renegotiation), the lowest
+ * layer of {@link Connection}.
  *
  * @module
  */
@@ -23,9 +23,10 @@ import type { VerifyCallback } from "./_verify.ts";
 import type { Session } from "./session.ts";
 import type { Connection } from "./connection.ts";
 import type { Transport } from "./transport.ts";
+import type { ChannelBindingType } from "./types.ts";
 import * as negotiation from "./_negotiation.ts";
 import * as keys from "./_keys.ts";
-import * as dtls from "./_dtls.ts";
+import * as binding from "./_binding.ts";
 import * as hostname from "./_hostname.ts";
 
 /** `SSL_READING`, as `SSL_want` reports it. */
@@ -34,10 +35,11 @@ const SSL_READING = 3;
 const SSL_WRITING = 2;
 
 /**
- * Everything a {@link Connection} can be asked and told beside its I/O: its
+ * What a {@link Connection} can be asked and told beside its I/O: its
  * state, verification settings, what the handshake negotiated, sessions,
- * key export, renegotiation and DTLS knobs, under pyOpenSSL's names. Not
- * constructed directly: every `Connection` is one.
+ * key export, channel bindings and renegotiation, under pyOpenSSL's names.
+ * `ConnectionExtras` builds on it (DTLS knobs, early data, record sizes,
+ * listings, trace). Not constructed directly: every `Connection` is one.
  *
  * @example What a finished handshake agreed on
  * ```ts
@@ -471,17 +473,25 @@ export abstract class ConnectionInfo {
   }
 
   /**
-   * A channel binding for authentication protocols (SCRAM, GSS-API):
-   * `tls-exporter` (RFC 9266, 32 bytes) or `tls-unique` (RFC 5929, the first
-   * Finished message; TLS 1.2 only).
+   * A channel binding for authentication protocols (SCRAM-SHA-256-PLUS in
+   * PostgreSQL and XMPP, GSS-API), Python's `get_channel_binding`:
+   * `tls-exporter` (RFC 9266, 32 bytes), `tls-unique` (RFC 5929, the first
+   * Finished message; TLS 1.2 only) or `tls-server-end-point` (RFC 5929 §4.1:
+   * the server certificate's DER hashed with its signature's digest, SHA-256
+   * for MD5 and SHA-1; a server hashes its own certificate, a client the
+   * peer's). A signature with no separate digest (Ed25519, Ed448) has no
+   * `tls-server-end-point`: RFC 5929 leaves it open and PostgreSQL refuses
+   * it too, so it throws rather than guess.
    *
    * @param type By default `tls-exporter` on TLS 1.3 and `tls-unique` on TLS 1.2.
-   * @returns The binding, or null before the handshake is done.
+   * @returns The binding, or null before the handshake is done (and for
+   *   `tls-server-end-point` without a server certificate).
    * @throws {TypeError} For an unknown type.
-   * @throws {RangeError} For `tls-unique` on TLS 1.3.
+   * @throws {RangeError} For `tls-unique` on TLS 1.3, and `tls-server-end-point`
+   *   on an Ed25519 or Ed448 certificate.
    */
-  getChannelBinding(type?: keys.ChannelBindingType): Uint8Array | null {
-    return keys.channelBinding(this._handle, type);
+  getChannelBinding(type?: ChannelBindingType): Uint8Array | null {
+    return binding.channelBinding(this._handle, type);
   }
 
   /**
@@ -623,101 +633,5 @@ export abstract class ConnectionInfo {
    */
   setPostHandshakeAuth(enabled = true): void {
     native().ssl.SSL_set_post_handshake_auth(this._handle, enabled ? 1 : 0);
-  }
-
-  // ---- DTLS (glue in _dtls.ts, the datagram transport in dtls.ts) ----
-
-  /**
-   * The time left before the DTLS retransmission timer fires
-   * (`DTLSv1_get_timeout`). When it reaches 0, call
-   * {@link handleDtlsTimeout}.
-   *
-   * @returns Milliseconds (0 once expired), or null when no timer runs.
-   * @throws {TypeError} On a TLS connection.
-   */
-  getDtlsTimeout(): number | null {
-    const ssl = this._handle;
-    dtls.requireDtls(ssl, "getDtlsTimeout()");
-    return dtls.getTimeout(ssl);
-  }
-
-  /**
-   * Retransmits the last DTLS flight when the timer expired
-   * (`DTLSv1_handle_timeout`); each expiry doubles the next timeout.
-   *
-   * @returns True when it retransmitted (read the datagrams with `bioRead`).
-   * @throws {TypeError} On a TLS connection.
-   * @throws {SSLError} When OpenSSL gives up after too many retransmissions.
-   */
-  handleDtlsTimeout(): boolean {
-    const ssl = this._handle;
-    dtls.requireDtls(ssl, "handleDtlsTimeout()");
-    return dtls.handleTimeout(ssl);
-  }
-
-  /**
-   * Sets the largest datagram (UDP payload, without IP and UDP headers)
-   * this DTLS connection sends (`DTLS_set_link_mtu`), and sets
-   * `OP_NO_QUERY_MTU` so that OpenSSL keeps it (over memory BIOs it would
-   * otherwise fall back to 256 bytes). Handshake messages are cut into
-   * records that fit; application data is not cut: keep each `send` within
-   * {@link getCleartextMtu}.
-   *
-   * @param mtu Bytes, from OpenSSL's minimum (256) to 65507.
-   * @throws {RangeError} When out of range.
-   * @throws {TypeError} On a TLS connection.
-   */
-  setCiphertextMtu(mtu: number): void {
-    const ssl = this._handle;
-    dtls.requireDtls(ssl, "setCiphertextMtu()");
-    dtls.setLinkMtu(ssl, mtu);
-  }
-
-  /**
-   * The most plaintext one `send` can carry without the datagram exceeding
-   * the MTU (`DTLS_get_data_mtu`): the MTU less the record header and the
-   * cipher's overhead.
-   *
-   * @returns Bytes, or 0 before the handshake chose a cipher.
-   * @throws {TypeError} On a TLS connection.
-   */
-  getCleartextMtu(): number {
-    const ssl = this._handle;
-    dtls.requireDtls(ssl, "getCleartextMtu()");
-    return dtls.dataMtu(ssl);
-  }
-
-  /**
-   * Offers (client) or accepts (server) DTLS-SRTP with these profiles
-   * (`SSL_set_tlsext_use_srtp`), overriding the context's. Call before the
-   * handshake.
-   *
-   * @param profiles Profile names, most preferred first.
-   * @throws {TypeError} When the list is empty.
-   * @throws {SSLError} When OpenSSL does not know a profile.
-   */
-  setTlsextUseSrtp(profiles: string | readonly string[]): void {
-    dtls.setConnectionSrtp(this._handle, profiles);
-  }
-
-  /**
-   * The SRTP protection profile both sides agreed on (`SSL_get_selected_srtp_profile`).
-   *
-   * @returns For example `"SRTP_AES128_CM_SHA1_80"`, or null when none.
-   */
-  getSelectedSrtpProfile(): string | null {
-    return dtls.selectedSrtpProfile(this._handle);
-  }
-
-  /**
-   * The SRTP master keys and salts of both directions (RFC 5764 §4.2): the
-   * keying material exported with the label `EXTRACTOR-dtls_srtp`, cut by
-   * the negotiated profile's key and salt lengths. Both peers get the same.
-   *
-   * @returns The keys and salts, or null when no SRTP profile was negotiated.
-   * @throws {SSLError} Before the handshake is done.
-   */
-  exportSrtpKeyingMaterial(): dtls.SrtpKeyingMaterial | null {
-    return dtls.srtpKeyingMaterial(this._handle);
   }
 }

@@ -277,6 +277,17 @@ export class Session {
     return Number(native().ssl.SSL_SESSION_get_ticket_lifetime_hint(this._handle));
   }
 
+  /**
+   * How many bytes of TLS 1.3 early data the server lets a client send when
+   * resuming this session (`SSL_SESSION_get_max_early_data`); 0 when none.
+   *
+   * @returns Bytes.
+   * @throws {ClosedError} When closed.
+   */
+  get maxEarlyData(): number {
+    return native().ssl.SSL_SESSION_get_max_early_data(this._handle);
+  }
+
   /** Whether {@link close} was called. */
   get closed(): boolean {
     return this.#ptr === null;

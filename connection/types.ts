@@ -491,9 +491,10 @@ export interface SrtpKeyingMaterial {
 }
 
 /**
- * A channel binding type (RFC 5929, RFC 9266).
+ * A channel binding type: `tls-unique` and `tls-server-end-point` (RFC 5929),
+ * `tls-exporter` (RFC 9266).
  */
-export type ChannelBindingType = "tls-unique" | "tls-exporter";
+export type ChannelBindingType = "tls-unique" | "tls-exporter" | "tls-server-end-point";
 
 /**
  * What a TLS-PSK client offers: an identity the server knows and the key it

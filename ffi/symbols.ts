@@ -20,6 +20,7 @@ import { DTLS_CRYPTO_SYMBOLS, DTLS_SSL_SYMBOLS } from "./symbols_dtls.ts";
 import { PSK_SSL_SYMBOLS, STORE_CRYPTO_SYMBOLS } from "./symbols_psk.ts";
 import { CSR_CRYPTO_SYMBOLS } from "./symbols_csr.ts";
 import { SELECT_SSL_SYMBOLS } from "./symbols_select.ts";
+import { PARITY_CRYPTO_SYMBOLS, PARITY_SSL_SYMBOLS } from "./symbols_parity.ts";
 
 /** libssl symbols. */
 export const SSL_SYMBOLS = {
@@ -232,6 +233,7 @@ export const SSL_SYMBOLS = {
   ...DTLS_SSL_SYMBOLS,
   ...PSK_SSL_SYMBOLS,
   ...SELECT_SSL_SYMBOLS,
+  ...PARITY_SSL_SYMBOLS, // channel bindings, early data, listings, trace (symbols_parity.ts)
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** libcrypto symbols: version, error queue, BIOs, memory. */
@@ -304,6 +306,7 @@ export const CRYPTO_SYMBOLS = {
   ...DTLS_CRYPTO_SYMBOLS,
   ...STORE_CRYPTO_SYMBOLS,
   ...CSR_CRYPTO_SYMBOLS,
+  ...PARITY_CRYPTO_SYMBOLS,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /**

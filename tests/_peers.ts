@@ -851,3 +851,19 @@ export async function sServer(
   await peer.listening(port, scope.signal);
   return { peer, port };
 }
+
+/** Starts `s_client` to 127.0.0.1:port trusting `caFile`, stdin piped, stdout kept (not `-brief`). */
+export function sClientTo(scope: Scope, port: number, caFile: string, extra: string[]): Peer {
+  return scope.adopt(
+    new Peer("openssl", [
+      "s_client",
+      "-connect",
+      `127.0.0.1:${port}`,
+      "-CAfile",
+      caFile,
+      "-ign_eof",
+      "-nocommands",
+      ...extra,
+    ], { stdin: true }),
+  );
+}

@@ -80,13 +80,14 @@ function keyArgs(type: KeyType): string[] {
   }
 }
 
-/** Runs the `openssl` CLI in `cwd`; throws with its stderr when it fails. */
-export async function openssl(args: string[], cwd: string): Promise<void> {
+/** Runs the `openssl` CLI in `cwd`; returns its stdout, throws with its stderr when it fails. */
+export async function openssl(args: string[], cwd = "."): Promise<Uint8Array<ArrayBuffer>> {
   const out = await new Deno.Command("openssl", { args, cwd, stdout: "piped", stderr: "piped" })
     .output();
   if (!out.success) {
     throw new Error(`openssl ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
   }
+  return out.stdout;
 }
 
 async function read(dir: string, name: string, key: string): Promise<Issued> {
