@@ -110,6 +110,7 @@ export {
   TLSv1_METHOD,
 } from "./connection/context.ts";
 export { ContextBase } from "./connection/context_base.ts";
+export { ContextProtocol } from "./connection/context_protocol.ts";
 export { Connection, ConnectionBase, MSG_PEEK } from "./connection/connection.ts";
 export { ConnectionInfo } from "./connection/info.ts";
 export { ConnectionExtras } from "./connection/extras.ts";
