@@ -30,31 +30,15 @@ import { MemoryBios } from "./_memory.ts";
 import { addrOf, callOn, installPassthrough } from "./_passthrough.ts";
 import { StreamWire } from "./_stream_wire.ts";
 import { NativeWire } from "./_native_wire.ts";
+import type { HandshakeInfo } from "./types.ts";
 import { ktlsStatus, requestKtls } from "./_ktls.ts";
 import { Pump, readableOf, type Wire, writableOf } from "./_pump.ts";
 import type { X509 } from "../crypto/x509.ts";
 
+export type { HandshakeInfo };
+
 /** `MSG_PEEK`: with {@link Connection.recv}, read without consuming. */
 export const MSG_PEEK = 2;
-
-/**
- * What `handshake()` resolves to: Deno's `TlsHandshakeInfo` plus what Deno
- * does not tell.
- *
- * @example Print what was negotiated
- * ```ts
- * import type { HandshakeInfo } from "@denossl/denossl";
- * const show = (i: HandshakeInfo): string => `${i.protocol} ${i.cipher} ${i.alpnProtocol ?? "-"}`;
- * ```
- */
-export interface HandshakeInfo extends Deno.TlsHandshakeInfo {
-  /** The negotiated protocol version, for example `"TLSv1.3"`. */
-  protocol: string;
-  /** The negotiated cipher, for example `"TLS_AES_256_GCM_SHA384"`. */
-  cipher: string;
-  /** The peer's certificate, or null when it sent none. */
-  peerCertificate: X509 | null;
-}
 
 /**
  * A TLS connection (OpenSSL's `SSL`). With a `null` transport it runs over

@@ -574,3 +574,22 @@ export type PskClientCallback = (
  * ```
  */
 export type PskServerCallback = (identity: string, connection: Connection) => Uint8Array | null;
+
+/**
+ * What `handshake()` resolves to: Deno's `TlsHandshakeInfo` plus what Deno
+ * does not tell.
+ *
+ * @example Print what was negotiated
+ * ```ts
+ * import type { HandshakeInfo } from "@denossl/denossl";
+ * const show = (i: HandshakeInfo): string => `${i.protocol} ${i.cipher} ${i.alpnProtocol ?? "-"}`;
+ * ```
+ */
+export interface HandshakeInfo extends Deno.TlsHandshakeInfo {
+  /** The negotiated protocol version, for example `"TLSv1.3"`. */
+  protocol: string;
+  /** The negotiated cipher, for example `"TLS_AES_256_GCM_SHA384"`. */
+  cipher: string;
+  /** The peer's certificate, or null when it sent none. */
+  peerCertificate: X509 | null;
+}
