@@ -17,6 +17,7 @@
 import { LONG, ULONG } from "./ctypes.ts";
 import { X509_SYMBOLS } from "./symbols_x509.ts";
 import { DTLS_CRYPTO_SYMBOLS, DTLS_SSL_SYMBOLS } from "./symbols_dtls.ts";
+import { TICKET_CRYPTO_SYMBOLS, TICKET_SSL_SYMBOLS } from "./symbols_tickets.ts";
 
 /** libssl symbols. */
 export const SSL_SYMBOLS = {
@@ -227,6 +228,7 @@ export const SSL_SYMBOLS = {
 
   // ---- DTLS (symbols_dtls.ts) ---------------------------------------------------
   ...DTLS_SSL_SYMBOLS,
+  ...TICKET_SSL_SYMBOLS,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** libcrypto symbols: version, error queue, BIOs, memory. */
@@ -297,6 +299,7 @@ export const CRYPTO_SYMBOLS = {
 
   ...X509_SYMBOLS,
   ...DTLS_CRYPTO_SYMBOLS,
+  ...TICKET_CRYPTO_SYMBOLS,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /**
