@@ -192,6 +192,9 @@ export type {
   TestKeyType,
   TestValidityOptions,
 } from "./crypto/test_ca.ts";
+export { TicketKeyRing } from "./connection/ticket_keys.ts";
+export type { TicketKey, TicketKeyRingOptions } from "./connection/ticket_keys.ts";
+export type { ServerCertificate, SniCertificates } from "./connection/listener.ts";
 export { acceptTls, connectTls, listenTls, startTls, TlsListener } from "./connection/tls.ts";
 export type {
   ConnectTlsOptions,
