@@ -364,15 +364,15 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
    *   await conn.handshake();
    *   conn.close();
    * };
-   * const serialOf = async (): Promise<string | undefined> => {
+   * const serialOf = async (): Promise<bigint | undefined> => {
    *   const served = serve();
    *   await using conn = await connectTls({ hostname: "localhost", port: listener.addr.port, caCerts: [ca.certPEM] });
    *   await served;
    *   return conn.getPeerCertificate()?.serialNumber;
    * };
-   * assert.equal(await serialOf(), first.certificate.serialNumber);
+   * assert.equal(await serialOf(), first.cert.serialNumber);
    * listener.setContext({ cert: second.chainPEM, key: second.keyPEM });
-   * assert.equal(await serialOf(), second.certificate.serialNumber);
+   * assert.equal(await serialOf(), second.cert.serialNumber);
    * ```
    */
   setContext(context: Context | ServerCertificate): void {
