@@ -406,16 +406,18 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
   setCertificates(certificates: SniCertificates): void {
     this.#open();
     const table = buildSni(this.#options, certificates);
+    const old = this.#ownsSni;
     if (!this.#selects && table.size > 0) {
+      const previous = this.#sni;
       try {
-        this.#sni = table;
+        this.#sni = table; // #prepareBase installs the callback only for a non-empty table
         this.#prepareBase(this.#base, this.#ownsBase);
       } catch (e) {
+        this.#sni = previous;
         for (const c of table.owned) c.close();
         throw e;
       }
     }
-    const old = this.#ownsSni;
     this.#sni = table;
     this.#ownsSni = table.owned;
     this.#release(old);
