@@ -312,8 +312,13 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
     return this.#inner.addr;
   }
 
-  /** The context new connections start from (the default certificate). */
+  /**
+   * The context new connections start from (the default certificate).
+   *
+   * @throws {Deno.errors.BadResource} When the listener is closed.
+   */
   get context(): Context {
+    this.#open();
     return this.#base;
   }
 
