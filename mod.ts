@@ -207,6 +207,9 @@ export type {
 export { X509Req } from "./crypto/csr.ts";
 export type { X509ReqExtension, X509ReqOptions } from "./crypto/csr.ts";
 export type { IssueFromRequestOptions } from "./crypto/test_ca.ts";
+export { TicketKeyRing } from "./connection/ticket_keys.ts";
+export type { TicketKey, TicketKeyRingOptions } from "./connection/ticket_keys.ts";
+export type { ServerCertificate, SniCertificates } from "./connection/listener.ts";
 export { acceptTls, connectTls, listenTls, startTls, TlsListener } from "./connection/tls.ts";
 export type {
   ConnectTlsOptions,

@@ -22,6 +22,8 @@ import * as psk from "./_psk.ts";
 import * as storeOf from "./_store.ts";
 import * as selection from "./_selection.ts";
 import type { CertCallback, SessionStore } from "./selection.ts";
+import * as tickets from "./_tickets.ts";
+import type { TicketKeyRing } from "./ticket_keys.ts";
 
 export {
   DTLS_CLIENT_METHOD,
@@ -354,6 +356,27 @@ export class Context extends ContextProtocol {
    */
   getTicketKeys(): Uint8Array {
     return keys.getTicketKeys(this._handle);
+  }
+
+  /**
+   * Issues and decrypts session tickets with a {@link TicketKeyRing}
+   * (`SSL_CTX_set_tlsext_ticket_key_evp_cb`) instead of the keys above, or
+   * with OpenSSL's own keys again (null). Allowed while serving: the next
+   * ticket issued or presented uses it.
+   *
+   * @param ring The ring, or null.
+   * @throws {TypeError} When `ring` is not a `TicketKeyRing` or null.
+   * @example Servers sharing a ring resume each other's tickets
+   * ```ts
+   * import { Context, TicketKeyRing, TLS_SERVER_METHOD } from "@denossl/denossl";
+   * const ring = new TicketKeyRing({ keys: [TicketKeyRing.generateKey()] });
+   * using ctx = new Context(TLS_SERVER_METHOD);
+   * ctx.setTicketKeyRing(ring);
+   * ring.rotate(); // later, while serving
+   * ```
+   */
+  setTicketKeyRing(ring: TicketKeyRing | null): void {
+    tickets.setTicketKeyRing(this, this._handle, ring);
   }
 
   /**

@@ -17,24 +17,21 @@
 
 import type { Context } from "./context.ts";
 import { Connection } from "./connection.ts";
-import type { HandshakeInfo } from "./connection.ts";
 import type { Transport } from "./transport.ts";
 import type { Session } from "./session.ts";
-import type { PskClientCallback, PskServerCallback } from "./types.ts";
-import { pskSpec } from "./_psk.ts";
-import type { SessionStoreOptions } from "./selection.ts";
-import { TLS1_1_VERSION, TLS1_2_VERSION, TLS1_3_VERSION, TLS1_VERSION } from "../ffi/constants.ts";
 import {
-  buildContext,
   cachedContext,
-  type ContextSpec,
   DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
-  handshakeDeadline,
   nameClient,
   resumeAndStaple,
   validateClientNames,
   validateResumeAndStaple,
 } from "./_defaults.ts";
+import { handshakeWithin, specOf } from "./_tls_common.ts";
+import type { PskClientCallback, PskServerCallback } from "./types.ts";
+import type { SessionStoreOptions } from "./selection.ts";
+
+export { listenTls, type ListenTlsOptions, TlsListener } from "./listener.ts";
 
 /** A protocol version: a name as Node spells it, or a `*_VERSION` constant. */
 export type TlsVersion = "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3" | number;
@@ -240,77 +237,8 @@ export interface TlsServerOptions extends TlsCommonOptions, SessionStoreOptions 
   pskIdentityHint?: string;
 }
 
-/**
- * Options of {@link listenTls}: Deno's `ListenTlsOptions` plus denossl's.
- *
- * @example
- * ```ts
- * import { type ListenTlsOptions, TestCA } from "@denossl/denossl";
- * using ca = TestCA.create();
- * using leaf = ca.issue({ dns: ["localhost"] });
- * const options: ListenTlsOptions = { port: 8443, cert: leaf.chainPEM, key: leaf.keyPEM };
- * ```
- */
-export interface ListenTlsOptions extends TlsServerOptions {
-  /** The port; 0 picks a free one. @default {0} */
-  port?: number;
-  /** The address to listen on. @default {"0.0.0.0"} */
-  hostname?: string;
-  /** The transport, as Deno's: TCP only. @default {"tcp"} */
-  transport?: "tcp";
-  /** Length of the kernel's queue of connections not yet accepted, passed to `Deno.listen`. */
-  tcpBacklog?: number;
-  /** Sets `SO_REUSEPORT` (Linux), passed to `Deno.listen`. @default {false} */
-  reusePort?: boolean;
-}
-
 /** A TLS connection over TCP, as the helpers return it. */
 export type TlsConnection = Connection<Deno.TcpConn>;
-
-function versionOf(v: TlsVersion | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  if (typeof v === "number") return v;
-  const map: Record<string, number> = {
-    "TLSv1": TLS1_VERSION,
-    "TLSv1.1": TLS1_1_VERSION,
-    "TLSv1.2": TLS1_2_VERSION,
-    "TLSv1.3": TLS1_3_VERSION,
-  };
-  const n = map[v];
-  if (n === undefined) throw new RangeError(`Unknown TLS version "${v}"`);
-  return n;
-}
-
-function specOf(
-  kind: "tls-client" | "tls-server",
-  o: Omit<TlsClientOptions & TlsServerOptions, "pskCallback"> & { pskCallback?: unknown },
-): ContextSpec {
-  if (o.keyFormat !== undefined && o.keyFormat !== "pem") {
-    throw new TypeError(`keyFormat must be "pem": got ${String(o.keyFormat)}`);
-  }
-  return {
-    kind,
-    minVersion: versionOf(o.minVersion, TLS1_2_VERSION),
-    maxVersion: versionOf(o.maxVersion, 0),
-    unsafelyAllowLegacyProtocols: o.unsafelyAllowLegacyProtocols,
-    ciphers: o.ciphers,
-    ciphersuites: o.ciphersuites,
-    caCerts: o.caCerts,
-    alpnProtocols: o.alpnProtocols,
-    cert: o.cert,
-    key: o.key,
-    passphrase: o.passphrase,
-    pfx: o.pfx,
-    groups: o.groups,
-    ocspResponse: kind === "tls-server" ? o.ocspResponse : undefined,
-    sessionStore: kind === "tls-server" ? o.sessionStore : undefined,
-    unsafelyDisableVerification: kind === "tls-client" ? o.unsafelyDisableVerification : false,
-    requestClientCert: kind === "tls-server" ? o.requestClientCert : false,
-    requireClientCert: kind === "tls-server" ? o.requireClientCert : false,
-    psk: pskSpec(kind === "tls-server", o),
-    crls: o.crls,
-  };
-}
 
 /** The client context for these options: the caller's, or a shared one from the cache. */
 function clientContext(o: TlsClientOptions): Context {
@@ -320,36 +248,6 @@ function clientContext(o: TlsClientOptions): Context {
 /** The server context for these options: the caller's, or a shared one from the cache. */
 function serverContext(o: TlsServerOptions): Context {
   return o.context ?? cachedContext(specOf("tls-server", o));
-}
-
-/** Runs the handshake, honouring `signal` and `handshakeTimeout` (else `fallback` ms). */
-async function handshakeWithin<T extends Transport>(
-  conn: Connection<T>,
-  o: TlsCommonOptions,
-  fallback?: number,
-): Promise<HandshakeInfo> {
-  const { signal } = o;
-  const deadline = handshakeDeadline(o.handshakeTimeout, fallback);
-  if (!signal && deadline === undefined) return conn.handshake();
-  signal?.throwIfAborted();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let reason: unknown;
-  const abort = (): void => {
-    reason = signal?.aborted
-      ? signal.reason
-      : new Deno.errors.TimedOut(`TLS handshake did not finish within ${deadline} ms`);
-    conn._abort(reason); // closes it: the connection's own handshake() rejects with it too
-  };
-  signal?.addEventListener("abort", abort, { once: true });
-  if (deadline !== undefined) timer = setTimeout(abort, deadline);
-  try {
-    return await conn.handshake();
-  } catch (e) {
-    throw reason ?? e;
-  } finally {
-    clearTimeout(timer);
-    signal?.removeEventListener("abort", abort);
-  }
 }
 
 function prepareClient<T extends Transport>(
@@ -503,241 +401,4 @@ export async function acceptTls<T extends Exclude<Transport, null>>(
     await tls[Symbol.asyncDispose]();
     throw e;
   }
-}
-
-/** Error codes of `accept(2)` that concern one connection, never the listener (Linux man page). */
-const PER_CONNECTION_CODES = new Set([
-  "ECONNABORTED",
-  "ECONNRESET",
-  "ENOTCONN",
-  "EPROTO",
-  "EPERM",
-  "ENETDOWN",
-  "ENETUNREACH",
-  "ENONET",
-  "EHOSTDOWN",
-  "EHOSTUNREACH",
-  "ENOPROTOOPT",
-  "EOPNOTSUPP",
-  "ETIMEDOUT",
-]);
-/** Error codes of `accept(2)` that mean "out of descriptors or memory, try again later". */
-const EXHAUSTION_CODES = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"]);
-/** The longest pause between accepts while descriptors are exhausted. */
-const MAX_ACCEPT_PAUSE_MS = 100;
-
-function codeOf(e: unknown): string | undefined {
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
-}
-
-/** A client that failed between the kernel's accept and ours: skip it. */
-function failedBeforeAccept(e: unknown): boolean {
-  return e instanceof Deno.errors.NotConnected || e instanceof Deno.errors.ConnectionReset ||
-    e instanceof Deno.errors.ConnectionAborted || PER_CONNECTION_CODES.has(codeOf(e) ?? "");
-}
-
-let adoptContext: (listener: TlsListener, ctx: Context) => void;
-
-/**
- * A TLS listener, as `Deno.listenTls` returns, and assignable to
- * `Deno.TlsListener`: accept connections one by one or iterate them. Each
- * connection's handshake starts as it is accepted and runs in the
- * background, with a deadline (`handshakeTimeout`, 10 s by default) after
- * which the connection is closed; a client whose handshake fails affects
- * only its own connection (its `handshake()`, `read` and `write` reject),
- * never the listener.
- *
- * No client can end the accept loop: a connection reset or aborted before it
- * was accepted is skipped, and when the process runs out of descriptors
- * (EMFILE, ENFILE) `accept()` waits 10 to 100 ms and tries again. Only
- * {@link close} stops it.
- *
- * @example An echo server: each client in its own task, so none holds up the loop
- * ```ts
- * import { connectTls, listenTls, TestCA, type TlsConnection } from "@denossl/denossl";
- * import assert from "node:assert/strict";
- * using ca = TestCA.create();
- * using leaf = ca.issue({ dns: ["localhost"], ip: ["127.0.0.1"] });
- * const listener = listenTls({ hostname: "127.0.0.1", port: 0, cert: leaf.chainPEM, key: leaf.keyPEM });
- * const echo = async (conn: TlsConnection): Promise<void> => {
- *   await conn.readable.pipeTo(conn.writable).catch(() => {});
- * };
- * const serving = (async () => {
- *   for await (const conn of listener) echo(conn); // not awaited: the loop takes the next client
- * })();
- * await using client = await connectTls({
- *   hostname: "127.0.0.1",
- *   port: listener.addr.port,
- *   caCerts: [ca.certPEM],
- * });
- * await client.write(new TextEncoder().encode("ping"));
- * const buf = new Uint8Array(4);
- * await client.read(buf);
- * assert.equal(new TextDecoder().decode(buf), "ping");
- * await client.closeWrite();
- * listener.close();
- * await serving;
- * ```
- */
-export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposable, Disposable {
-  readonly #inner: Deno.TcpListener;
-  readonly #options: TlsServerOptions;
-  readonly #context: Context;
-  #owned: Context | null = null;
-  #closed = false;
-  #refed = true;
-
-  static {
-    adoptContext = (listener, ctx) => listener.#owned = ctx;
-  }
-
-  /**
-   * Wraps a TCP listener. Prefer {@link listenTls}.
-   *
-   * @param inner The TCP listener; closed with this one.
-   * @param options Server options.
-   */
-  constructor(inner: Deno.TcpListener, options: TlsServerOptions) {
-    handshakeDeadline(options.handshakeTimeout, undefined); // a bad value fails here, not per client
-    this.#inner = inner;
-    this.#options = options;
-    // Its own context, not the cache's: a listener outlives any cache eviction.
-    this.#context = options.context ?? (this.#owned = buildContext(specOf("tls-server", options)));
-  }
-
-  /** The address listened on. */
-  get addr(): Deno.NetAddr {
-    return this.#inner.addr;
-  }
-
-  /**
-   * Waits for the next client. Clients that reset before they were accepted
-   * are skipped; descriptor exhaustion pauses instead of failing.
-   *
-   * @returns Its connection; await `handshake()` to see its certificate.
-   * @throws {Deno.errors.BadResource} When the listener is closed.
-   */
-  async accept(): Promise<TlsConnection> {
-    let pause = 0;
-    for (;;) {
-      let tcp: Deno.TcpConn;
-      try {
-        tcp = await this.#inner.accept();
-      } catch (e) {
-        if (this.#closed || e instanceof Deno.errors.BadResource) throw e;
-        if (failedBeforeAccept(e)) continue;
-        if (!EXHAUSTION_CODES.has(codeOf(e) ?? "")) throw e;
-        // Out of descriptors: give the connections being served time to close some.
-        pause = Math.min(MAX_ACCEPT_PAUSE_MS, pause === 0 ? 10 : pause * 2);
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, pause);
-          if (!this.#refed) Deno.unrefTimer(timer);
-        });
-        continue;
-      }
-      let conn: TlsConnection;
-      try {
-        conn = new Connection(this.#context, tcp, { native: this.#options.native === true });
-        conn.setAcceptState();
-      } catch (e) {
-        tcp.close();
-        throw e;
-      }
-      // Errors reach the connection's own calls; a missed deadline closes it.
-      handshakeWithin(conn, this.#options, DEFAULT_SERVER_HANDSHAKE_TIMEOUT).catch(() => {});
-      return conn;
-    }
-  }
-
-  /**
-   * Stops listening. Accepted connections stay open.
-   */
-  close(): void {
-    this.#closed = true;
-    try {
-      this.#inner.close();
-    } catch (e) {
-      if (!(e instanceof Deno.errors.BadResource)) throw e;
-    }
-    this.#owned?.close(); // accepted connections keep their own reference to it
-    this.#owned = null;
-  }
-
-  /**
-   * Lets the listener keep the event loop alive.
-   */
-  ref(): void {
-    this.#refed = true;
-    this.#inner.ref();
-  }
-
-  /**
-   * Stops the listener from keeping the event loop alive.
-   */
-  unref(): void {
-    this.#refed = false;
-    this.#inner.unref();
-  }
-
-  /**
-   * Accepts connections until the listener is closed.
-   *
-   * @returns The iterator.
-   */
-  async *[Symbol.asyncIterator](): AsyncIterableIterator<TlsConnection> {
-    for (;;) {
-      try {
-        yield await this.accept();
-      } catch (e) {
-        if (e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted) return;
-        throw e;
-      }
-    }
-  }
-
-  /** Same as {@link close}. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
-  /** Same as {@link close}. */
-  [Symbol.asyncDispose](): Promise<void> {
-    this.close();
-    return Promise.resolve();
-  }
-}
-
-/**
- * Listens for TLS connections, as `Deno.listenTls` does.
- *
- * @param options Deno's options plus denossl's (client certificate policy,
- *   versions, ciphers, handshake deadline, context).
- * @returns The listener.
- * @throws {TypeError} When neither `cert`/`key`, `pfx` nor `context` is given.
- * @throws {RangeError} When `groups` names a group OpenSSL does not know.
- * @throws {SSLError} When the key cannot be decrypted (wrong or missing `passphrase`).
- */
-export function listenTls(options: ListenTlsOptions): TlsListener {
-  if (options.transport !== undefined && options.transport !== "tcp") {
-    throw new TypeError(`listenTls: transport must be "tcp": got ${String(options.transport)}`);
-  }
-  // The listener's own context, not the cache's: it must outlive any eviction.
-  const owned = options.context ? null : buildContext(specOf("tls-server", options));
-  let inner: Deno.TcpListener;
-  try {
-    handshakeDeadline(options.handshakeTimeout, undefined);
-    inner = Deno.listen({
-      hostname: options.hostname ?? "0.0.0.0",
-      port: options.port ?? 0,
-      ...(options.tcpBacklog === undefined ? {} : { tcpBacklog: options.tcpBacklog }),
-      ...(options.reusePort === undefined ? {} : { reusePort: options.reusePort }),
-    });
-  } catch (e) {
-    owned?.close();
-    throw e;
-  }
-  const listener = new TlsListener(inner, owned ? { ...options, context: owned } : options);
-  if (owned) adoptContext(listener, owned);
-  return listener;
 }

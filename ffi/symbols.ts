@@ -21,6 +21,7 @@ import { PSK_SSL_SYMBOLS, STORE_CRYPTO_SYMBOLS } from "./symbols_psk.ts";
 import { CSR_CRYPTO_SYMBOLS } from "./symbols_csr.ts";
 import { SELECT_SSL_SYMBOLS } from "./symbols_select.ts";
 import { PARITY_CRYPTO_SYMBOLS, PARITY_SSL_SYMBOLS } from "./symbols_parity.ts";
+import { TICKET_CRYPTO_SYMBOLS, TICKET_SSL_SYMBOLS } from "./symbols_tickets.ts";
 
 /** libssl symbols. */
 export const SSL_SYMBOLS = {
@@ -234,6 +235,7 @@ export const SSL_SYMBOLS = {
   ...PSK_SSL_SYMBOLS,
   ...SELECT_SSL_SYMBOLS,
   ...PARITY_SSL_SYMBOLS, // channel bindings, early data, listings, trace (symbols_parity.ts)
+  ...TICKET_SSL_SYMBOLS,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** libcrypto symbols: version, error queue, BIOs, memory. */
@@ -307,6 +309,7 @@ export const CRYPTO_SYMBOLS = {
   ...STORE_CRYPTO_SYMBOLS,
   ...CSR_CRYPTO_SYMBOLS,
   ...PARITY_CRYPTO_SYMBOLS,
+  ...TICKET_CRYPTO_SYMBOLS,
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /**

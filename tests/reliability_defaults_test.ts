@@ -174,9 +174,10 @@ Deno.test("connectTls refuses servers that offer only NULL (unencrypted) or anon
   }
 });
 
-/** The option names of the helpers' option interfaces, read from connection/tls.ts. */
+/** The option names of the helpers' option interfaces, read from connection/tls.ts and listener.ts. */
 async function optionNames(): Promise<Map<string, { iface: string; doc: string }>> {
-  const source = await Deno.readTextFile(new URL("../connection/tls.ts", import.meta.url));
+  const source = await Deno.readTextFile(new URL("../connection/tls.ts", import.meta.url)) +
+    await Deno.readTextFile(new URL("../connection/listener.ts", import.meta.url));
   const out = new Map<string, { iface: string; doc: string }>();
   const ifaces = source.matchAll(/export interface (\w+Options)\b[^{]*\{([\s\S]*?)\n\}/g);
   for (const [, iface, body] of ifaces) {
@@ -189,7 +190,7 @@ async function optionNames(): Promise<Map<string, { iface: string; doc: string }
 
 /**
  * Every option of connectTls, startTls, acceptTls and listenTls, classified.
- * An option added to connection/tls.ts fails the test until it is listed here.
+ * An option added to connection/tls.ts or listener.ts fails the test until it is listed here.
  */
 const OPTIONS: Record<string, "setting" | "opt-out"> = {
   caCerts: "setting", // adds trust; never removes the system store's checks
@@ -224,6 +225,8 @@ const OPTIONS: Record<string, "setting" | "opt-out"> = {
   transport: "setting",
   tcpBacklog: "setting",
   reusePort: "setting",
+  sniCertificates: "setting", // each name's context gets the listener's own policy
+  ticketKeys: "setting", // keys the application shares with its other servers
   unsafelyAllowLegacyProtocols: "opt-out",
   unsafelyDisableHostnameVerification: "opt-out",
   unsafelyDisableVerification: "opt-out",
