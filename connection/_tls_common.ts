@@ -7,7 +7,7 @@
  */
 
 import type { Connection, HandshakeInfo } from "./connection.ts";
-import type { Transport } from "./transport.ts";
+import type { ConnectionOptions, Transport } from "./transport.ts";
 import type { TlsClientOptions, TlsCommonOptions, TlsServerOptions, TlsVersion } from "./tls.ts";
 import { TLS1_1_VERSION, TLS1_2_VERSION, TLS1_3_VERSION, TLS1_VERSION } from "../ffi/constants.ts";
 import { type ContextSpec, handshakeDeadline } from "./_defaults.ts";
@@ -65,6 +65,11 @@ export function specOf(
     psk: pskSpec(kind === "tls-server", o),
     crls: o.crls,
   };
+}
+
+/** The Connection options a helper's `native`/`ktls` options ask for. */
+export function modeOf(o: TlsCommonOptions): ConnectionOptions {
+  return o.ktls === true ? { native: o.native === true, ktls: true } : { native: o.native === true };
 }
 
 /** Runs the handshake, honouring `signal` and `handshakeTimeout` (else `fallback` ms). */

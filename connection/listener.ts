@@ -12,7 +12,7 @@ import { Connection } from "./connection.ts";
 import type { TlsConnection, TlsServerOptions } from "./tls.ts";
 import { TicketKeyRing } from "./ticket_keys.ts";
 import { buildContext, DEFAULT_SERVER_HANDSHAKE_TIMEOUT, handshakeDeadline } from "./_defaults.ts";
-import { handshakeWithin, specOf } from "./_tls_common.ts";
+import { handshakeWithin, modeOf, specOf } from "./_tls_common.ts";
 import { serverNameKey, SniTable } from "./_sni.ts";
 import { hmacSha256 } from "./_dtls.ts";
 import { toBytes } from "../ffi/memory.ts";
@@ -463,7 +463,7 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
       }
       let conn: TlsConnection;
       try {
-        conn = new Connection(this.#base, tcp, { native: this.#options.native === true });
+        conn = new Connection(this.#base, tcp, modeOf(this.#options));
         conn.setAcceptState();
       } catch (e) {
         tcp.close();

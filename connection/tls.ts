@@ -27,7 +27,7 @@ import {
   validateClientNames,
   validateResumeAndStaple,
 } from "./_defaults.ts";
-import { handshakeWithin, specOf } from "./_tls_common.ts";
+import { handshakeWithin, modeOf, specOf } from "./_tls_common.ts";
 import type { PskClientCallback, PskServerCallback } from "./types.ts";
 import type { SessionStoreOptions } from "./selection.ts";
 
@@ -117,6 +117,12 @@ export interface TlsCommonOptions {
    * `nativeFallbackReason` on the connection). @default {false}
    */
   native?: boolean;
+  /**
+   * With `native`: ask OpenSSL to hand the record layer to the kernel
+   * (kTLS, Linux). `conn.ktls` says whether it took and, if not, why.
+   * @default {false}
+   */
+  ktls?: boolean;
 }
 
 /**
@@ -317,7 +323,7 @@ export async function connectTls(options: ConnectTlsOptions): Promise<TlsConnect
   let conn: TlsConnection | undefined;
   try {
     // Asked again: a busy cache may have closed the one above while we connected.
-    conn = new Connection(clientContext(options), tcp, { native: options.native === true });
+    conn = new Connection(clientContext(options), tcp, modeOf(options));
     prepareClient(conn, named, "connectTls");
     await handshakeWithin(conn, options);
     return conn;
@@ -368,7 +374,7 @@ export async function startTls<T extends Exclude<Transport, null>>(
 ): Promise<Connection<T>> {
   validateClientNames(options, "startTls");
   validateResumeAndStaple(options, "startTls");
-  const tls = new Connection(clientContext(options), conn, { native: options.native === true });
+  const tls = new Connection(clientContext(options), conn, modeOf(options));
   try {
     prepareClient(tls, options, "startTls");
     await handshakeWithin(tls, options);
@@ -392,7 +398,7 @@ export async function acceptTls<T extends Exclude<Transport, null>>(
   conn: T,
   options: TlsServerOptions,
 ): Promise<Connection<T>> {
-  const tls = new Connection(serverContext(options), conn, { native: options.native === true });
+  const tls = new Connection(serverContext(options), conn, modeOf(options));
   tls.setAcceptState();
   try {
     await handshakeWithin(tls, options, DEFAULT_SERVER_HANDSHAKE_TIMEOUT);

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { Connection } from "../mod.ts";
+import { Connection, connectTls, listenTls } from "../mod.ts";
 import {
   clientContext,
   exchange,
@@ -129,6 +129,53 @@ Deno.test("kTLS", async (t) => {
           const status = server.ktls;
           assert.deepEqual([status.send, status.receive], [false, false]);
           assert.match(status.reason ?? "", /needs native mode.*stream mode/);
+        }, 30_000),
+    );
+
+    await t.step(
+      "the helpers take ktls beside native, and report the same status",
+      () =>
+        withDeadline("ktls helpers", async (scope) => {
+          const listener = listenTls({
+            hostname: "127.0.0.1",
+            port: 0,
+            cert: pki.server.chainPEM,
+            key: pki.server.keyPEM,
+            native: true,
+            ktls: true,
+          });
+          scope.defer(() => listener.close());
+          const accepted = listener.accept();
+          const client = await connectTls({
+            hostname: "localhost",
+            port: listener.addr.port,
+            caCerts: [pki.ca.certPEM],
+            native: true,
+            ktls: true,
+          });
+          scope.defer(() => client.close());
+          const server = await accepted;
+          scope.defer(() => server.close());
+          await Promise.all([client.handshake(), server.handshake()]);
+          for (const conn of [client, server]) {
+            assert.equal(conn.transportMode, "native", conn.nativeFallbackReason ?? "");
+            const reason = conn.ktls.reason ?? "";
+            assert.ok(!/not requested/.test(reason), reason);
+            if (!kernelHasTls()) assert.match(reason, /tls module is not loaded/);
+          }
+          const [streamOnly, other] = await Promise.all([
+            connectTls({
+              hostname: "localhost",
+              port: listener.addr.port,
+              caCerts: [pki.ca.certPEM],
+              ktls: true,
+            }),
+            listener.accept(),
+          ]);
+          scope.defer(() => streamOnly.close());
+          scope.defer(() => other.close());
+          await Promise.all([streamOnly.handshake(), other.handshake()]);
+          assert.match(streamOnly.ktls.reason ?? "", /needs native mode/);
         }, 30_000),
     );
 

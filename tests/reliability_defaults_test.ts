@@ -203,6 +203,7 @@ const OPTIONS: Record<string, "setting" | "opt-out"> = {
   signal: "setting",
   handshakeTimeout: "setting",
   native: "setting", // who does the socket I/O; the same TLS, verification and defaults
+  ktls: "setting", // who encrypts records (the kernel or OpenSSL); the same TLS and checks
   hostname: "setting",
   serverName: "setting",
   cert: "setting",
