@@ -69,7 +69,9 @@ export function specOf(
 
 /** The Connection options a helper's `native`/`ktls` options ask for. */
 export function modeOf(o: TlsCommonOptions): ConnectionOptions {
-  return o.ktls === true ? { native: o.native === true, ktls: true } : { native: o.native === true };
+  return o.ktls === true
+    ? { native: o.native === true, ktls: true }
+    : { native: o.native === true };
 }
 
 /** Runs the handshake, honouring `signal` and `handshakeTimeout` (else `fallback` ms). */
