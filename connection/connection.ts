@@ -33,7 +33,6 @@ import { NativeWire } from "./_native_wire.ts";
 import type { HandshakeInfo } from "./types.ts";
 import { ktlsStatus, requestKtls } from "./_ktls.ts";
 import { Pump, readableOf, type Wire, writableOf } from "./_pump.ts";
-import type { X509 } from "../crypto/x509.ts";
 
 export type { HandshakeInfo };
 
