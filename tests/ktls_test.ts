@@ -4,12 +4,13 @@
  */
 
 import assert from "node:assert/strict";
-import { Connection, connectTls, listenTls } from "../mod.ts";
+import { Connection, type ConnectionOptions, connectTls, type Context, listenTls } from "../mod.ts";
 import {
   clientContext,
   exchange,
   makePki,
   randomBytes,
+  type Scope,
   serverContext,
   sha256,
   withDeadline,
@@ -27,6 +28,30 @@ function kernelHasTls(): boolean {
 
 const SIZE = 1 << 20;
 
+/** A server and a client Connection over loopback TCP, in accept and connect state. */
+async function tcpConnections(
+  scope: Scope,
+  sctx: Context,
+  cctx: Context,
+  serverOptions: ConnectionOptions,
+  clientOptions: ConnectionOptions,
+): Promise<[Connection<Deno.TcpConn>, Connection<Deno.TcpConn>]> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  scope.defer(() => listener.close());
+  const [tcpServer, tcpClient] = await Promise.all([
+    listener.accept(),
+    Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
+  ]);
+  const server = new Connection(sctx, tcpServer, serverOptions);
+  const client = new Connection(cctx, tcpClient, clientOptions);
+  scope.defer(() => client.close());
+  scope.defer(() => server.close());
+  server.setAcceptState();
+  client.setConnectState();
+  client.setVerifyHostname("localhost");
+  return [server, client];
+}
+
 Deno.test("kTLS", async (t) => {
   const pki = makePki("ec");
   try {
@@ -36,23 +61,15 @@ Deno.test("kTLS", async (t) => {
         () =>
           withDeadline(`ktls ${version}`, async (scope) => {
             const max = version === "TLSv1.2" ? 0x0303 : 0x0304;
-            const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-            scope.defer(() => listener.close());
-            const sctx = serverContext(pki.server, { max });
-            const cctx = clientContext(pki.ca.certPEM, { max });
-            const [tcpServer, tcpClient] = await Promise.all([
-              listener.accept(),
-              Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
-            ]);
-            const server = new Connection(sctx, tcpServer, { native: true, ktls: true });
-            const client = new Connection(cctx, tcpClient, { native: true, ktls: true });
-            scope.defer(() => client.close());
-            scope.defer(() => server.close());
+            const [server, client] = await tcpConnections(
+              scope,
+              serverContext(pki.server, { max }),
+              clientContext(pki.ca.certPEM, { max }),
+              { native: true, ktls: true },
+              { native: true, ktls: true },
+            );
             assert.equal(server.transportMode, "native", server.nativeFallbackReason ?? "");
             assert.equal(client.transportMode, "native", client.nativeFallbackReason ?? "");
-            server.setAcceptState();
-            client.setConnectState();
-            client.setVerifyHostname("localhost");
             assert.match(client.ktls.reason ?? "", /handshake has not finished/);
             await Promise.all([server.handshake(), client.handshake()]);
             assert.equal(client.getProtocolVersionName(), version);
@@ -84,19 +101,13 @@ Deno.test("kTLS", async (t) => {
       "without the option, native mode says kTLS was not requested",
       () =>
         withDeadline("ktls off", async (scope) => {
-          const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-          scope.defer(() => listener.close());
-          const [tcpServer, tcpClient] = await Promise.all([
-            listener.accept(),
-            Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
-          ]);
-          const server = new Connection(serverContext(pki.server), tcpServer, { native: true });
-          const client = new Connection(clientContext(pki.ca.certPEM), tcpClient, { native: true });
-          scope.defer(() => client.close());
-          scope.defer(() => server.close());
-          server.setAcceptState();
-          client.setConnectState();
-          client.setVerifyHostname("localhost");
+          const [server, client] = await tcpConnections(
+            scope,
+            serverContext(pki.server),
+            clientContext(pki.ca.certPEM),
+            { native: true },
+            { native: true },
+          );
           await Promise.all([server.handshake(), client.handshake()]);
           assert.deepEqual(client.ktls, {
             send: false,
@@ -111,19 +122,13 @@ Deno.test("kTLS", async (t) => {
       "stream mode cannot offload, and says native mode is needed",
       () =>
         withDeadline("ktls stream", async (scope) => {
-          const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-          scope.defer(() => listener.close());
-          const [tcpServer, tcpClient] = await Promise.all([
-            listener.accept(),
-            Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
-          ]);
-          const server = new Connection(serverContext(pki.server), tcpServer, { ktls: true });
-          const client = new Connection(clientContext(pki.ca.certPEM), tcpClient);
-          scope.defer(() => client.close());
-          scope.defer(() => server.close());
-          server.setAcceptState();
-          client.setConnectState();
-          client.setVerifyHostname("localhost");
+          const [server, client] = await tcpConnections(
+            scope,
+            serverContext(pki.server),
+            clientContext(pki.ca.certPEM),
+            { ktls: true },
+            {},
+          );
           await Promise.all([server.handshake(), client.handshake()]);
           assert.equal(server.transportMode, "stream");
           const status = server.ktls;
