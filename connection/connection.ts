@@ -14,6 +14,7 @@ import { ConnectionExtras } from "./extras.ts";
 import { toPipe } from "./transport.ts";
 import type {
   AddrOf,
+  ConnectionConstructor,
   ConnectionOptions,
   FdTransport,
   KtlsStatus,
@@ -34,7 +35,7 @@ import type { HandshakeInfo } from "./types.ts";
 import { ktlsStatus, requestKtls } from "./_ktls.ts";
 import { Pump, readableOf, type Wire, writableOf } from "./_pump.ts";
 
-export type { HandshakeInfo };
+export type { ConnectionConstructor, HandshakeInfo };
 
 /** `MSG_PEEK`: with {@link Connection.recv}, read without consuming. */
 export const MSG_PEEK = 2;
@@ -687,26 +688,6 @@ export class ConnectionBase<T extends Transport = Transport> extends ConnectionE
  * ```
  */
 export type Connection<T extends Transport = Transport> = ConnectionBase<T> & TransportMembers<T>;
-
-/**
- * The constructor of {@link Connection}: `new Connection(context, transport)`.
- */
-export interface ConnectionConstructor {
-  /**
-   * Creates a connection.
-   *
-   * @param context The configuration; it can no longer be changed afterwards.
-   * @param transport `null` for memory BIOs, a transport to pump, or a descriptor (native mode).
-   * @param options `native: true` for native mode on a `Deno.TcpConn`/`Deno.UnixConn`.
-   */
-  new <T extends Transport = null>(
-    context: Context,
-    transport?: T,
-    options?: ConnectionOptions,
-  ): Connection<T>;
-  /** The prototype. */
-  readonly prototype: ConnectionBase;
-}
 
 /**
  * A TLS connection: see {@link ConnectionBase} for its methods and

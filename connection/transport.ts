@@ -7,7 +7,8 @@
  */
 
 import { SysCallError } from "../errors/ssl_error.ts";
-import type { ConnectionBase } from "./connection.ts";
+import type { Connection, ConnectionBase } from "./connection.ts";
+import type { Context } from "./context.ts";
 import { ERRNO } from "../ffi/sys.ts";
 
 /**
@@ -399,3 +400,23 @@ export type TransportMembers<T> = T extends null ? unknown
   : T extends { reader: infer R; writer: infer W }
     ? Omit<R, keyof ConnectionBase> & Omit<W, keyof ConnectionBase | keyof R>
   : unknown;
+
+/**
+ * The constructor of {@link Connection}: `new Connection(context, transport)`.
+ */
+export interface ConnectionConstructor {
+  /**
+   * Creates a connection.
+   *
+   * @param context The configuration; it can no longer be changed afterwards.
+   * @param transport `null` for memory BIOs, a transport to pump, or a descriptor (native mode).
+   * @param options `native: true` for native mode on a `Deno.TcpConn`/`Deno.UnixConn`.
+   */
+  new <T extends Transport = null>(
+    context: Context,
+    transport?: T,
+    options?: ConnectionOptions,
+  ): Connection<T>;
+  /** The prototype. */
+  readonly prototype: ConnectionBase;
+}
