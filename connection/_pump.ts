@@ -34,13 +34,14 @@ export interface Wire extends IdleReleasable {
   /** On want-read: settles once more ciphertext is there. */
   fill(): Promise<void>;
   /**
-   * On want-read in `read(p)`: a transport read into `p` itself, or null
-   * when the wire cannot lend it (then {@link fill}). The pump awaits it and
+   * On want-read in `read(p)`: a transport read started for this reader
+   * (into `p` itself when it is large enough), or null when the wire cannot
+   * start one (then {@link fill}). The pump awaits it and
    * hands the outcome to {@link landLent} or {@link lentFailed}.
    */
   lend(p: Uint8Array): Promise<number | null> | null;
-  /** A lent read gave `n` bytes in `p` (null: end of stream). */
-  landLent(p: Uint8Array, n: number | null): void;
+  /** The lent read gave `n` bytes (null: end of stream). */
+  landLent(n: number | null): void;
   /** A lent read rejected with `e`: the error to throw. */
   lentFailed(e: unknown): unknown;
   /** Ciphertext waiting to be sent, in bytes (0 when OpenSSL writes the socket itself). */
@@ -219,7 +220,7 @@ export class Pump {
         } catch (e) {
           throw wire.lentFailed(e);
         }
-        wire.landLent(p, n);
+        wire.landLent(n);
       } else if (outcome === WANT_WRITE) {
         await wire.drain();
       } else if (outcome === ZERO_RETURN) {

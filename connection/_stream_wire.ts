@@ -49,8 +49,9 @@ export class StreamWire implements Wire {
   #closed = false;
   #inBuf: Uint8Array<ArrayBuffer> | null = null;
   #fillPromise: Promise<void> | null = null;
-  /** The transport read in flight into a read() caller's buffer (see fill()). */
+  /** The transport read in flight for a read() caller (see lend()), and the buffer it fills. */
   #lentRead: Promise<number | null> | null = null;
+  #lentBuf: Uint8Array | null = null;
   #rejectClosed: ((e: unknown) => void) | null = null;
   #writeChain: Promise<void> = RESOLVED;
   #writesInFlight = 0;
@@ -167,41 +168,51 @@ export class StreamWire implements Wire {
   }
 
   /**
-   * Starts a transport read straight into a reader's buffer, when the
-   * transport's close settles a pending read (`Pipe.lends`) and no other
-   * read is in flight: the bytes pass through `p` on their way to the BIO,
-   * so an idle connection holds no read buffer of its own and a bulk
-   * reader's transport reads are as large as its buffer. The caller awaits
+   * Starts a transport read for a reader, when the transport's close settles
+   * a pending read (`Pipe.lends`) and no other read is in flight: into the
+   * reader's buffer `p` itself when it is large enough (then an idle
+   * connection holds no read buffer of its own and a bulk reader's transport
+   * reads are as large as its buffer), else into the wire's own buffer, so a
+   * 1-byte reader still reads the transport in kilobytes. The caller awaits
    * the returned read itself (no promise of ours per wait), then calls
    * {@link landLent}, or {@link lentFailed} when it rejects. close() does not
    * cut it short: closing the transport settles it, so nothing writes into
    * `p` after the reader's `read()` settles.
    *
    * @param p The reader's buffer.
-   * @returns The transport read, or null when `p` cannot be lent (call {@link fill}).
+   * @returns The transport read, or null when no read can be lent (call {@link fill}).
    */
   lend(p: Uint8Array): Promise<number | null> | null {
     if (
-      this.#closed || !this.#pipe.lends || p.length < IN_BUFFER_START ||
-      this.#fillPromise !== null || this.#lentRead !== null
+      this.#closed || !this.#pipe.lends || this.#fillPromise !== null || this.#lentRead !== null
     ) return null;
-    const pending = this.#pipe.read(p);
+    const buf = p.length >= IN_BUFFER_START ? p : (this.#inBuf ??= new Uint8Array(IN_BUFFER_START));
+    const pending = this.#pipe.read(buf);
     this.#lentRead = pending;
+    this.#lentBuf = buf;
     waitBegins(this);
     return pending;
   }
 
   /**
-   * The lent read settled with `n` bytes in `p` (null: the transport ended):
-   * lands them in the incoming BIO.
+   * The lent read settled with `n` bytes (null: the transport ended): lands
+   * them in the incoming BIO.
    *
-   * @param p The buffer that was lent.
    * @param n What the transport read returned.
    */
-  landLent(p: Uint8Array, n: number | null): void {
+  landLent(n: number | null): void {
+    const buf = this.#lentSettled();
+    this.#landRead(buf, n);
+  }
+
+  /** The lent read settled: its buffer, and the wire's own freed if the connection closed meanwhile. */
+  #lentSettled(): Uint8Array {
+    const buf = this.#lentBuf!;
     this.#lentRead = null;
+    this.#lentBuf = null;
     waitEnds(this);
-    this.#landRead(p, n);
+    if (this.#closed) this.#releaseInBuf();
+    return buf;
   }
 
   /**
@@ -211,8 +222,7 @@ export class StreamWire implements Wire {
    * @returns The error for the reader: `ClosedError` once the connection is closed.
    */
   lentFailed(e: unknown): unknown {
-    this.#lentRead = null;
-    waitEnds(this);
+    this.#lentSettled();
     return this.#closed ? new ClosedError("Connection") : transportError(e);
   }
 
@@ -288,7 +298,8 @@ export class StreamWire implements Wire {
    */
   #releaseInBuf(): void {
     const buf = this.#inBuf;
-    if (buf === null || this.#fillPromise !== null) return; // the pending fill releases it
+    // A read in flight into it releases it when it settles.
+    if (buf === null || this.#fillPromise !== null || this.#lentBuf === buf) return;
     this.#inBuf = null;
     buf.buffer.transfer(0); // detaches: the backing store is freed
   }
