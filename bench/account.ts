@@ -9,7 +9,9 @@
  *   in a separate run (`--count` in the peers: counters cost time, so that run is not timed);
  * - system calls by name (`strace -c -f` attached for one run);
  * - where the CPU goes (`perf record -e cpu-clock`, samples by shared object: OpenSSL, the JIT'd
- *   JavaScript, the deno binary (V8's runtime, tokio, ops), libc, the kernel).
+ *   JavaScript, the deno binary (V8's runtime, tokio, ops), libc, the kernel);
+ * - then the other side: each contender's client against OpenSSL's C server, its round trips per
+ *   second and its own CPU per round trip over the loop alone, in interleaved rounds.
  *
  * Writes bench/PINGPONG.md and bench/pingpong.json.
  *
@@ -241,6 +243,41 @@ for (const s of SERVERS) {
   }
 }
 console.error("perf done");
+
+// ---- 5. the client side: each contender's client against OpenSSL's C server, interleaved
+const CLIENTS: Array<{ id: string; label: string; cmd: string[] }> = [
+  { id: "stream", label: "denossl, stream mode", cmd: peer("denossl_peer.ts") },
+  { id: "native", label: "denossl, native mode", cmd: [...peer("denossl_peer.ts"), "--native"] },
+  { id: "floor", label: "floor (raw symbols)", cmd: peer("floor_peer.ts") },
+  { id: "deno", label: "Deno.connectTls", cmd: peer("deno_peer.ts") },
+];
+const clientRate = new Map<string, number[]>(CLIENTS.map((c) => [c.id, []]));
+const clientCpu = new Map<string, number[]>(CLIENTS.map((c) => [c.id, []]));
+{
+  const server = new Child([cClient, "server", pki.cert, pki.key]);
+  try {
+    const port = Number(await server.line(30_000));
+    const client = async (c: (typeof CLIENTS)[number], n: number) => {
+      const text = await run([...c.cmd, "client", pki.ca, String(port), "pingpong", String(n)]);
+      return JSON.parse(text.trim().split("\n").pop()!) as {
+        value: number;
+        cpuMicrosPerRoundTrip: number;
+      };
+    };
+    for (const c of CLIENTS) await client(c, 2000);
+    for (let r = 0; r < ROUNDS; r++) {
+      for (let k = 0; k < CLIENTS.length; k++) {
+        const c = CLIENTS[(r + k) % CLIENTS.length]!;
+        const res = await client(c, N);
+        clientRate.get(c.id)!.push(res.value);
+        clientCpu.get(c.id)!.push(res.cpuMicrosPerRoundTrip);
+      }
+    }
+  } finally {
+    await server.stop();
+  }
+}
+console.error("clients done");
 await Deno.remove(pki.dir, { recursive: true });
 
 // ---- output
@@ -330,7 +367,26 @@ for (const n of names) {
   if (row.every((v) => v === undefined || v < 0.01)) continue;
   lines.push(`| ${n} | ${row.map((v) => f(v)).join(" | ")} |`);
 }
-lines.push("");
+lines.push(
+  "",
+  "## The client side",
+  "",
+  `Each contender's client against OpenSSL's C server (thread per connection, blocking), ${ROUNDS} ` +
+    "interleaved rounds. CPU is the client's own (user + system, all threads, " +
+    "`process.cpuUsage()`) over its round-trip loop alone, per round trip.",
+  "",
+  `| | ${CLIENTS.map((c) => c.label).join(" | ")} |`,
+  `|---|${CLIENTS.map(() => "---").join("|")}|`,
+  `| round trips/s (median of ${ROUNDS}) | ${
+    CLIENTS.map((c) => Math.round(median(clientRate.get(c.id)!)).toLocaleString("en-US")).join(
+      " | ",
+    )
+  } |`,
+  `| client CPU, µs (median) | ${
+    CLIENTS.map((c) => f(median(clientCpu.get(c.id)!), 1)).join(" | ")
+  } |`,
+  "",
+);
 await Deno.writeTextFile(join(HERE, "PINGPONG.md"), lines.join("\n"));
 await Deno.writeTextFile(
   join(HERE, "pingpong.json"),
@@ -344,6 +400,8 @@ await Deno.writeTextFile(
       calls: Object.fromEntries(calls),
       syscalls: Object.fromEntries(syscalls),
       where: Object.fromEntries(where),
+      clientRate: Object.fromEntries(clientRate),
+      clientCpu: Object.fromEntries(clientCpu),
     },
     null,
     2,

@@ -13,6 +13,8 @@
  * @module
  */
 
+import { cpuUsage } from "node:process";
+
 /** What both contenders' connections offer. */
 export interface Conn {
   read(p: Uint8Array): Promise<number | null>;
@@ -192,13 +194,17 @@ export async function runClient(dialer: Dialer, args: string[]): Promise<void> {
     const conn = await dialer.connect();
     await writeAll(conn, new Uint8Array([0x50]));
     const b1 = new Uint8Array([0x70]);
+    const c0 = cpuUsage();
     const t0 = t();
     for (let i = 0; i < count; i++) {
       await writeAll(conn, b1);
       await readAtLeast(conn, b1, 0, 1);
     }
     const dt = t() - t0;
-    print({ value: count / dt, seconds: dt, count });
+    const c1 = cpuUsage();
+    // The client's own CPU (all threads) over the loop alone, per round trip.
+    const cpu = (c1.user - c0.user + c1.system - c0.system) / count;
+    print({ value: count / dt, seconds: dt, count, cpuMicrosPerRoundTrip: cpu });
     conn.close();
   } else if (mode === "idle") {
     const count = Number(a);
