@@ -16,42 +16,21 @@ import {
   SSLError,
   VerificationError,
 } from "../mod.ts";
-import { makePki, Peer, type Scope, withDeadline } from "./_peers.ts";
+import { makePki, type Peer, type Scope, withDeadline } from "./_peers.ts";
+import { hex, IDENTITY, newKey, pskSClient } from "./_psk.ts";
 import { dtlsSServer } from "./_dtls.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const IDENTITY = "device-17";
 const FS_PSK_SUITE = "ECDHE-PSK-CHACHA20-POLY1305";
 /** The suite CoAP (RFC 7252 §9.1.3.1) mandates for PreSharedKey mode. */
 const COAP_SUITE = "PSK-AES128-CCM8";
 /** Handshake deadline of the cases that must fail: a wrong key in DTLS is silence. */
 const FAIL_AFTER_MS = 1500;
 
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function newKey(): Uint8Array {
-  return crypto.getRandomValues(new Uint8Array(32));
-}
-
 /** `openssl s_client -dtls1_2 -psk` towards a local UDP port, stdin piped. */
-function pskSClient(scope: Scope, port: number, key: Uint8Array, extra: string[] = []): Peer {
-  return scope.adopt(
-    new Peer("openssl", [
-      "s_client",
-      "-dtls1_2",
-      "-connect",
-      `127.0.0.1:${port}`,
-      "-psk",
-      hex(key),
-      "-psk_identity",
-      IDENTITY,
-      "-nocommands",
-      ...extra,
-    ], { stdin: true }),
-  );
+function dtlsPskSClient(scope: Scope, port: number, key: Uint8Array): Peer {
+  return pskSClient(scope, port, key, ["-dtls1_2", "-nocommands"]);
 }
 
 /** A PSK-only denossl server that knows one identity, and the identities it was asked for. */
@@ -85,6 +64,14 @@ async function echoOne(scope: Scope, listener: DtlsListener): Promise<DtlsConnec
   return conn;
 }
 
+/** The next client's handshake, run (and the connection closed at the end of the case). */
+function nextHandshake(scope: Scope, listener: DtlsListener): Promise<unknown> {
+  return listener.accept().then((conn) => {
+    scope.defer(() => conn[Symbol.asyncDispose]());
+    return conn.handshake();
+  });
+}
+
 /** The handshake's error, asserted to come within a bound of the deadline. */
 async function failure(p: Promise<unknown>, bound = FAIL_AFTER_MS + 3000): Promise<unknown> {
   const started = performance.now();
@@ -111,7 +98,7 @@ Deno.test("DTLS-PSK against the openssl CLI", async (t) => {
       withDeadline("dtls psk server", async (scope) => {
         const key = newKey();
         const { listener, asked } = pskListener(scope, key, { pskIdentityHint: "from-denossl" });
-        const client = pskSClient(scope, listener.addr.port, key);
+        const client = dtlsPskSClient(scope, listener.addr.port, key);
         const conn = await echoOne(scope, listener);
         const info = await conn.handshake();
         assert.equal(info.protocol, "DTLSv1.2");
@@ -198,7 +185,7 @@ Deno.test("DTLS-PSK against the openssl CLI", async (t) => {
         const { listener, asked } = pskListener(scope, newKey(), {
           handshakeTimeout: FAIL_AFTER_MS,
         });
-        pskSClient(scope, listener.addr.port, newKey());
+        dtlsPskSClient(scope, listener.addr.port, newKey());
         const conn = await listener.accept();
         scope.defer(() => conn[Symbol.asyncDispose]());
         assertWrongKeyTimeout(await failure(conn.handshake()));
@@ -241,7 +228,7 @@ Deno.test("DTLS-PSK against the openssl CLI", async (t) => {
           },
         });
         scope.defer(() => listener[Symbol.asyncDispose]());
-        const client = pskSClient(scope, listener.addr.port, key);
+        const client = dtlsPskSClient(scope, listener.addr.port, key);
         const conn = await listener.accept();
         scope.defer(() => conn[Symbol.asyncDispose]());
         const error = await failure(conn.handshake());
@@ -293,10 +280,7 @@ Deno.test("DTLS-PSK denossl to denossl over the helpers", async (t) => {
     () =>
       withDeadline("dtls psk both ends wrong key", async (scope) => {
         const { listener } = pskListener(scope, newKey(), { handshakeTimeout: FAIL_AFTER_MS });
-        const accepted = listener.accept().then((conn) => {
-          scope.defer(() => conn[Symbol.asyncDispose]());
-          return failure(conn.handshake());
-        });
+        const accepted = failure(nextHandshake(scope, listener));
         const clientError = await failure(connectDtls({
           port: listener.addr.port,
           handshakeTimeout: FAIL_AFTER_MS,
@@ -312,10 +296,7 @@ Deno.test("DTLS-PSK denossl to denossl over the helpers", async (t) => {
     () =>
       withDeadline("dtls psk both ends unknown identity", async (scope) => {
         const { listener, asked } = pskListener(scope, newKey());
-        const accepted = listener.accept().then((conn) => {
-          scope.defer(() => conn[Symbol.asyncDispose]());
-          return failure(conn.handshake());
-        });
+        const accepted = failure(nextHandshake(scope, listener));
         const clientError = await failure(connectDtls({
           port: listener.addr.port,
           pskCallback: () => ({ identity: "device-99", psk: newKey() }),
@@ -348,10 +329,7 @@ Deno.test("DTLS-PSK denossl to denossl over the helpers", async (t) => {
             pskCallback: pskCallback as () => Uint8Array,
           });
           scope.defer(() => listener[Symbol.asyncDispose]());
-          const accepted = listener.accept().then((conn) => {
-            scope.defer(() => conn[Symbol.asyncDispose]());
-            return failure(conn.handshake());
-          });
+          const accepted = failure(nextHandshake(scope, listener));
           const clientError = await failure(connectDtls({
             port: listener.addr.port,
             pskCallback: () => ({ identity: IDENTITY, psk: key }),
@@ -372,10 +350,7 @@ Deno.test("DTLS-PSK denossl to denossl over the helpers", async (t) => {
     () =>
       withDeadline("dtls psk client declines", async (scope) => {
         const { listener, asked } = pskListener(scope, newKey());
-        listener.accept().then((conn) => {
-          scope.defer(() => conn[Symbol.asyncDispose]());
-          return conn.handshake();
-        }).catch(() => {});
+        nextHandshake(scope, listener).catch(() => {});
         const error = await failure(
           connectDtls({ port: listener.addr.port, pskCallback: () => null }),
         );
@@ -484,10 +459,7 @@ Deno.test("DTLS-PSK beside a certificate", async (t) => {
             cert: stranger.server.chainPEM,
             key: stranger.server.keyPEM,
           });
-          listener.accept().then((conn) => {
-            scope.defer(() => conn[Symbol.asyncDispose]());
-            return conn.handshake();
-          }).catch(() => {});
+          nextHandshake(scope, listener).catch(() => {});
           const error = await failure(connectDtls({
             port: listener.addr.port,
             serverName: "localhost",
