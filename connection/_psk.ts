@@ -292,3 +292,16 @@ export function configurePsk(ctx: Context, spec: PskSpec, server: boolean): void
   if (server) ctx.setPskServerCallback(spec.callback as PskServerCallback, spec.hint);
   else ctx.setPskClientCallback(spec.callback as PskClientCallback);
 }
+
+/**
+ * Why a DTLS handshake that chose a PSK suite may stall: DTLS drops records
+ * it cannot decrypt (RFC 6347 §4.1.2.7), so a wrong key sends no alert.
+ *
+ * @param conn The connection whose handshake timed out.
+ * @returns A clause for the timeout's message, or "" when no PSK suite was chosen.
+ */
+export function pskStallHint(conn: Connection): string {
+  return /(^|-)PSK-/.test(conn.getCipherName() ?? "")
+    ? ": a PSK suite was chosen, so the two ends may hold different keys (DTLS drops records it cannot decrypt, without an alert)"
+    : "";
+}

@@ -23,6 +23,7 @@ import { toBytes } from "../ffi/memory.ts";
 import { requireFunction } from "../ffi/callbacks.ts";
 import { ClosedError, WantReadError, ZeroReturnError } from "../errors/ssl_error.ts";
 import * as dtls from "./_dtls.ts";
+import { pskStallHint } from "./_psk.ts";
 
 /** The default MTU: the largest datagram sent (UDP payload), as WebRTC uses. */
 const DEFAULT_MTU = 1200;
@@ -511,7 +512,7 @@ export class DtlsConnection implements AsyncIterable<Uint8Array>, AsyncDisposabl
     const abort = (): void => {
       this.#abort(
         signal?.aborted ? signal.reason : new Deno.errors.TimedOut(
-          `DTLS handshake did not finish within ${handshakeTimeout} ms`,
+          `DTLS handshake did not finish within ${handshakeTimeout} ms${pskStallHint(this.#conn)}`,
         ),
       );
     };

@@ -15,19 +15,19 @@
 
 import { Connection } from "./connection.ts";
 import type { Context } from "./context.ts";
-import { DTLS1_2_VERSION, DTLS1_VERSION } from "../ffi/constants.ts";
 import { toBytes } from "../ffi/memory.ts";
 import { isIpLiteral } from "../ffi/ip.ts";
 import { ClosedError, WantReadError } from "../errors/ssl_error.ts";
 import {
   buildContext,
   cachedContext,
-  type ContextSpec,
   DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
   handshakeDeadline,
   nameClient,
 } from "./_defaults.ts";
 import * as dtls from "./_dtls.ts";
+import { dtlsSpecOf as specOf } from "./_dtls_spec.ts";
+import type { PskClientCallback, PskServerCallback } from "./types.ts";
 import {
   _abort as abort,
   _checkTransportOptions,
@@ -108,6 +108,17 @@ export interface DtlsCommonOptions extends DtlsTransportOptions {
  * import type { ConnectDtlsOptions } from "@denossl/denossl";
  * const options: ConnectDtlsOptions = { hostname: "127.0.0.1", port: 4433, serverName: "localhost" };
  * ```
+ *
+ * @example A pre-shared key instead of certificates (CoAP over DTLS)
+ * ```ts
+ * import type { ConnectDtlsOptions } from "@denossl/denossl";
+ * const psk = new Uint8Array(32).fill(7); // the device's key, provisioned out of band
+ * const options: ConnectDtlsOptions = {
+ *   port: 5684,
+ *   pskCallback: (_hint) => ({ identity: "device-17", psk }),
+ *   handshakeTimeout: 5000, // a wrong key shows as a timeout in DTLS
+ * };
+ * ```
  */
 export interface ConnectDtlsOptions extends DtlsCommonOptions {
   /** The server's address or name; names resolve to their first A (else AAAA) record. @default {"127.0.0.1"} */
@@ -124,6 +135,14 @@ export interface ConnectDtlsOptions extends DtlsCommonOptions {
   unsafelyDisableHostnameVerification?: boolean;
   /** Skip all certificate verification. @default {false} */
   unsafelyDisableVerification?: boolean;
+  /**
+   * DTLS-PSK (CoAP, LwM2M), as `connectTls`'s: returns the identity and key
+   * for the server's hint, or null. Adds ECDHE-PSK-CHACHA20-POLY1305; plain
+   * PSK suites (`"PSK-AES128-CCM8"`, CoAP's) only through `ciphers`. A server
+   * that shows a certificate is still verified. A wrong key ends in
+   * `handshakeTimeout` (DTLS drops records it cannot decrypt): set one.
+   */
+  pskCallback?: PskClientCallback;
 }
 
 /**
@@ -135,6 +154,17 @@ export interface ConnectDtlsOptions extends DtlsCommonOptions {
  * using ca = TestCA.create();
  * using leaf = ca.issue({ dns: ["localhost"] });
  * const options: ListenDtlsOptions = { port: 4433, cert: leaf.chainPEM, key: leaf.keyPEM };
+ * ```
+ *
+ * @example A pre-shared key per device, no certificate
+ * ```ts
+ * import type { ListenDtlsOptions } from "@denossl/denossl";
+ * const keys = new Map([["device-17", new Uint8Array(32).fill(7)]]);
+ * const options: ListenDtlsOptions = {
+ *   port: 5684,
+ *   pskCallback: (identity) => keys.get(identity) ?? null, // null refuses the identity
+ *   pskIdentityHint: "coap-gateway",
+ * };
  * ```
  */
 export interface ListenDtlsOptions extends DtlsCommonOptions {
@@ -150,6 +180,14 @@ export interface ListenDtlsOptions extends DtlsCommonOptions {
   requestClientCert?: boolean;
   /** Require a verified client certificate. @default {false} */
   requireClientCert?: boolean;
+  /**
+   * DTLS-PSK, as `listenTls`'s: the key of a client's identity, or null to
+   * refuse it. Then `cert` and `key` are optional; ECDHE-PSK-CHACHA20-POLY1305
+   * joins the suites (plain PSK ones only through `ciphers`).
+   */
+  pskCallback?: PskServerCallback;
+  /** The identity hint sent to PSK clients, as `listenTls`'s. */
+  pskIdentityHint?: string;
   /** Connections waiting for `accept()` before new clients are ignored. @default {128} */
   backlog?: number;
   /**
@@ -167,35 +205,6 @@ function listenDatagram(options: Deno.UdpListenOptions & { transport: "udp" }): 
     );
   }
   return fn(options);
-}
-
-function versionOf(v: DtlsVersion | undefined): number {
-  if (v === undefined) return DTLS1_2_VERSION;
-  if (typeof v === "number") return v;
-  if (v === "DTLSv1") return DTLS1_VERSION;
-  if (v === "DTLSv1.2") return DTLS1_2_VERSION;
-  throw new RangeError(`Unknown DTLS version "${v}"`);
-}
-
-function specOf(
-  kind: "dtls-client" | "dtls-server",
-  o: Partial<ConnectDtlsOptions> & ListenDtlsOptions,
-): ContextSpec {
-  return {
-    kind,
-    minVersion: versionOf(o.minVersion),
-    maxVersion: versionOf(o.maxVersion),
-    unsafelyAllowLegacyProtocols: o.unsafelyAllowLegacyProtocols,
-    ciphers: o.ciphers,
-    caCerts: o.caCerts,
-    alpnProtocols: o.alpnProtocols,
-    srtpProfiles: o.srtpProfiles,
-    cert: o.cert,
-    key: o.key,
-    unsafelyDisableVerification: kind === "dtls-client" ? o.unsafelyDisableVerification : false,
-    requestClientCert: kind === "dtls-server" ? o.requestClientCert : false,
-    requireClientCert: kind === "dtls-server" ? o.requireClientCert : false,
-  };
 }
 
 function unbracket(host: string): string {

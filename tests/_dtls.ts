@@ -17,6 +17,7 @@ import {
   WantReadError,
 } from "../mod.ts";
 import { pki } from "./_negotiation_fixtures.ts";
+import { Peer, pemDir, type Scope } from "./_peers.ts";
 
 /** What the cookie callbacks of {@link dtlsServerContext} saw. */
 export interface CookieLog {
@@ -223,4 +224,42 @@ export async function within<T>(ms: number, what: string, p: Promise<T>): Promis
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A UDP port that was free a moment ago. */
+export function freeUdpPort(): number {
+  const s = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const { port } = s.addr as Deno.NetAddr;
+  s.close();
+  return port;
+}
+
+/**
+ * Starts `s_server -dtls -listen` (cookie exchange) on a free UDP port, with
+ * a certificate or none (`-nocert`, for PSK), and waits for its ACCEPT.
+ * s_server takes one protocol flag: `-dtls`, or `-dtls1_2` for DTLS 1.2 only.
+ */
+export async function dtlsSServer(
+  scope: Scope,
+  cert: { chainPEM: string; keyPEM: string } | null,
+  extra: string[],
+  protocol: "-dtls" | "-dtls1_2" = "-dtls",
+): Promise<{ peer: Peer; port: number }> {
+  const files = cert && await pemDir(scope, { cert: cert.chainPEM, key: cert.keyPEM });
+  const port = freeUdpPort();
+  const peer = new Peer("openssl", [
+    "s_server",
+    protocol,
+    "-listen",
+    "-accept",
+    `127.0.0.1:${port}`,
+    "-naccept",
+    "1",
+    ...(files ? ["-cert", files.cert!, "-key", files.key!] : ["-nocert"]),
+    ...extra,
+  ], { stdin: true });
+  const ready = peer.waitFor("stdout", /ACCEPT/);
+  scope.adopt(peer);
+  await ready;
+  return { peer, port };
 }

@@ -20,7 +20,8 @@ import {
   WantReadError,
   ZeroReturnError,
 } from "../mod.ts";
-import { makePki, Peer, pemDir, randomBytes, type Scope, sha256, withDeadline } from "./_peers.ts";
+import { makePki, Peer, pemDir, randomBytes, sha256, withDeadline } from "./_peers.ts";
+import { dtlsSServer } from "./_dtls.ts";
 
 const dec = new TextDecoder();
 const enc = new TextEncoder();
@@ -40,14 +41,6 @@ const MESSAGES = 16;
 const MESSAGE_SIZE = 1000;
 /** What the openssl peer sends from its stdin: digits and newlines only (s_server and s_client read commands from some letters). */
 const PEER_PAYLOAD_SIZE = 8000;
-
-/** A UDP port that was free a moment ago. */
-function freeUdpPort(): number {
-  const s = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  const { port } = s.addr as Deno.NetAddr;
-  s.close();
-  return port;
-}
 
 /** Printable bytes no openssl command starts with: lines of digits. */
 function digits(n: number): Uint8Array<ArrayBuffer> {
@@ -75,33 +68,6 @@ function concat(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-/** Starts `s_server -dtls -listen` on a free UDP port and waits for its ACCEPT. */
-async function sServer(
-  scope: Scope,
-  cert: { chainPEM: string; keyPEM: string },
-): Promise<{ peer: Peer; port: number }> {
-  const files = await pemDir(scope, { cert: cert.chainPEM, key: cert.keyPEM });
-  const port = freeUdpPort();
-  const peer = new Peer("openssl", [
-    "s_server",
-    "-dtls",
-    "-listen",
-    "-accept",
-    `127.0.0.1:${port}`,
-    "-naccept",
-    "1",
-    "-cert",
-    files.cert!,
-    "-key",
-    files.key!,
-    ...SRTP_ARGS,
-  ], { stdin: true });
-  const ready = peer.waitFor("stdout", /ACCEPT/);
-  scope.adopt(peer);
-  await ready;
-  return { peer, port };
-}
-
 Deno.test("DTLS interop with the openssl CLI", async (t) => {
   for (const keyType of ["ec", "rsa"] as TestKeyType[]) {
     const pki = makePki(keyType);
@@ -112,7 +78,7 @@ Deno.test("DTLS interop with the openssl CLI", async (t) => {
         `interop: denossl connectDtls ↔ openssl s_server -dtls -listen (cookie exchange), ${label} — ${MESSAGES} messages each way, SRTP keys equal, clean close`;
       await t.step(clientCase, () =>
         withDeadline(clientCase, async (scope) => {
-          const { peer, port } = await sServer(scope, pki.server);
+          const { peer, port } = await dtlsSServer(scope, pki.server, SRTP_ARGS);
           const conn = await connectDtls({
             port,
             caCerts: [pki.ca.certPEM],
@@ -232,7 +198,7 @@ Deno.test("DTLS interop with the openssl CLI", async (t) => {
       "interop: a memory-BIO Connection moving its own UDP datagrams (bioReadDatagrams, one bioWrite per datagram) ↔ openssl s_server -dtls -listen";
     await t.step(rawCase, () =>
       withDeadline(rawCase, async (scope) => {
-        const { peer, port } = await sServer(scope, pki.server);
+        const { peer, port } = await dtlsSServer(scope, pki.server, SRTP_ARGS);
         const server: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.1", port };
         const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
         scope.defer(() => socket.close());

@@ -17,20 +17,11 @@ import {
   VerificationError,
 } from "../mod.ts";
 import { handshakeInMemory, memoryPair } from "./_pair.ts";
-import { makePki, Peer, type Scope, sServer, withDeadline } from "./_peers.ts";
+import { makePki, type Peer, type Scope, sServer, withDeadline } from "./_peers.ts";
+import { hex, IDENTITY, newKey, pskSClient } from "./_psk.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const IDENTITY = "device-17";
-
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function newKey(): Uint8Array {
-  return crypto.getRandomValues(new Uint8Array(32));
-}
-
 /** `openssl s_server -psk ... -nocert` on a free port: no certificate at all. */
 function pskServer(
   scope: Scope,
@@ -43,19 +34,7 @@ function pskServer(
 
 /** `openssl s_client -psk` towards a port, stdin piped. */
 function pskClient(scope: Scope, port: number, key: Uint8Array, version: string): Peer {
-  return scope.adopt(
-    new Peer("openssl", [
-      "s_client",
-      "-connect",
-      `127.0.0.1:${port}`,
-      "-psk",
-      hex(key),
-      "-psk_identity",
-      IDENTITY,
-      version,
-      "-ign_eof",
-    ], { stdin: true }),
-  );
+  return pskSClient(scope, port, key, [version, "-ign_eof"]);
 }
 
 async function readLine(conn: { read(p: Uint8Array): Promise<number | null> }): Promise<string> {
