@@ -15,6 +15,7 @@ import { buildContext, DEFAULT_SERVER_HANDSHAKE_TIMEOUT, handshakeDeadline } fro
 import { handshakeWithin, modeOf, specOf } from "./_tls_common.ts";
 import { serverNameKey, SniTable } from "./_sni.ts";
 import { hmacSha256 } from "./_dtls.ts";
+import { earlyDataLimit } from "./_early_data.ts";
 import { toBytes } from "../ffi/memory.ts";
 
 /**
@@ -103,6 +104,18 @@ export interface ListenTlsOptions extends TlsServerOptions {
    * other's clients. Rotate them on the ring while serving.
    */
   ticketKeys?: TicketKeyRing;
+  /**
+   * Accepts TLS 1.3 early data (0-RTT) up to this many bytes per connection:
+   * each handshake reads it first, the connection's first `read()`s return
+   * it before the 1-RTT bytes, and `getEarlyDataStatus()` says `"accepted"`.
+   * Sets the limit on the listener's contexts (a given `context` too) and
+   * keeps OpenSSL's anti-replay on: its tickets are then single-use entries
+   * of this listener's session cache, so they resume (and carry 0-RTT) on
+   * this process only, whatever `ticketKeys` says. Early data can be
+   * replayed by an attacker across servers: act on it only for requests that
+   * are safe to repeat. 0 turns it off. @default {0}
+   */
+  maxEarlyData?: number;
 }
 
 /** Error codes of `accept(2)` that concern one connection, never the listener (Linux man page). */
@@ -176,7 +189,14 @@ function credentialsContext(
     if (e instanceof TypeError) throw new TypeError(`${what}: ${e.message}`, { cause: e });
     throw e;
   }
-  if (options.ticketKeys) ctx.setSessionIdContext(fleetSessionIdContext(options));
+  try {
+    if (options.ticketKeys) ctx.setSessionIdContext(fleetSessionIdContext(options));
+    const early = earlyDataLimit(options.maxEarlyData);
+    if (early > 0) ctx.setMaxEarlyData(early);
+  } catch (e) {
+    ctx.close();
+    throw e;
+  }
   return ctx;
 }
 
@@ -216,6 +236,10 @@ function buildServed(options: ListenTlsOptions): Served {
   handshakeDeadline(options.handshakeTimeout, undefined); // a bad value fails here, not per client
   if (options.ticketKeys !== undefined && !(options.ticketKeys instanceof TicketKeyRing)) {
     throw new TypeError("ticketKeys must be a TicketKeyRing");
+  }
+  const early = earlyDataLimit(options.maxEarlyData);
+  if (options.context && early > 0 && options.context.getMaxEarlyData() !== early) {
+    options.context.setMaxEarlyData(early); // a used context refuses: it cannot change any more
   }
   // Its own context, not the cache's: a listener outlives any cache eviction.
   const base = options.context ?? credentialsContext(options, options, "listenTls");
@@ -465,6 +489,7 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
       try {
         conn = new Connection(this.#base, tcp, modeOf(this.#options));
         conn.setAcceptState();
+        if (this.#options.maxEarlyData) conn._pump!.acceptEarlyData();
       } catch (e) {
         tcp.close();
         throw e;
