@@ -435,7 +435,68 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
   setCertificates(certificates: SniCertificates): void {
     this.#open();
     const table = buildSni(this.#options, certificates);
-    const old = this.#ownsSni;
+    try {
+      this.#swapSni(table, table.owned);
+    } catch (e) {
+      for (const c of table.owned) c.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Adds or replaces the certificate of one server name, while serving, as
+   * Node's `server.addContext(hostname, context)`: new handshakes for that
+   * name get it, established connections keep theirs. A certificate and key
+   * get a context built from the listener's options, as in
+   * {@link ListenTlsOptions.sniCertificates}; a `Context` is served as it is.
+   *
+   * @param hostname An exact name (`"api.example.com"`) or a one-label wildcard (`"*.example.com"`).
+   * @param certificate The certificate and key, or a `Context`.
+   * @throws {TypeError} When the name or the certificate is invalid, or the
+   *   default context was a `Context` already used (it cannot take the SNI callback).
+   * @throws {Deno.errors.BadResource} When the listener is closed.
+   * @example Serve one more name
+   * ```ts
+   * import { connectTls, listenTls, TestCA } from "@denossl/denossl";
+   * import assert from "node:assert/strict";
+   * using ca = TestCA.create();
+   * using leaf = ca.issue({ dns: ["localhost"] });
+   * using api = ca.issue({ dns: ["api.example.com"] });
+   * await using listener = listenTls({ hostname: "127.0.0.1", port: 0, cert: leaf.chainPEM, key: leaf.keyPEM });
+   * listener.addContext("api.example.com", { cert: api.chainPEM, key: api.keyPEM });
+   * const served = listener.accept().then(async (conn) => {
+   *   await conn.handshake();
+   *   conn.close();
+   * });
+   * await using conn = await connectTls({
+   *   hostname: "127.0.0.1",
+   *   serverName: "api.example.com",
+   *   port: listener.addr.port,
+   *   caCerts: [ca.certPEM],
+   * });
+   * await served;
+   * assert.equal(conn.getPeerCertificate()?.serialNumber, api.cert.serialNumber);
+   * ```
+   */
+  addContext(hostname: string, certificate: ServerCertificate | Context): void {
+    this.#open();
+    const key = serverNameKey(hostname);
+    const owned = !(certificate instanceof Context);
+    const ctx = certificate instanceof Context
+      ? certificate
+      : credentialsContext(this.#options, certificate, `addContext("${hostname}")`);
+    const replaced = this.#sni.get(key);
+    const keep = this.#ownsSni.filter((c) => c !== replaced);
+    try {
+      this.#swapSni(this.#sni.with(key, ctx), owned ? [...keep, ctx] : keep);
+    } catch (e) {
+      if (owned) ctx.close();
+      throw e;
+    }
+  }
+
+  /** Serves names from `table`; closes the contexts the listener built that `owned` no longer lists. */
+  #swapSni(table: SniTable, owned: Context[]): void {
     if (!this.#selects && table.size > 0) {
       const previous = this.#sni;
       try {
@@ -443,13 +504,13 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
         this.#prepareBase(this.#base, this.#ownsBase);
       } catch (e) {
         this.#sni = previous;
-        for (const c of table.owned) c.close();
         throw e;
       }
     }
+    const old = this.#ownsSni;
     this.#sni = table;
-    this.#ownsSni = table.owned;
-    this.#release(old);
+    this.#ownsSni = owned;
+    this.#release(old.filter((c) => !owned.includes(c)));
   }
 
   #open(): void {
