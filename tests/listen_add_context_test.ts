@@ -3,33 +3,10 @@
  * replaced while serving, with the checks and the policy of `sniCertificates`.
  */
 import assert from "node:assert/strict";
-import {
-  connectTls,
-  Context,
-  listenTls,
-  TLS_SERVER_METHOD,
-  type TlsConnection,
-  type TlsListener,
-} from "../mod.ts";
+import { connectTls, Context, TLS_SERVER_METHOD, type TlsConnection } from "../mod.ts";
 import { liveHandles } from "../ffi/_handles.ts";
 import { makePki, type Pki } from "./_pki.ts";
-
-/** Accepts until closed; each connection echoes until its client closes. */
-function echoServer(listener: TlsListener): { done: Promise<void>; failures: unknown[] } {
-  const failures: unknown[] = [];
-  const echo = async (conn: TlsConnection): Promise<void> => {
-    try {
-      await conn.handshake();
-      await conn.readable.pipeTo(conn.writable);
-    } catch (e) {
-      failures.push(e);
-    }
-  };
-  const done = (async () => {
-    for await (const conn of listener) echo(conn);
-  })();
-  return { done, failures };
-}
+import { echoServer, localListener } from "./_listen.ts";
 
 /** A verifying client for `serverName` (its certificate checked against that name), open. */
 async function open(
@@ -64,15 +41,7 @@ async function servedSerial(
   return conn.getPeerCertificate()!.serialNumber;
 }
 
-function listen(pki: Pki, o: Record<string, unknown> = {}): TlsListener {
-  return listenTls({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: pki.server.chainPEM,
-    key: pki.server.keyPEM,
-    ...o,
-  });
-}
+const listen = localListener;
 
 for (const native of [false, true]) {
   const mode = native ? "native" : "stream";

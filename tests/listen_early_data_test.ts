@@ -4,14 +4,7 @@
  * listener without the option rejecting early data while the connection still works.
  */
 import assert from "node:assert/strict";
-import {
-  Connection,
-  connectTls,
-  listenTls,
-  type ListenTlsOptions,
-  type Session,
-  type TlsListener,
-} from "../mod.ts";
+import { Connection, connectTls, type Session, type TlsListener } from "../mod.ts";
 import {
   clientContext,
   makePki,
@@ -24,6 +17,7 @@ import {
   utf8,
   withDeadline,
 } from "./_peers.ts";
+import { localListener } from "./_listen.ts";
 
 const dec = new TextDecoder();
 const EARLY = "GET /early HTTP/1.1\r\n\r\n";
@@ -82,15 +76,7 @@ async function files(scope: Scope, pki: Pki): Promise<{ ca: string; early: strin
   return { ca: paths.ca!, early, sess: `${paths.ca!}.sess` };
 }
 
-function listen(pki: Pki, o: Partial<ListenTlsOptions> = {}): TlsListener {
-  return listenTls({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: pki.server.chainPEM,
-    key: pki.server.keyPEM,
-    ...o,
-  });
-}
+const listen = localListener;
 
 Deno.test("listenTls({ maxEarlyData }): s_client's 0-RTT bytes come first out of read(), in order and in pieces, before its 1-RTT bytes; getEarlyDataStatus() says accepted", async () => {
   const pki = makePki("ec");
