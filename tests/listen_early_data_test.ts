@@ -4,7 +4,7 @@
  * listener without the option rejecting early data while the connection still works.
  */
 import assert from "node:assert/strict";
-import { Connection, connectTls, type Session, type TlsListener } from "../mod.ts";
+import { Connection, connectTls, type Session, TicketKeyRing, type TlsListener } from "../mod.ts";
 import {
   clientContext,
   makePki,
@@ -267,4 +267,29 @@ Deno.test("listenTls({ maxEarlyData, sniCertificates }): a client resuming with 
   assert.equal(server.getEarlyDataStatus(), "accepted");
   assert.equal(client.getPeerCertificate()!.serialNumber, api.cert.serialNumber);
   assert.equal(dec.decode(await readExactly(server, 7)), "for api");
+});
+
+Deno.test("listenTls({ maxEarlyData, ticketKeys }): tickets become single-use entries of one listener's cache, so another listener sharing the keys makes a full handshake (it resumes without maxEarlyData)", async () => {
+  const pki = makePki("ec");
+  using _pki = { [Symbol.dispose]: () => pki.close() };
+  const key = TicketKeyRing.generateKey();
+  for (const maxEarlyData of [0, 1024]) {
+    const ring = new TicketKeyRing({ keys: [key] });
+    using a = listen(pki, { ticketKeys: ring, maxEarlyData });
+    using b = listen(pki, { ticketKeys: ring, maxEarlyData });
+    using session = await sessionFrom(a, pki);
+    const served = b.accept().then(async (conn) => {
+      await conn.handshake();
+      await conn.closeWrite();
+      conn.close();
+    });
+    await using client = await connectTls({
+      hostname: "localhost",
+      port: b.addr.port,
+      caCerts: [pki.ca.certPEM],
+      session,
+    });
+    await served;
+    assert.equal(client.sessionReused(), maxEarlyData === 0, `maxEarlyData ${maxEarlyData}`);
+  }
 });
