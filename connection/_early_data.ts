@@ -164,3 +164,81 @@ export function earlyDataStatus(ssl: Ptr): EarlyDataStatus {
     ? "rejected"
     : "not-sent";
 }
+
+/**
+ * A server connection's early data read inside its handshake (the listener's
+ * `maxEarlyData`): `SSL_read_early_data` steps taken by the pump's handshake loop
+ * until the early data ends, and the bytes kept for the connection's first reads.
+ */
+export class EarlyInbox {
+  #chunks: Uint8Array[] = [];
+  /** Offset into the first chunk of what `take` already gave. */
+  #offset = 0;
+  /** Whether the handshake still reads early data (SSL_read_early_data, not SSL_do_handshake). */
+  reading = true;
+  readonly #buf = new Uint8Array(CHUNK);
+
+  /**
+   * One `SSL_read_early_data` step of the handshake.
+   *
+   * @param ssl The server's `SSL*`.
+   * @returns Null when it made progress (bytes kept, or the early data ended: then
+   *   {@link reading} turns false), else the want-outcome to wait on.
+   */
+  step(ssl: Ptr): Outcome | null {
+    const got = readEarlyDataOnce(ssl, this.#buf);
+    if (got === null) {
+      this.reading = false;
+      return null;
+    }
+    if (typeof got === "number") return got;
+    if (got.n > 0) this.#chunks.push(this.#buf.slice(0, got.n));
+    return null;
+  }
+
+  /** Whether every early byte was taken. */
+  get empty(): boolean {
+    return this.#chunks.length === 0;
+  }
+
+  /**
+   * Moves kept early bytes into `p`, in order.
+   *
+   * @param p Where to put them.
+   * @returns How many bytes were moved.
+   */
+  take(p: Uint8Array): number {
+    let n = 0;
+    while (n < p.length && this.#chunks.length > 0) {
+      const chunk = this.#chunks[0]!;
+      const part = chunk.subarray(this.#offset, this.#offset + p.length - n);
+      p.set(part, n);
+      n += part.length;
+      this.#offset += part.length;
+      if (this.#offset === chunk.length) {
+        this.#chunks.shift();
+        this.#offset = 0;
+      }
+    }
+    return n;
+  }
+}
+
+/**
+ * Checks the listener's `maxEarlyData` option.
+ *
+ * @param value The option.
+ * @returns The limit in bytes, 0 for off.
+ * @throws {RangeError} When it is not an integer from 0 to 4294967295.
+ */
+export function earlyDataLimit(value: unknown): number {
+  if (value === undefined) return 0;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw new RangeError(
+      `maxEarlyData must be a number of bytes, an integer from 0 (off) to 4294967295: got ${
+        String(value)
+      }`,
+    );
+  }
+  return value;
+}

@@ -15,6 +15,7 @@ import {
   ZERO_RETURN,
 } from "../errors/raise.ts";
 import { pendingWait } from "./_suspend.ts";
+import { EarlyInbox } from "./_early_data.ts";
 import type { IdleReleasable } from "./_idle.ts";
 import type { SslCore } from "./_core.ts";
 import type { HandshakeInfo } from "./connection.ts";
@@ -85,6 +86,9 @@ export class Pump {
   /** A failure met while reading ahead (#readMore), thrown by the next read. */
   #readError: unknown = undefined;
   #abortReason: unknown = undefined;
+  /** Early data the handshake reads first and the first reads return (see {@link acceptEarlyData}). */
+  #early: EarlyInbox | null = null;
+  #acceptsEarly = false;
 
   /**
    * @param core The SSL core.
@@ -118,6 +122,22 @@ export class Pump {
     });
   }
 
+  /**
+   * Makes the handshake of this server connection read TLS 1.3 early data first
+   * (`SSL_read_early_data` until it ends, then `SSL_do_handshake`), and the first
+   * reads return those bytes before any 1-RTT data. Call before the handshake.
+   */
+  acceptEarlyData(): void {
+    if (this.#handshake !== null) throw new TypeError("The handshake already started");
+    this.#early = new EarlyInbox();
+    this.#acceptsEarly = true;
+  }
+
+  /** Whether the handshake reads early data (see {@link acceptEarlyData}). */
+  get acceptsEarlyData(): boolean {
+    return this.#acceptsEarly;
+  }
+
   /** Lets the peer see the alert OpenSSL queued for a fatal error (stream wires). */
   #sendAlert(): Promise<void> {
     return this.#wire.flush().catch(ignore);
@@ -126,14 +146,16 @@ export class Pump {
   async #runHandshake(): Promise<HandshakeInfo> {
     const core = this.#core;
     const wire = this.#wire;
+    const early = this.#early;
     for (;;) {
-      let outcome: Outcome;
+      let outcome: Outcome | null;
       try {
-        outcome = core.handshake();
+        outcome = early?.reading ? early.step(core.handle) : core.handshake();
       } catch (e) {
         await this.#sendAlert();
         throw e;
       }
+      if (outcome === null) continue; // early bytes kept, or their end: the next step
       if (outcome === OK) {
         this.#handshook = true;
         wire.handshakeDone();
@@ -184,6 +206,12 @@ export class Pump {
    */
   async read(p: Uint8Array, roleSet: boolean): Promise<number | null> {
     if (!this.#handshakeDone()) await this.handshake(roleSet);
+    const early = this.#early;
+    if (early !== null && p.length > 0) {
+      const n = early.take(p);
+      if (early.empty) this.#early = null;
+      if (n > 0) return n;
+    }
     const core = this.#core;
     const wire = this.#wire;
     for (;;) {

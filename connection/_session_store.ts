@@ -57,6 +57,31 @@ interface Found {
 const found = new WeakMap<object, Found>();
 /** Contexts with a store, by `SSL_CTX*` address: the remove callback gets only that. */
 const contexts = new Map<bigint, WeakRef<ContextBase>>();
+/** A collected context's entry goes; unless another context took its address since. */
+const collected = new FinalizationRegistry<{ addr: bigint; ref: WeakRef<ContextBase> }>(
+  ({ addr, ref }) => {
+    if (contexts.get(addr) === ref) contexts.delete(addr);
+  },
+);
+
+/**
+ * Drops a closed context's entry, unless it made connections: those keep the
+ * native context alive, and a session they spoil must still leave the store;
+ * their entry goes when the context is collected.
+ *
+ * @param owner The context being closed.
+ * @param addr Its `SSL_CTX*` address.
+ */
+export function forgetSessionStore(owner: ContextBase, addr: bigint): void {
+  if (owner.inUse || contexts.get(addr)?.deref() !== owner) return;
+  contexts.delete(addr);
+  collected.unregister(owner);
+}
+
+/** How many contexts the remove callback can find: for tests. Internal. */
+export function _sessionStoreContextCount(): number {
+  return contexts.size;
+}
 
 function hex(bytes: Uint8Array): string {
   let out = "";
@@ -340,7 +365,10 @@ export function configureSessionStore(
     throw new RangeError("store.timeout must be a positive number of milliseconds");
   }
   owner._callbacks.sessionStore = store;
-  contexts.set(BigInt(Deno.UnsafePointer.value(ctx)), new WeakRef(owner));
+  const addr = BigInt(Deno.UnsafePointer.value(ctx));
+  const ref = new WeakRef(owner);
+  contexts.set(addr, ref);
+  collected.register(owner, { addr, ref }, owner);
   const { ssl } = native();
   getTrampoline ??= new Deno.UnsafeCallback(GET_CB, counted(getSession));
   removeTrampoline ??= new Deno.UnsafeCallback(REMOVE_CB, counted(removeSession));

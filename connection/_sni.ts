@@ -51,6 +51,27 @@ export class SniTable {
     return [...new Set(this.#byName.values())];
   }
 
+  /**
+   * A copy of the table with one name added or replaced.
+   *
+   * @param key A {@link serverNameKey}.
+   * @param ctx Its context.
+   * @returns The new table; this one is unchanged (handshakes under way keep reading it).
+   */
+  with(key: string, ctx: Context): SniTable {
+    return new SniTable(new Map(this.#byName).set(key, ctx));
+  }
+
+  /**
+   * The context of one key, as stored (no wildcard matching).
+   *
+   * @param key A {@link serverNameKey}.
+   * @returns Its context, or undefined.
+   */
+  get(key: string): Context | undefined {
+    return this.#byName.get(key);
+  }
+
   /** How many names the table holds. */
   get size(): number {
     return this.#byName.size;

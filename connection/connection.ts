@@ -33,7 +33,7 @@ import { StreamWire } from "./_stream_wire.ts";
 import { NativeWire } from "./_native_wire.ts";
 import type { HandshakeInfo } from "./types.ts";
 import { ktlsStatus, requestKtls } from "./_ktls.ts";
-import { Pump, readableOf, type Wire, writableOf } from "./_pump.ts";
+import { Pump, readableOf, writableOf } from "./_pump.ts";
 
 export type { ConnectionConstructor, HandshakeInfo };
 
@@ -160,9 +160,9 @@ export class ConnectionBase<T extends Transport = Transport> extends ConnectionE
     return this.#core.handle;
   }
 
-  /** @ignore The wire over a transport (null in memory mode), for early data. Internal. */
-  get _wire(): Wire | null {
-    return this.#pump?.wire ?? null;
+  /** @ignore The async face's loops over a transport (null in memory mode), for early data. Internal. */
+  get _pump(): Pump | null {
+    return this.#pump;
   }
 
   /** Our duplicate of the socket that flushes now go straight to (see _direct.ts), or -1. Internal, for tests. */

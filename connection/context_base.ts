@@ -33,7 +33,7 @@ import { releaseHandle, trackHandle } from "../ffi/_handles.ts";
 import { verifyTrampoline } from "./_verify.ts";
 import * as negotiation from "./_negotiation.ts";
 import * as selection from "./_selection.ts";
-import { setNewSessionCallback } from "./_session_store.ts";
+import { forgetSessionStore, setNewSessionCallback } from "./_session_store.ts";
 import * as dtls from "./_dtls.ts";
 import * as keys from "./_keys.ts";
 import type { Connection } from "./connection.ts";
@@ -674,6 +674,7 @@ export class ContextBase {
     if (ctx === null) return;
     this.#ctx = null;
     registry.unregister(this);
+    forgetSessionStore(this, this.#held.ctx);
     const { ssl } = native();
     const passwd = this.#passwd;
     this.#passwd = null;

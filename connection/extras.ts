@@ -9,7 +9,7 @@
 import { native } from "../ffi/library.ts";
 import { outcomeError } from "../errors/raise.ts";
 import { ConnectionSelection } from "./selection.ts";
-import type { Wire } from "./_pump.ts";
+import type { Pump } from "./_pump.ts";
 import * as dtls from "./_dtls.ts";
 import * as early from "./_early_data.ts";
 import * as parity from "./_parity.ts";
@@ -100,11 +100,11 @@ export interface SignatureAlgorithm {
  */
 export abstract class ConnectionExtras extends ConnectionSelection {
   /**
-   * The wire of a connection over a transport, or null in memory mode. Internal.
+   * The async face's loops of a connection over a transport, or null in memory mode. Internal.
    *
    * @ignore
    */
-  abstract get _wire(): Wire | null;
+  abstract get _pump(): Pump | null;
   /** Whether the server's early data ended (OpenSSL refuses another SSL_read_early_data). */
   #earlyDone = false;
 
@@ -268,14 +268,21 @@ export abstract class ConnectionExtras extends ConnectionSelection {
    * first, before any other call on the connection.
    *
    * @returns The early data.
-   * @throws {TypeError} In memory mode (use {@link readEarlyData}).
+   * @throws {TypeError} In memory mode (use {@link readEarlyData}), or on a
+   *   connection of a listener with `maxEarlyData`, whose `read()` returns it.
    */
   async readAllEarlyData(): Promise<Uint8Array> {
     this._handle; // a closed connection says so first
-    const wire = this._wire;
-    if (wire === null) {
+    const pump = this._pump;
+    if (pump === null) {
       throw new TypeError("In memory mode, read early data with readEarlyData()");
     }
+    if (pump.acceptsEarlyData) {
+      throw new TypeError(
+        "This connection's handshake reads its early data: its first read() calls return it",
+      );
+    }
+    const wire = pump.wire;
     if (this.#earlyDone || this.isHandshakeDone()) return new Uint8Array(0);
     const data = await early.readAllEarlyData(() => this._handle, wire);
     this.#earlyDone = true;

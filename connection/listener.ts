@@ -15,6 +15,7 @@ import { buildContext, DEFAULT_SERVER_HANDSHAKE_TIMEOUT, handshakeDeadline } fro
 import { handshakeWithin, modeOf, specOf } from "./_tls_common.ts";
 import { serverNameKey, SniTable } from "./_sni.ts";
 import { hmacSha256 } from "./_dtls.ts";
+import { earlyDataLimit } from "./_early_data.ts";
 import { toBytes } from "../ffi/memory.ts";
 
 /**
@@ -103,6 +104,18 @@ export interface ListenTlsOptions extends TlsServerOptions {
    * other's clients. Rotate them on the ring while serving.
    */
   ticketKeys?: TicketKeyRing;
+  /**
+   * Accepts TLS 1.3 early data (0-RTT) up to this many bytes per connection:
+   * each handshake reads it first, the connection's first `read()`s return
+   * it before the 1-RTT bytes, and `getEarlyDataStatus()` says `"accepted"`.
+   * Sets the limit on the listener's contexts (a given `context` too) and
+   * keeps OpenSSL's anti-replay on: its tickets are then single-use entries
+   * of this listener's session cache, so they resume (and carry 0-RTT) on
+   * this process only, whatever `ticketKeys` says. Early data can be
+   * replayed by an attacker across servers: act on it only for requests that
+   * are safe to repeat. 0 turns it off. @default {0}
+   */
+  maxEarlyData?: number;
 }
 
 /** Error codes of `accept(2)` that concern one connection, never the listener (Linux man page). */
@@ -176,7 +189,14 @@ function credentialsContext(
     if (e instanceof TypeError) throw new TypeError(`${what}: ${e.message}`, { cause: e });
     throw e;
   }
-  if (options.ticketKeys) ctx.setSessionIdContext(fleetSessionIdContext(options));
+  try {
+    if (options.ticketKeys) ctx.setSessionIdContext(fleetSessionIdContext(options));
+    const early = earlyDataLimit(options.maxEarlyData);
+    if (early > 0) ctx.setMaxEarlyData(early);
+  } catch (e) {
+    ctx.close();
+    throw e;
+  }
   return ctx;
 }
 
@@ -216,6 +236,10 @@ function buildServed(options: ListenTlsOptions): Served {
   handshakeDeadline(options.handshakeTimeout, undefined); // a bad value fails here, not per client
   if (options.ticketKeys !== undefined && !(options.ticketKeys instanceof TicketKeyRing)) {
     throw new TypeError("ticketKeys must be a TicketKeyRing");
+  }
+  const early = earlyDataLimit(options.maxEarlyData);
+  if (options.context && early > 0 && options.context.getMaxEarlyData() !== early) {
+    options.context.setMaxEarlyData(early); // a used context refuses: it cannot change any more
   }
   // Its own context, not the cache's: a listener outlives any cache eviction.
   const base = options.context ?? credentialsContext(options, options, "listenTls");
@@ -411,7 +435,68 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
   setCertificates(certificates: SniCertificates): void {
     this.#open();
     const table = buildSni(this.#options, certificates);
-    const old = this.#ownsSni;
+    try {
+      this.#swapSni(table, table.owned);
+    } catch (e) {
+      for (const c of table.owned) c.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Adds or replaces the certificate of one server name, while serving, as
+   * Node's `server.addContext(hostname, context)`: new handshakes for that
+   * name get it, established connections keep theirs. A certificate and key
+   * get a context built from the listener's options, as in
+   * {@link ListenTlsOptions.sniCertificates}; a `Context` is served as it is.
+   *
+   * @param hostname An exact name (`"api.example.com"`) or a one-label wildcard (`"*.example.com"`).
+   * @param certificate The certificate and key, or a `Context`.
+   * @throws {TypeError} When the name or the certificate is invalid, or the
+   *   default context was a `Context` already used (it cannot take the SNI callback).
+   * @throws {Deno.errors.BadResource} When the listener is closed.
+   * @example Serve one more name
+   * ```ts
+   * import { connectTls, listenTls, TestCA } from "@denossl/denossl";
+   * import assert from "node:assert/strict";
+   * using ca = TestCA.create();
+   * using leaf = ca.issue({ dns: ["localhost"] });
+   * using api = ca.issue({ dns: ["api.example.com"] });
+   * await using listener = listenTls({ hostname: "127.0.0.1", port: 0, cert: leaf.chainPEM, key: leaf.keyPEM });
+   * listener.addContext("api.example.com", { cert: api.chainPEM, key: api.keyPEM });
+   * const served = listener.accept().then(async (conn) => {
+   *   await conn.handshake();
+   *   conn.close();
+   * });
+   * await using conn = await connectTls({
+   *   hostname: "127.0.0.1",
+   *   serverName: "api.example.com",
+   *   port: listener.addr.port,
+   *   caCerts: [ca.certPEM],
+   * });
+   * await served;
+   * assert.equal(conn.getPeerCertificate()?.serialNumber, api.cert.serialNumber);
+   * ```
+   */
+  addContext(hostname: string, certificate: ServerCertificate | Context): void {
+    this.#open();
+    const key = serverNameKey(hostname);
+    const owned = !(certificate instanceof Context);
+    const ctx = certificate instanceof Context
+      ? certificate
+      : credentialsContext(this.#options, certificate, `addContext("${hostname}")`);
+    const replaced = this.#sni.get(key);
+    const keep = this.#ownsSni.filter((c) => c !== replaced);
+    try {
+      this.#swapSni(this.#sni.with(key, ctx), owned ? [...keep, ctx] : keep);
+    } catch (e) {
+      if (owned) ctx.close();
+      throw e;
+    }
+  }
+
+  /** Serves names from `table`; closes the contexts the listener built that `owned` no longer lists. */
+  #swapSni(table: SniTable, owned: Context[]): void {
     if (!this.#selects && table.size > 0) {
       const previous = this.#sni;
       try {
@@ -419,13 +504,13 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
         this.#prepareBase(this.#base, this.#ownsBase);
       } catch (e) {
         this.#sni = previous;
-        for (const c of table.owned) c.close();
         throw e;
       }
     }
+    const old = this.#ownsSni;
     this.#sni = table;
-    this.#ownsSni = table.owned;
-    this.#release(old);
+    this.#ownsSni = owned;
+    this.#release(old.filter((c) => !owned.includes(c)));
   }
 
   #open(): void {
@@ -465,6 +550,7 @@ export class TlsListener implements AsyncIterable<TlsConnection>, AsyncDisposabl
       try {
         conn = new Connection(this.#base, tcp, modeOf(this.#options));
         conn.setAcceptState();
+        if (this.#options.maxEarlyData) conn._pump!.acceptEarlyData();
       } catch (e) {
         tcp.close();
         throw e;

@@ -228,6 +228,7 @@ const OPTIONS: Record<string, "setting" | "opt-out"> = {
   reusePort: "setting",
   sniCertificates: "setting", // each name's context gets the listener's own policy
   ticketKeys: "setting", // keys the application shares with its other servers
+  maxEarlyData: "setting", // off by default; asked for by its limit, with OpenSSL's anti-replay on
   unsafelyAllowLegacyProtocols: "opt-out",
   unsafelyDisableHostnameVerification: "opt-out",
   unsafelyDisableVerification: "opt-out",

@@ -4,32 +4,9 @@
  * native mode.
  */
 import assert from "node:assert/strict";
-import {
-  connectTls,
-  Context,
-  listenTls,
-  TLS_SERVER_METHOD,
-  type TlsConnection,
-  type TlsListener,
-} from "../mod.ts";
+import { connectTls, Context, listenTls, TLS_SERVER_METHOD } from "../mod.ts";
 import { makePki, type Pki } from "./_pki.ts";
-
-/** Accepts until closed; each connection echoes until its client closes. */
-function echoServer(listener: TlsListener): { done: Promise<void>; failures: unknown[] } {
-  const failures: unknown[] = [];
-  const echo = async (conn: TlsConnection): Promise<void> => {
-    try {
-      await conn.handshake();
-      await conn.readable.pipeTo(conn.writable);
-    } catch (e) {
-      failures.push(e);
-    }
-  };
-  const done = (async () => {
-    for await (const conn of listener) echo(conn);
-  })();
-  return { done, failures };
-}
+import { echoServer } from "./_listen.ts";
 
 interface Seen {
   serial: bigint;
