@@ -925,6 +925,31 @@ for (const t of targets) {
     } |`,
   );
 }
+if (BASELINE !== undefined) {
+  // The before/after judgement: this checkout's stream and native modes against the baseline's,
+  // run in the same interleaved rounds.
+  lines.push(
+    "",
+    "## Against the baseline",
+    "",
+    "This checkout ÷ the `--baseline` checkout, same mode: the ratio of medians and the median of " +
+      "the per-round ratios (higher is better, except memory).",
+    "",
+    "| workload | stream ÷ baseline stream | per-round | native ÷ baseline native | per-round |",
+    "|---|---|---|---|---|",
+  );
+  const x = (v: number | null): string => v == null ? "—" : v.toFixed(2) + "×";
+  for (const [w, row] of Object.entries(results)) {
+    if (row.baseline_stream?.median == null && row.baseline_native?.median == null) continue;
+    lines.push(
+      `| ${TITLES[w]?.[0] ?? w} | ${x(ratio(row.denossl_stream, row.baseline_stream))} | ${
+        x(pairedRatio(row.denossl_stream, row.baseline_stream))
+      } | ${x(ratio(row.denossl_native, row.baseline_native))} | ${
+        x(pairedRatio(row.denossl_native, row.baseline_native))
+      } |`,
+    );
+  }
+}
 lines.push("", "## Notes", "");
 for (const c of cs) if (c.note) lines.push(`- ${c.label}: ${c.note}.`);
 const resumeNote = results.resume?.denossl_stream?.detail;
