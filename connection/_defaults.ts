@@ -58,6 +58,12 @@ export const HELPER_GROUPS = "X25519:P-256:P-384";
 /** Milliseconds a server helper gives a client to finish its handshake. */
 export const DEFAULT_SERVER_HANDSHAKE_TIMEOUT = 10_000;
 
+/**
+ * Milliseconds `connectDtls` gives its handshake (pion/dtls's default): over UDP no connect step
+ * fails by itself, and a wrong pre-shared key draws no alert.
+ */
+export const DEFAULT_DTLS_CLIENT_HANDSHAKE_TIMEOUT = 30_000;
+
 /** Everything that shapes a helper's context, versions already parsed. */
 export interface ContextSpec {
   /** Which side, and whether over datagrams. */

@@ -21,6 +21,7 @@ import { ClosedError, WantReadError } from "../errors/ssl_error.ts";
 import {
   buildContext,
   cachedContext,
+  DEFAULT_DTLS_CLIENT_HANDSHAKE_TIMEOUT,
   DEFAULT_SERVER_HANDSHAKE_TIMEOUT,
   handshakeDeadline,
   nameClient,
@@ -140,9 +141,17 @@ export interface ConnectDtlsOptions extends DtlsCommonOptions {
    * for the server's hint, or null. Adds ECDHE-PSK-CHACHA20-POLY1305; plain
    * PSK suites (`"PSK-AES128-CCM8"`, CoAP's) only through `ciphers`. A server
    * that shows a certificate is still verified. A wrong key ends in
-   * `handshakeTimeout` (DTLS drops records it cannot decrypt): set one.
+   * `handshakeTimeout` (DTLS drops records it cannot decrypt).
    */
   pskCallback?: PskClientCallback;
+  /**
+   * Milliseconds the handshake may take before it fails with
+   * `Deno.errors.TimedOut`; 0 for none. UDP has no connect step that fails
+   * by itself, and a wrong pre-shared key draws no alert: without a deadline
+   * a server that never answers keeps the client retransmitting until
+   * OpenSSL's own limit, minutes later. @default {30000} (pion/dtls's)
+   */
+  handshakeTimeout?: number;
 }
 
 /**
@@ -290,7 +299,7 @@ export async function connectDtls(options: ConnectDtlsOptions): Promise<DtlsConn
       },
       localAddr: sock.addr,
       remoteAddr: remote,
-    }, options);
+    }, withDeadline(options, DEFAULT_DTLS_CLIENT_HANDSHAKE_TIMEOUT));
   } catch (e) {
     conn.close();
     sock.close();
@@ -326,6 +335,13 @@ export async function connectDtls(options: ConnectDtlsOptions): Promise<DtlsConn
     throw e;
   }
   return dtlsConn;
+}
+
+/** The options with their handshake deadline: `fallback` when unset, none for 0. */
+function withDeadline<T extends { handshakeTimeout?: number }>(options: T, fallback: number): T {
+  const { handshakeTimeout: _, ...rest } = options;
+  const deadline = handshakeDeadline(options.handshakeTimeout, fallback);
+  return (deadline === undefined ? rest : { ...rest, handshakeTimeout: deadline }) as T;
 }
 
 function serverContext(o: ListenDtlsOptions, secret: Uint8Array): Context {
@@ -431,9 +447,7 @@ export class DtlsListener implements AsyncIterable<DtlsConnection>, AsyncDisposa
     }
     this.#socket = socket;
     // Server helpers give every handshake a deadline, so a stalled client holds nothing for long.
-    const { handshakeTimeout: _, ...rest } = options;
-    const deadline = handshakeDeadline(options.handshakeTimeout, DEFAULT_SERVER_HANDSHAKE_TIMEOUT);
-    this.#options = deadline === undefined ? rest : { ...rest, handshakeTimeout: deadline };
+    this.#options = withDeadline(options, DEFAULT_SERVER_HANDSHAKE_TIMEOUT);
     this.#backlog = backlog;
     this.#loop = this.#run();
   }

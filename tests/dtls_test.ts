@@ -896,6 +896,29 @@ Deno.test("connectDtls: an untrusted certificate is a VerificationError; a silen
       })(),
     );
   });
+  await t.step(
+    "silent server, no handshakeTimeout given: TimedOut after the 30 s default",
+    async () => {
+      await within(
+        40_000,
+        "silent, default deadline",
+        (async () => {
+          const silent = udpSocket();
+          try {
+            const started = performance.now();
+            await assert.rejects(
+              dial((silent.addr as Deno.NetAddr).port),
+              (e) => e instanceof Deno.errors.TimedOut && /within 30000 ms/.test(e.message),
+            );
+            const ms = performance.now() - started;
+            assert.ok(ms >= 29_000 && ms < 35_000, `gave up after ${ms} ms`);
+          } finally {
+            silent.close();
+          }
+        })(),
+      );
+    },
+  );
   await t.step("bad options", async () => {
     await assert.rejects(connectDtls({ port: 0 }), RangeError);
     // Options out of range: nothing is left open (the test's sanitizers check).
